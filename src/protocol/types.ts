@@ -1,0 +1,163 @@
+// Wire message shapes. Byte layouts are specified in docs/protocol.md; codecs live beside this file.
+import type { ZoneId } from '../world/types.ts';
+
+export const PROTOCOL_VERSION = 1;
+/** Oldest protocol version this build still speaks. */
+export const MIN_PROTOCOL_VERSION = 1;
+export const HEADER_SIZE = 24;
+
+export const MessageType = {
+  // client -> server
+  Hello: 1,
+  Input: 2,
+  Ping: 3,
+  // server -> client
+  Welcome: 64,
+  Frame: 65,
+  Reject: 66,
+  Pong: 67,
+  Kick: 68,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/** Fixed 24-byte header in front of every message (little-endian). */
+export interface FrameHeader {
+  version: number; // u8
+  type: number; // u8
+  payloadLength: number; // u16
+  seq: number; // u32: meaning depends on type (frame seq, first input seq, ping seq, rejected input seq)
+  serverTime: number; // u32 ms, server clock modulo 2^32 (0 from clients)
+  zone: ZoneId; // u64 H3 index; '0' when not about a zone
+}
+
+export interface Hello {
+  minVersion: number;
+  maxVersion: number;
+  /** Display name, 1..32 UTF-8 bytes. */
+  name: string;
+  /** Session token for resume/login; empty for a guest. */
+  token: string;
+}
+
+/** One input as sent on the wire; velocities quantised to cm/s. */
+export interface WireInput {
+  seq: number; // u32, contiguous per session (each input = previous + 1)
+  dtMs: number; // u16
+  eastCms: number; // svarint, cm/s
+  northCms: number; // svarint, cm/s
+  upCms: number; // svarint, cm/s
+  actions: number[]; // action ids, at most 4
+}
+
+export interface InputMessage {
+  /** Highest FRAME seq the client has received (0 = none): the server's delta baseline. */
+  ackFrame: number;
+  inputs: WireInput[]; // 1..8, ascending contiguous seq
+}
+
+export interface Ping {
+  seq: number;
+  clientTime: number; // f64 ms, the client's own clock, echoed back
+}
+
+/** Own player's exact authoritative state (not quantised beyond the world grid). */
+export interface OwnState {
+  latE7: number;
+  lonE7: number;
+  altCm: number;
+  heading16: number;
+  action: number; // u8, last accepted action id
+  actionSeq: number; // u8, increments (mod 256) per accepted action
+}
+
+export interface Welcome {
+  version: number; // negotiated protocol version
+  entityId: number;
+  tickRate: number; // Hz
+  aoiRadius: number; // metres
+  maxSpeed: number;
+  maxVerticalSpeed: number;
+  speedTolerance: number;
+  maxInputDtMs: number;
+  maxInputsPerSecond: number;
+  nextInputSeq: number; // the seq the client must use for its next input
+  own: OwnState;
+  sessionId: string; // opaque, for logs and later resume
+}
+
+export interface Reject {
+  inputSeq: number;
+  reason: number; // RejectReason
+}
+
+export interface Pong {
+  seq: number;
+  clientTime: number; // echoed f64
+  serverTime: number; // f64 ms, server clock
+}
+
+export interface Kick {
+  reason: number; // KickReason
+  message: string; // human readable, <= 200 bytes
+}
+
+/**
+ * Entities one client sees in one frame, quantised for the wire and sorted by id ascending.
+ * Stride SNAPSHOT_STRIDE int32s per entity, in the order of the SnapshotField offsets.
+ */
+export interface EntitySnapshot {
+  count: number;
+  data: Int32Array; // length >= count * SNAPSHOT_STRIDE
+}
+
+export const SnapshotField = {
+  id: 0,
+  kind: 1,
+  latE6: 2, // degrees x 1e6 (about 11 cm)
+  lonE6: 3, // degrees x 1e6, in [-180e6, 180e6)
+  altDm: 4, // decimetres
+  heading8: 5, // 0..255, 360/256 degree steps
+  action: 6, // u8
+  actionSeq: 7, // u8
+} as const;
+export const SNAPSHOT_STRIDE = 8;
+
+/** What one client knows at one frame: its own exact state plus the entities it sees. */
+export interface FrameState {
+  own: OwnState;
+  entities: EntitySnapshot;
+}
+
+export interface FrameDecoded {
+  seq: number; // from the header
+  serverTime: number;
+  zone: ZoneId;
+  baselineSeq: number; // 0 = full snapshot
+  lastInputSeq: number;
+  state: FrameState;
+  added: number[]; // entity ids that entered view in this frame
+  removed: number[]; // entity ids that left view in this frame
+}
+
+/** Union returned by decodeMessage for every type except FRAME (which needs a baseline). */
+export type DecodedMessage =
+  | { type: typeof MessageType.Hello; header: FrameHeader; body: Hello }
+  | { type: typeof MessageType.Input; header: FrameHeader; body: InputMessage }
+  | { type: typeof MessageType.Ping; header: FrameHeader; body: Ping }
+  | { type: typeof MessageType.Welcome; header: FrameHeader; body: Welcome }
+  | { type: typeof MessageType.Reject; header: FrameHeader; body: Reject }
+  | { type: typeof MessageType.Pong; header: FrameHeader; body: Pong }
+  | { type: typeof MessageType.Kick; header: FrameHeader; body: Kick }
+  | { type: typeof MessageType.Frame; header: FrameHeader; payload: Uint8Array };
+
+export const ProtocolErrorCode = {
+  Truncated: 'truncated',
+  Oversize: 'oversize',
+  BadChecksum: 'bad_checksum',
+  BadVersion: 'bad_version',
+  UnknownType: 'unknown_type',
+  BadLength: 'bad_length',
+  BadField: 'bad_field',
+  NoBaseline: 'no_baseline',
+} as const;
+export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
