@@ -1,0 +1,430 @@
+// Load generator: many walking guest players in one process, driven by one scheduler loop.
+//
+// Measurement rules (also reported in BotSummary):
+// - The run is rampS seconds of ramp-up (connections opened evenly) followed by durationS seconds
+//   of measurement; per-second rates, percentiles and visibleEntitiesAvg cover only the
+//   measurement window. If the run is aborted before the window opens, they cover the whole run.
+// - Per-client rates divide by connected-client-seconds (the number of bots connected, integrated
+//   over time), so bots that failed or dropped do not dilute them.
+// - Counts (inputsSent, rejects, kicks, disconnects, protocolErrors) cover the whole run.
+// - Percentiles come from a shared fixed-bucket log histogram (LatencyHistogram, 2 % buckets):
+//   each reported value is at most 2 % above the exact sample percentile.
+import { GameConnection, KickError, LatencyHistogram, kickReasonName } from '../client/connection.ts';
+import type { CreateSocket } from '../client/connection.ts';
+import { ACTIONS } from '../world/types.ts';
+
+export interface BotProgress {
+  elapsedS: number;
+  phase: 'ramp' | 'measure';
+  /** Connections opened so far (of target). */
+  opened: number;
+  target: number;
+  /** Bots currently past WELCOME and not closed. */
+  connected: number;
+  /** Rates over the last progress interval (about 1 s). */
+  framesPerClientPerSecond: number;
+  bytesInPerClientPerSecond: number;
+  bytesOutPerClientPerSecond: number;
+  /** Median RTT so far in the current phase (NaN before any pong). */
+  rttP50Ms: number;
+  inputsRejected: number;
+  disconnects: number;
+  protocolErrors: number;
+}
+
+export interface BotSummary {
+  clients: number;
+  /** Peak number of simultaneously connected bots. */
+  connected: number;
+  /** Length of the measurement window (ramp-up excluded). */
+  seconds: number;
+  rampSeconds: number;
+  bytesInPerClientPerSecond: number;
+  bytesOutPerClientPerSecond: number;
+  framesPerClientPerSecond: number;
+  rttP50Ms: number;
+  rttP99Ms: number;
+  updateLatencyP50Ms: number;
+  updateLatencyP99Ms: number;
+  inputsSent: number;
+  inputsRejected: number;
+  rejectsByReason: Record<string, number>;
+  /** Closes the bots did not ask for (after WELCOME), kicks included. */
+  disconnects: number;
+  kicksByReason: Record<string, number>;
+  /** Bots whose connect() failed (not counting the first, which aborts the run instead). */
+  connectFailures: number;
+  protocolErrors: number;
+  visibleEntitiesAvg: number;
+  /** Scheduler passes that ran more than two ticks late and had to skip (a sign of an overloaded bot host). */
+  lateTicks: number;
+}
+
+export interface RunBotsOptions {
+  url: string;
+  count: number;
+  /** Length of the measurement window, after ramp-up. */
+  durationS: number;
+  /** Ramp-up length; default min(10, count / 100) seconds. */
+  rampS?: number;
+  /** Bot names are prefix + index; default 'bot'. */
+  namePrefix?: string;
+  seed?: number;
+  onProgress?: (p: BotProgress) => void;
+  createSocket: CreateSocket;
+  /** Aborting ends the run early; the summary still comes back. */
+  signal?: AbortSignal;
+  /** Monotonic clock (ms); default performance.now(). */
+  now?: () => number;
+}
+
+/** Thrown when the first bot cannot complete a handshake: the server is unreachable or refuses us. */
+export class BotsConnectError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BotsConnectError';
+  }
+}
+
+/** Scheduler resolution: each bot's input goes out at most this late, and the average rate is exact. */
+const LOOP_MS = 10;
+const PING_INTERVAL_MS = 1000;
+const PROGRESS_INTERVAL_MS = 1000;
+const CLOSE_WAIT_MS = 2000;
+const STOP_CHANCE = 0.15;
+const NAME_MAX_BYTES = 32;
+
+// One shared one-element array per action: the connection does not keep or mutate them.
+const ACTION_LISTS: number[][] = ACTIONS.map((a) => [a.id]);
+
+/** Small seeded PRNG (xorshift32 with a splitmix-style seed scramble); returns [0, 1). */
+export function makeRng(seed: number): () => number {
+  let s = Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) ^ 0xc2b2ae35;
+  if (s === 0) s = 0x6d2b79f5;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+interface Bot {
+  conn: GameConnection;
+  welcomed: boolean;
+  periodMs: number;
+  maxSpeedCms: number;
+  nextInputAt: number;
+  nextPingAt: number;
+  nextHeadingAt: number;
+  nextActionAt: number;
+  eastCms: number;
+  northCms: number;
+}
+
+interface Totals {
+  bytesIn: number;
+  bytesOut: number;
+  frames: number;
+}
+
+function utf8Length(s: string): number {
+  return new TextEncoder().encode(s).byteLength;
+}
+
+/** Resolves when `p` settles or after `ms`, whichever is first, without leaving a timer behind. */
+async function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runBots(opts: RunBotsOptions): Promise<BotSummary> {
+  const count = opts.count;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be a positive integer, got ${count}`);
+  if (!(opts.durationS > 0)) throw new RangeError(`durationS must be > 0, got ${opts.durationS}`);
+  const rampS = opts.rampS ?? Math.min(10, count / 100);
+  if (!(rampS >= 0)) throw new RangeError(`rampS must be >= 0, got ${rampS}`);
+  const prefix = opts.namePrefix ?? 'bot';
+  if (prefix.length === 0 || utf8Length(`${prefix}${count - 1}`) > NAME_MAX_BYTES) {
+    throw new RangeError(`name prefix must be 1..${NAME_MAX_BYTES - String(count - 1).length} bytes for ${count} bots`);
+  }
+  const now = opts.now ?? (() => performance.now());
+  const rng = makeRng(opts.seed ?? Date.now());
+  const rttHist = new LatencyHistogram();
+  const latencyHist = new LatencyHistogram();
+
+  const bots: Bot[] = [];
+  let connectedNow = 0;
+  let peakConnected = 0;
+  let disconnects = 0;
+  let connectFailures = 0;
+  let lateTicks = 0;
+  const kicksByReason: Record<string, number> = {};
+  let closedCount = 0;
+  let onAllClosed: (() => void) | undefined;
+
+  function pickHeading(bot: Bot, t: number): void {
+    bot.nextHeadingAt = t + 2000 + rng() * 6000;
+    if (rng() < STOP_CHANCE) {
+      bot.eastCms = 0;
+      bot.northCms = 0;
+      return;
+    }
+    const speed = (0.6 + 0.3 * rng()) * bot.maxSpeedCms;
+    const heading = rng() * 2 * Math.PI;
+    bot.eastCms = Math.sin(heading) * speed;
+    bot.northCms = Math.cos(heading) * speed;
+  }
+
+  function openBot(index: number): { bot: Bot; ready: Promise<void> } {
+    const conn = new GameConnection({
+      url: opts.url,
+      name: `${prefix}${index}`,
+      createSocket: opts.createSocket,
+      now,
+      rttHistogram: rttHist,
+      updateLatencyHistogram: latencyHist,
+    });
+    const bot: Bot = {
+      conn,
+      welcomed: false,
+      periodMs: 50,
+      maxSpeedCms: 0,
+      nextInputAt: Infinity,
+      nextPingAt: Infinity,
+      nextHeadingAt: Infinity,
+      nextActionAt: Infinity,
+      eastCms: 0,
+      northCms: 0,
+    };
+    bots.push(bot);
+    conn.on('close', (ev) => {
+      if (bot.welcomed) {
+        connectedNow--;
+        if (!ev.requested) disconnects++;
+      }
+      if (ev.kickReason !== undefined) {
+        const name = kickReasonName(ev.kickReason);
+        kicksByReason[name] = (kicksByReason[name] ?? 0) + 1;
+      }
+      bot.welcomed = false;
+      closedCount++;
+      if (closedCount === bots.length) onAllClosed?.();
+    });
+    const ready = conn.connect().then((w) => {
+      const t = now();
+      bot.welcomed = true;
+      bot.periodMs = 1000 / w.tickRate;
+      bot.maxSpeedCms = w.maxSpeed * 100;
+      bot.nextInputAt = t;
+      bot.nextPingAt = t + rng() * PING_INTERVAL_MS; // spread pings over the second
+      bot.nextActionAt = t + rng() * 10_000;
+      pickHeading(bot, t);
+      connectedNow++;
+      if (connectedNow > peakConnected) peakConnected = connectedNow;
+    });
+    return { bot, ready };
+  }
+
+  // The first bot proves the server is reachable before the ramp opens the rest.
+  const first = openBot(0);
+  try {
+    await first.ready;
+  } catch (err) {
+    first.bot.conn.close();
+    const why = err instanceof Error ? err.message : String(err);
+    throw new BotsConnectError(err instanceof KickError ? `server refused the first bot: ${why}` : why, { cause: err });
+  }
+
+  const sumTotals = (): Totals => {
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let frames = 0;
+    for (const b of bots) {
+      bytesIn += b.conn.bytesIn;
+      bytesOut += b.conn.bytesOut;
+      frames += b.conn.framesIn;
+    }
+    return { bytesIn, bytesOut, frames };
+  };
+  const sumRejected = (): number => bots.reduce((n, b) => n + b.conn.rejectsTotal, 0);
+  const sumProtocolErrors = (): number => bots.reduce((n, b) => n + b.conn.protocolErrors, 0);
+
+  const start = now();
+  const rampMs = rampS * 1000;
+  const measureStart = start + rampMs;
+  const measureEnd = measureStart + opts.durationS * 1000;
+  let measuring = false;
+  let windowStart = start;
+  let base: Totals = { bytesIn: 0, bytesOut: 0, frames: 0 };
+  let clientMs = 0;
+  let visSum = 0;
+  let visSamples = 0;
+  let lastT = start;
+  let nextProgressAt = start + PROGRESS_INTERVAL_MS;
+  let progBase = sumTotals();
+  let progClientMs = 0;
+
+  const rate = (delta: number, cms: number): number => (cms > 0 ? delta / (cms / 1000) : 0);
+
+  function step(t: number): void {
+    // Ramp: open connections evenly across rampMs.
+    const target = rampMs <= 0 ? count : Math.min(count, Math.ceil((count * (t - start)) / rampMs));
+    while (bots.length < target) {
+      openBot(bots.length).ready.catch(() => {
+        connectFailures++;
+      });
+    }
+
+    const dt = t - lastT;
+    lastT = t;
+    clientMs += connectedNow * dt;
+    progClientMs += connectedNow * dt;
+
+    for (const bot of bots) {
+      if (!bot.welcomed) continue;
+      const conn = bot.conn;
+      if (!conn.isOpen) continue;
+      if (t >= bot.nextHeadingAt) pickHeading(bot, t);
+      if (t >= bot.nextInputAt) {
+        let actions: number[] | undefined;
+        if (t >= bot.nextActionAt) {
+          actions = ACTION_LISTS[Math.floor(rng() * ACTION_LISTS.length)];
+          bot.nextActionAt = t + 8000 + rng() * 4000;
+        }
+        conn.sendInput({ eastCms: bot.eastCms, northCms: bot.northCms, upCms: 0, actions });
+        bot.nextInputAt += bot.periodMs;
+        // Falling far behind: skip ahead instead of bursting inputs the server would rate-limit.
+        if (t - bot.nextInputAt > 2 * bot.periodMs) {
+          bot.nextInputAt = t + bot.periodMs;
+          lateTicks++;
+        }
+      }
+      if (t >= bot.nextPingAt) {
+        conn.ping();
+        bot.nextPingAt += PING_INTERVAL_MS;
+        if (bot.nextPingAt < t) bot.nextPingAt = t + PING_INTERVAL_MS;
+      }
+    }
+
+    if (!measuring && t >= measureStart) {
+      measuring = true;
+      windowStart = t;
+      base = sumTotals();
+      clientMs = 0;
+      rttHist.reset();
+      latencyHist.reset();
+      visSum = 0;
+      visSamples = 0;
+    }
+
+    if (t >= nextProgressAt) {
+      nextProgressAt += PROGRESS_INTERVAL_MS;
+      if (nextProgressAt < t) nextProgressAt = t + PROGRESS_INTERVAL_MS;
+      for (const bot of bots) {
+        if (!bot.welcomed) continue;
+        visSum += bot.conn.visibleEntities;
+        visSamples++;
+      }
+      if (opts.onProgress) {
+        const tot = sumTotals();
+        opts.onProgress({
+          elapsedS: (t - start) / 1000,
+          phase: measuring ? 'measure' : 'ramp',
+          opened: bots.length,
+          target: count,
+          connected: connectedNow,
+          framesPerClientPerSecond: rate(tot.frames - progBase.frames, progClientMs),
+          bytesInPerClientPerSecond: rate(tot.bytesIn - progBase.bytesIn, progClientMs),
+          bytesOutPerClientPerSecond: rate(tot.bytesOut - progBase.bytesOut, progClientMs),
+          rttP50Ms: rttHist.percentile(50),
+          inputsRejected: sumRejected(),
+          disconnects,
+          protocolErrors: sumProtocolErrors(),
+        });
+        progBase = tot;
+        progClientMs = 0;
+      }
+    }
+  }
+
+  // One drift-corrected loop for all bots: wake every LOOP_MS against an absolute schedule.
+  await new Promise<void>((resolve) => {
+    let wakeAt = start;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      resolve();
+    };
+    if (opts.signal?.aborted) {
+      resolve();
+      return;
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const loop = (): void => {
+      const t = now();
+      step(t);
+      if (t >= measureEnd) {
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve();
+        return;
+      }
+      wakeAt += LOOP_MS;
+      if (wakeAt < t - 5 * LOOP_MS) wakeAt = t; // stalled: do not replay missed wakes back to back
+      timer = setTimeout(loop, Math.max(0, wakeAt - now()));
+    };
+    loop();
+  });
+
+  // Snapshot before closing so the close handshake does not leak into the measurement.
+  const end = now();
+  clientMs += connectedNow * (end - lastT);
+  const tot = sumTotals();
+  const rejectsByReason: Record<string, number> = {};
+  let inputsSent = 0;
+  let inputsRejected = 0;
+  let protocolErrors = 0;
+  for (const b of bots) {
+    inputsSent += b.conn.inputsSent;
+    inputsRejected += b.conn.rejectsTotal;
+    protocolErrors += b.conn.protocolErrors;
+    for (const [reason, n] of Object.entries(b.conn.rejects)) rejectsByReason[reason] = (rejectsByReason[reason] ?? 0) + n;
+  }
+  const summary: BotSummary = {
+    clients: count,
+    connected: peakConnected,
+    seconds: (end - windowStart) / 1000,
+    rampSeconds: (windowStart - start) / 1000,
+    bytesInPerClientPerSecond: rate(tot.bytesIn - base.bytesIn, clientMs),
+    bytesOutPerClientPerSecond: rate(tot.bytesOut - base.bytesOut, clientMs),
+    framesPerClientPerSecond: rate(tot.frames - base.frames, clientMs),
+    rttP50Ms: rttHist.percentile(50),
+    rttP99Ms: rttHist.percentile(99),
+    updateLatencyP50Ms: latencyHist.percentile(50),
+    updateLatencyP99Ms: latencyHist.percentile(99),
+    inputsSent,
+    inputsRejected,
+    rejectsByReason,
+    disconnects,
+    kicksByReason,
+    connectFailures,
+    protocolErrors,
+    visibleEntitiesAvg: visSamples > 0 ? visSum / visSamples : 0,
+    lateTicks,
+  };
+
+  const allClosed = new Promise<void>((resolve) => {
+    onAllClosed = resolve;
+    if (closedCount === bots.length) resolve();
+  });
+  for (const b of bots) b.conn.close();
+  await waitAtMost(allClosed, CLOSE_WAIT_MS);
+  return summary;
+}

@@ -1,0 +1,211 @@
+// `bluemarble bots`: argument parsing, live progress on stderr, summary on stdout.
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import type { WebSocketLike } from '../client/connection.ts';
+import { BotsConnectError, runBots } from './bots.ts';
+import type { BotProgress, BotSummary } from './bots.ts';
+
+const USAGE = `Usage: bluemarble bots [options]
+
+Connects simulated players that walk around, and reports traffic and latency.
+
+Options:
+  --url URL            server WebSocket URL (default ws://127.0.0.1:8080/ws)
+  --count N            number of bots (default 200)
+  --duration S         measured seconds, after ramp-up (default 30)
+  --ramp S             seconds over which bots connect (default min(10, count/100))
+  --seed N             random seed for reproducible walks (default: time based)
+  --name-prefix P      bot names are P0, P1, ... (default bot)
+  --json               also print the summary as one JSON object on the last stdout line
+  -h, --help           show this help
+`;
+
+/** Where the command writes; injectable for tests. */
+export interface BotsCommandIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown; isTTY?: boolean };
+  /** Test hook: replaces the ws-based socket factory. */
+  createSocket?: (url: string) => WebSocketLike;
+  /** Test hook: stop early (the CLI also stops on SIGINT). */
+  signal?: AbortSignal;
+}
+
+class UsageError extends Error {}
+
+interface BotsArgs {
+  url: string;
+  count: number;
+  durationS: number;
+  rampS: number | undefined;
+  seed: number | undefined;
+  namePrefix: string;
+  json: boolean;
+}
+
+function parseNumber(flag: string, raw: string | undefined, opts: { integer?: boolean; min: number; minExclusive?: boolean }): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  const kind = opts.integer ? 'an integer' : 'a number';
+  if (!Number.isFinite(v) || (opts.integer && !Number.isInteger(v))) throw new UsageError(`--${flag} must be ${kind}, got '${raw}'`);
+  if (opts.minExclusive ? v <= opts.min : v < opts.min) {
+    throw new UsageError(`--${flag} must be ${opts.minExclusive ? '>' : '>='} ${opts.min}, got ${raw}`);
+  }
+  return v;
+}
+
+function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: 'string' },
+        count: { type: 'string' },
+        duration: { type: 'string' },
+        ramp: { type: 'string' },
+        seed: { type: 'string' },
+        'name-prefix': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return 'help';
+  const url = values.url ?? 'ws://127.0.0.1:8080/ws';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url is not a valid URL: '${url}'`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new UsageError(`--url must be ws:// or wss://, got '${url}'`);
+  const count = parseNumber('count', values.count, { integer: true, min: 1 }) ?? 200;
+  if (count > 100_000) throw new UsageError(`--count must be <= 100000, got ${count}`);
+  const durationS = parseNumber('duration', values.duration, { min: 0, minExclusive: true }) ?? 30;
+  const rampS = parseNumber('ramp', values.ramp, { min: 0 });
+  const seed = parseNumber('seed', values.seed, { integer: true, min: -(2 ** 31) });
+  const namePrefix = values['name-prefix'] ?? 'bot';
+  if (namePrefix.length === 0) throw new UsageError('--name-prefix must not be empty');
+  if (new TextEncoder().encode(`${namePrefix}${count - 1}`).byteLength > 32) {
+    throw new UsageError(`--name-prefix too long: names must fit 32 bytes (e.g. '${namePrefix}${count - 1}')`);
+  }
+  return { url, count, durationS, rampS, seed, namePrefix, json: values.json ?? false };
+}
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+function progressLine(p: BotProgress): string {
+  const phase = p.phase === 'ramp' ? `ramp ${p.opened}/${p.target}` : 'measure';
+  return (
+    `[${fmt(p.elapsedS, 0)}s ${phase}] connected ${p.connected}` +
+    ` | frames/s ${fmt(p.framesPerClientPerSecond)}` +
+    ` | in ${fmt(p.bytesInPerClientPerSecond / 1024, 2)} KB/s out ${fmt(p.bytesOutPerClientPerSecond / 1024, 2)} KB/s per client` +
+    ` | rtt p50 ${fmt(p.rttP50Ms)} ms | rejects ${p.inputsRejected}` +
+    (p.disconnects > 0 ? ` | disconnects ${p.disconnects}` : '') +
+    (p.protocolErrors > 0 ? ` | protocol errors ${p.protocolErrors}` : '')
+  );
+}
+
+function counts(r: Record<string, number>): string {
+  const entries = Object.entries(r);
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+export function formatSummary(s: BotSummary): string {
+  const rows: [string, string][] = [
+    ['clients', `${s.clients} (peak connected ${s.connected})`],
+    ['measured', `${fmt(s.seconds)} s (after ${fmt(s.rampSeconds)} s ramp-up)`],
+    ['frames / client / s', fmt(s.framesPerClientPerSecond)],
+    ['in / client / s', `${fmt(s.bytesInPerClientPerSecond / 1024, 2)} KB`],
+    ['out / client / s', `${fmt(s.bytesOutPerClientPerSecond / 1024, 2)} KB`],
+    ['rtt p50 / p99', `${fmt(s.rttP50Ms)} / ${fmt(s.rttP99Ms)} ms`],
+    ['input->update p50 / p99', `${fmt(s.updateLatencyP50Ms)} / ${fmt(s.updateLatencyP99Ms)} ms`],
+    ['visible entities (avg)', fmt(s.visibleEntitiesAvg)],
+    ['inputs sent', String(s.inputsSent)],
+    ['inputs rejected', `${s.inputsRejected} (${counts(s.rejectsByReason)})`],
+    ['disconnects', String(s.disconnects)],
+    ['kicks', counts(s.kicksByReason)],
+    ['connect failures', String(s.connectFailures)],
+    ['protocol errors', String(s.protocolErrors)],
+    ['late scheduler ticks', String(s.lateTicks)],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+/** Runs `bluemarble bots`; resolves with the process exit code (0 ok, 1 run failed, 2 usage). */
+export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  let args: BotsArgs | 'help';
+  try {
+    args = parseBotsArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    stderr.write(`bluemarble bots: ${err.message}\nRun 'bluemarble bots --help' for usage.\n`);
+    return 2;
+  }
+  if (args === 'help') {
+    stdout.write(USAGE);
+    return 0;
+  }
+
+  const tty = stderr.isTTY === true;
+  let lastPrinted = -Infinity;
+  let lineOpen = false;
+  const onProgress = (p: BotProgress): void => {
+    const line = progressLine(p);
+    if (tty) {
+      stderr.write(`\r${line}\x1b[K`);
+      lineOpen = true;
+    } else if (p.elapsedS - lastPrinted >= 4.5) {
+      // Logs and CI: one line every ~5 s rather than a line per second.
+      lastPrinted = p.elapsedS;
+      stderr.write(`${line}\n`);
+    }
+  };
+
+  // Ctrl-C ends the run early but still prints the summary.
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  const external = io.signal;
+  external?.addEventListener('abort', onSigint, { once: true });
+  if (!io.signal) process.once('SIGINT', onSigint);
+  const createSocket =
+    io.createSocket ?? ((url: string): WebSocketLike => new WebSocket(url, { perMessageDeflate: false }));
+
+  let summary: BotSummary;
+  try {
+    summary = await runBots({
+      url: args.url,
+      count: args.count,
+      durationS: args.durationS,
+      rampS: args.rampS,
+      seed: args.seed,
+      namePrefix: args.namePrefix,
+      onProgress,
+      createSocket,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    if (lineOpen) stderr.write('\n');
+    if (err instanceof BotsConnectError) {
+      stderr.write(`bluemarble bots: cannot run against ${args.url}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    external?.removeEventListener('abort', onSigint);
+  }
+  if (lineOpen) stderr.write('\n');
+  stdout.write(formatSummary(summary));
+  if (args.json) stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
+}

@@ -1,0 +1,109 @@
+// In-process Bus: the embedded default. Deliveries are queued and run in one microtask batch
+// after the sender's synchronous work, so a zone never re-enters another zone mid-tick, and
+// global FIFO order gives the per-sender ordering the contract promises.
+import type { ZoneId } from '../world/types.ts';
+import type { Bus, Subscription, ZoneEndpoint, ZonePlacer } from './bus.ts';
+import type { GatewayBatch, HandoffAnswer, HandoffOffer, ZoneMessage } from './messages.ts';
+
+type Task = () => void;
+
+export class MemoryBus implements Bus {
+  private readonly zones = new Map<ZoneId, ZoneEndpoint>();
+  private readonly gateways = new Map<string, (batch: GatewayBatch) => void>();
+  private placer: ZonePlacer | undefined;
+  private queue: Task[] = [];
+  private scheduled = false;
+  private closed = false;
+  /** Errors thrown by handlers; surfaced here so a bad handler cannot kill the queue. */
+  onHandlerError: (err: unknown) => void = (err) => {
+    queueMicrotask(() => {
+      throw err;
+    });
+  };
+
+  claimZone(zone: ZoneId, endpoint: ZoneEndpoint): Subscription {
+    if (this.zones.has(zone)) throw new Error(`zone ${zone} is already claimed`);
+    this.zones.set(zone, endpoint);
+    return { unsubscribe: () => void (this.zones.get(zone) === endpoint && this.zones.delete(zone)) };
+  }
+
+  onUnclaimedZone(placer: ZonePlacer): Subscription {
+    this.placer = placer;
+    return { unsubscribe: () => void (this.placer === placer && (this.placer = undefined)) };
+  }
+
+  private owner(zone: ZoneId): ZoneEndpoint | undefined {
+    let ep = this.zones.get(zone);
+    if (!ep && this.placer && !this.closed && this.placer(zone)) ep = this.zones.get(zone);
+    return ep;
+  }
+
+  sendToZone(zone: ZoneId, msg: ZoneMessage): boolean {
+    if (this.closed || !this.zones.has(zone)) return false;
+    this.enqueue(() => {
+      // Look up again at delivery: ownership may have moved since the send.
+      const ep = this.zones.get(zone);
+      if (ep) ep.deliver(msg);
+    });
+    return true;
+  }
+
+  offerEntity(zone: ZoneId, offer: HandoffOffer): Promise<HandoffAnswer> {
+    if (this.closed) return Promise.resolve({ accepted: false, reason: 'bus closed' });
+    if (!this.owner(zone)) return Promise.resolve({ accepted: false, reason: `no owner for zone ${zone}` });
+    return new Promise((resolve) => {
+      this.enqueue(() => {
+        const ep = this.zones.get(zone);
+        if (!ep) return resolve({ accepted: false, reason: `no owner for zone ${zone}` });
+        Promise.resolve(ep.adopt(offer)).then(resolve, (err: unknown) =>
+          resolve({ accepted: false, reason: err instanceof Error ? err.message : String(err) }),
+        );
+      });
+    });
+  }
+
+  serveGateway(gatewayId: string, handler: (batch: GatewayBatch) => void): Subscription {
+    if (this.gateways.has(gatewayId)) throw new Error(`gateway ${gatewayId} is already served`);
+    this.gateways.set(gatewayId, handler);
+    return {
+      unsubscribe: () => void (this.gateways.get(gatewayId) === handler && this.gateways.delete(gatewayId)),
+    };
+  }
+
+  sendToGateway(gatewayId: string, batch: GatewayBatch): boolean {
+    if (this.closed || !this.gateways.has(gatewayId)) return false;
+    this.enqueue(() => {
+      const handler = this.gateways.get(gatewayId);
+      if (handler) handler(batch);
+    });
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.zones.clear();
+    this.gateways.clear();
+    this.queue = [];
+  }
+
+  private enqueue(task: Task): void {
+    this.queue.push(task);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    // Tasks enqueued while flushing run in this same flush, after those already queued.
+    for (let i = 0; i < this.queue.length; i++) {
+      try {
+        this.queue[i]!();
+      } catch (err) {
+        this.onHandlerError(err);
+      }
+    }
+    this.queue = [];
+    this.scheduled = false;
+  };
+}

@@ -1,0 +1,103 @@
+// Messages that cross the Bus between gateways and zones. Plain data only (numbers, strings,
+// arrays, Uint8Array), so a networked adapter can serialise them without knowing game logic.
+import type { FrameHistoryJSON } from '../protocol/history.ts';
+import type { WireInput } from '../protocol/types.ts';
+import type { ActionCooldownsJSON } from '../world/actions.ts';
+import type { NpcBrainJSON } from '../world/npc.ts';
+import type { EntityId, EntityKind, Pose, ZoneId } from '../world/types.ts';
+
+/** A player's inputs as received by its gateway, routed to the zone that owns the player. */
+export interface PlayerInputs {
+  kind: 'inputs';
+  entityId: EntityId;
+  ackFrame: number;
+  inputs: WireInput[];
+}
+
+/** The player's connection ended; the owning zone removes the entity. */
+export interface PlayerLeave {
+  kind: 'leave';
+  entityId: EntityId;
+}
+
+/** Entities of `from` near the border with the receiving zone, refreshed every tick of `from`. */
+export interface GhostBatch {
+  kind: 'ghosts';
+  from: ZoneId;
+  /** True when `from` has players: keeps the neighbour awake so the border stays live. */
+  hasPlayers: boolean;
+  entities: GhostEntity[];
+}
+
+export interface GhostEntity {
+  id: EntityId;
+  kind: EntityKind;
+  pose: Pose;
+  action: number;
+  actionSeq: number;
+}
+
+export type ZoneMessage = PlayerInputs | PlayerLeave | GhostBatch;
+
+/** Serialisable state of a player's frame stream, carried across zones so it never breaks. */
+export interface ViewTransfer {
+  nextFrameSeq: number;
+  ackFrame: number;
+  /** null for a player who has not been sent a frame yet. */
+  history: FrameHistoryJSON | null;
+  visible: number[];
+}
+
+export interface PlayerTransfer {
+  gatewayId: string;
+  sessionId: string;
+  lastInputSeq: number;
+  pending: WireInput[];
+  moveClock: { slackMs: number; bankMs: number };
+  cooldowns: ActionCooldownsJSON;
+  rateWindowStartMs: number;
+  rateWindowCount: number;
+  view: ViewTransfer;
+}
+
+/** Everything a zone needs to take over an entity: used for handoffs, joins and spawns. */
+export interface EntityTransfer {
+  id: EntityId;
+  kind: EntityKind;
+  name: string;
+  pose: Pose;
+  action: number;
+  actionSeq: number;
+  npc?: NpcBrainJSON;
+  player?: PlayerTransfer;
+}
+
+export interface HandoffOffer {
+  /** Zone giving the entity away; '0' for a fresh join or spawn. */
+  from: ZoneId;
+  entity: EntityTransfer;
+}
+
+export type HandoffAnswer = { accepted: true } | { accepted: false; reason: string };
+
+/** One message for one player, already encoded for the wire by the zone. */
+export interface Delivery {
+  entityId: EntityId;
+  bytes: Uint8Array;
+  /** Frames may be skipped under backpressure; rejects and kicks may not. */
+  droppable: boolean;
+}
+
+/** A zone's order to close a player's connection (e.g. input flood). */
+export interface KickOrder {
+  entityId: EntityId;
+  reason: number; // KickReason
+  message: string;
+}
+
+/** Everything one zone sends one gateway in one tick. */
+export interface GatewayBatch {
+  zone: ZoneId;
+  deliveries: Delivery[];
+  kicks: KickOrder[];
+}

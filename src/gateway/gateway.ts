@@ -1,0 +1,401 @@
+// The WebSocket edge. A client keeps one socket to a gateway for its whole session; the gateway
+// checks every message before anything else sees it, routes inputs to the zone that owns the
+// player (learned from the zone that last sent it a frame, so handoffs need no directory), and
+// protects the tick from slow readers by skipping frames and, past a limit, disconnecting.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Bus, Subscription } from '../cluster/bus.ts';
+import type { EntityTransfer, GatewayBatch } from '../cluster/messages.ts';
+import type { Logger } from '../ops/log.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import { ProtocolError } from '../protocol/codec.ts';
+import { decodeMessage, encodeKick, encodePong, encodeWelcome } from '../protocol/messages.ts';
+import { MessageType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../protocol/types.ts';
+import type { Hello } from '../protocol/types.ts';
+import { destination, poseFromDegrees } from '../world/geo.ts';
+import { Rng } from '../world/rng.ts';
+import type { EntityId, MovementRules, ZoneId } from '../world/types.ts';
+import { EntityKind, KICK_REASON_NAMES, KickReason } from '../world/types.ts';
+import { zoneOfPose } from '../world/zoning.ts';
+
+export interface GatewaySettings {
+  gatewayId: string;
+  path: string;
+  maxMessageBytes: number;
+  floodMessagesPerSecond: number;
+  sendBufferSkip: number;
+  sendBufferLimit: number;
+  slowConsumerSeconds: number;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxPlayers: number;
+  spawn: { lat: number; lon: number; radiusM: number };
+  tickRate: number;
+  aoiRadius: number;
+  rules: MovementRules;
+  maxInputsPerSecond: number;
+  zoneResolution: number;
+  moveClockSlackMs: number;
+  seed: number;
+}
+
+export interface GatewayContext {
+  bus: Bus;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+  nextEntityId: () => EntityId;
+}
+
+type ConnState = 'handshake' | 'joining' | 'playing' | 'closed';
+
+interface Conn {
+  ws: WebSocket;
+  state: ConnState;
+  id: number;
+  remote: string;
+  entityId: EntityId;
+  zone: ZoneId;
+  version: number;
+  openedAtMs: number;
+  lastMessageAtMs: number;
+  windowStartMs: number;
+  windowCount: number;
+  lastFrameSent: number;
+  lastAck: number;
+  skippingSinceMs: number;
+  kicked: boolean;
+}
+
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private readonly conns = new Set<Conn>();
+  private readonly players = new Map<EntityId, Conn>();
+  private readonly rng: Rng;
+  private sub: Subscription | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private nextConnId = 1;
+  private closing = false;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly s: GatewaySettings,
+  ) {
+    this.rng = new Rng(s.seed ^ 0x5bd1e995);
+    // ws enforces a hard cap itself; our own smaller limit gives the client a KICK with a reason.
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: Math.max(s.maxMessageBytes * 4, 65536),
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  get playerCount(): number {
+    return this.players.size;
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', this.onUpgrade);
+    this.sub = this.ctx.bus.serveGateway(this.s.gatewayId, this.onBatch);
+    this.sweepTimer = setInterval(this.sweep, 250);
+    this.sweepTimer.unref();
+  }
+
+  /** Kick everyone with `shutdown` and stop accepting. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sub?.unsubscribe();
+    const closed: Array<Promise<void>> = [];
+    for (const c of this.conns) {
+      closed.push(new Promise((resolve) => c.ws.once('close', () => resolve())));
+      this.kick(c, KickReason.Shutdown, 'server shutting down');
+    }
+    await Promise.race([Promise.all(closed), delay(2000)]);
+    for (const c of this.conns) c.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== this.s.path || this.closing) {
+      socket.end(`HTTP/1.1 ${this.closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+  };
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const now = this.ctx.now();
+    const c: Conn = {
+      ws,
+      state: 'handshake',
+      id: this.nextConnId++,
+      remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`,
+      entityId: 0,
+      zone: '0',
+      version: PROTOCOL_VERSION,
+      openedAtMs: now,
+      lastMessageAtMs: now,
+      windowStartMs: now,
+      windowCount: 0,
+      lastFrameSent: 0,
+      lastAck: 0,
+      skippingSinceMs: 0,
+      kicked: false,
+    };
+    this.conns.add(c);
+    this.ctx.metrics.connectionsOpened.inc();
+    ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
+    ws.on('close', () => this.onClose(c));
+    ws.on('error', (err) => {
+      // ws reports oversize frames and invalid framing here, then closes the socket itself.
+      this.ctx.metrics.protocolErrors.inc({ code: 'websocket' });
+      this.ctx.logger.info({ conn: c.id, remote: c.remote, err: err.message }, 'websocket error');
+    });
+  }
+
+  private onMessage(c: Conn, data: RawData, isBinary: boolean): void {
+    if (c.state === 'closed') return;
+    const m = this.ctx.metrics;
+    const bytes = toBytes(data);
+    const now = this.ctx.now();
+    m.bytesReceived.inc(bytes.length);
+    m.messagesReceived.inc();
+    c.lastMessageAtMs = now;
+    if (now - c.windowStartMs >= 1000) {
+      c.windowStartMs = now;
+      c.windowCount = 0;
+    }
+    if (++c.windowCount > this.s.floodMessagesPerSecond) {
+      return this.kick(c, KickReason.Flood, `more than ${this.s.floodMessagesPerSecond} messages per second`);
+    }
+    if (!isBinary) return this.protocolError(c, 'bad_field', 'text messages are not part of the protocol');
+    if (bytes.length > this.s.maxMessageBytes) {
+      m.protocolErrors.inc({ code: 'oversize' });
+      return this.kick(c, KickReason.Oversize, `message of ${bytes.length} bytes exceeds ${this.s.maxMessageBytes}`);
+    }
+    let msg;
+    try {
+      msg = decodeMessage(bytes, {
+        maxBytes: this.s.maxMessageBytes,
+        minVersion: c.state === 'handshake' ? MIN_PROTOCOL_VERSION : c.version,
+        maxVersion: c.state === 'handshake' ? PROTOCOL_VERSION : c.version,
+      });
+    } catch (err) {
+      if (err instanceof ProtocolError) return this.protocolError(c, err.code, err.message);
+      throw err;
+    }
+    if (c.state === 'handshake') {
+      if (msg.type !== MessageType.Hello) return this.protocolError(c, 'bad_field', 'first message must be HELLO');
+      return this.onHello(c, msg.body);
+    }
+    switch (msg.type) {
+      case MessageType.Input:
+        if (c.state !== 'playing') return; // inputs before WELCOME cannot carry valid seqs
+        if (msg.body.ackFrame > c.lastAck && msg.body.ackFrame <= c.lastFrameSent) c.lastAck = msg.body.ackFrame;
+        this.ctx.bus.sendToZone(c.zone, {
+          kind: 'inputs',
+          entityId: c.entityId,
+          ackFrame: msg.body.ackFrame,
+          inputs: msg.body.inputs,
+        });
+        return;
+      case MessageType.Ping: {
+        const pong = encodePong(
+          { seq: msg.body.seq, clientTime: msg.body.clientTime, serverTime: now },
+          { seq: msg.body.seq, serverTime: now >>> 0, zone: c.zone, version: c.version },
+        );
+        this.send(c, pong);
+        return;
+      }
+      default:
+        return this.protocolError(c, 'bad_field', `message type ${msg.type} is not valid from a client`);
+    }
+  }
+
+  private onHello(c: Conn, hello: Hello): void {
+    const version = Math.min(PROTOCOL_VERSION, hello.maxVersion);
+    if (version < Math.max(MIN_PROTOCOL_VERSION, hello.minVersion)) {
+      return this.kick(
+        c,
+        KickReason.VersionMismatch,
+        `server speaks versions ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}, client ${hello.minVersion}..${hello.maxVersion}`,
+      );
+    }
+    if (this.players.size >= this.s.maxPlayers) return this.kick(c, KickReason.ServerFull, 'server is full');
+    c.version = version;
+    c.state = 'joining';
+    const spawn = this.s.spawn;
+    const r = spawn.radiusM * Math.sqrt(this.rng.next());
+    const at = destination(spawn.lat, spawn.lon, this.rng.next() * 360, r);
+    const pose = poseFromDegrees(at.lat, at.lon, 0, this.rng.next() * 360);
+    const entityId = this.ctx.nextEntityId();
+    const sessionId = randomUUID();
+    const zone = zoneOfPose(pose, this.s.zoneResolution);
+    const entity: EntityTransfer = {
+      id: entityId,
+      kind: EntityKind.Player,
+      name: hello.name,
+      pose,
+      action: 0,
+      actionSeq: 0,
+      player: {
+        gatewayId: this.s.gatewayId,
+        sessionId,
+        lastInputSeq: 0,
+        pending: [],
+        moveClock: { slackMs: this.s.moveClockSlackMs, bankMs: this.s.moveClockSlackMs },
+        cooldowns: {},
+        rateWindowStartMs: 0,
+        rateWindowCount: 0,
+        view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
+      },
+    };
+    this.ctx.bus.offerEntity(zone, { from: '0', entity }).then((answer) => {
+      if (c.state !== 'joining') {
+        // The socket closed while the zone was adopting: tell the zone the player left.
+        if (answer.accepted) this.ctx.bus.sendToZone(zone, { kind: 'leave', entityId });
+        return;
+      }
+      if (!answer.accepted) return this.kick(c, KickReason.ServerFull, `no zone could take the player: ${answer.reason}`);
+      c.entityId = entityId;
+      c.zone = zone;
+      c.state = 'playing';
+      this.players.set(entityId, c);
+      this.ctx.metrics.playersConnected.set(this.players.size);
+      const welcome = encodeWelcome(
+        {
+          version,
+          entityId,
+          tickRate: this.s.tickRate,
+          aoiRadius: this.s.aoiRadius,
+          maxSpeed: this.s.rules.maxSpeed,
+          maxVerticalSpeed: this.s.rules.maxVerticalSpeed,
+          speedTolerance: this.s.rules.speedTolerance,
+          maxInputDtMs: this.s.rules.maxInputDtMs,
+          maxInputsPerSecond: this.s.maxInputsPerSecond,
+          nextInputSeq: 1,
+          own: { ...pose, action: 0, actionSeq: 0 },
+          sessionId,
+        },
+        { serverTime: this.ctx.now() >>> 0, zone, version },
+      );
+      this.send(c, welcome);
+      this.ctx.logger.info({ conn: c.id, remote: c.remote, entity: entityId, zone, name: hello.name }, 'player joined');
+    });
+  }
+
+  private readonly onBatch = (batch: GatewayBatch): void => {
+    const now = this.ctx.now();
+    let bytesOut = 0;
+    let sent = 0;
+    let skipped = 0;
+    for (const d of batch.deliveries) {
+      const c = this.players.get(d.entityId);
+      if (!c || c.state !== 'playing') continue;
+      c.zone = batch.zone; // whoever sends the player frames owns it: route inputs there
+      if (d.droppable) {
+        const seq = readU32(d.bytes, 4);
+        const buffered = c.ws.bufferedAmount;
+        if (buffered > this.s.sendBufferLimit) {
+          this.kick(c, KickReason.SlowConsumer, `send buffer over ${this.s.sendBufferLimit} bytes`);
+          continue;
+        }
+        // Skip when the socket is backed up or the client stopped acknowledging frames: it will
+        // be brought back with a delta against what it last acked, or a full snapshot.
+        const ackLag = c.lastFrameSent - c.lastAck;
+        if (buffered > this.s.sendBufferSkip || ackLag > this.s.tickRate * 2) {
+          skipped++;
+          if (c.skippingSinceMs === 0) c.skippingSinceMs = now;
+          else if (now - c.skippingSinceMs > this.s.slowConsumerSeconds * 1000) {
+            this.kick(c, KickReason.SlowConsumer, `not keeping up for ${this.s.slowConsumerSeconds} s`);
+          }
+          continue;
+        }
+        c.skippingSinceMs = 0;
+        c.lastFrameSent = seq;
+      }
+      c.ws.send(d.bytes);
+      bytesOut += d.bytes.length;
+      sent++;
+    }
+    for (const k of batch.kicks) {
+      const c = this.players.get(k.entityId);
+      if (c) this.kick(c, k.reason as KickReason, k.message);
+    }
+    const m = this.ctx.metrics;
+    if (bytesOut > 0) m.bytesSent.inc(bytesOut);
+    if (sent > 0) m.messagesSent.inc(sent);
+    if (skipped > 0) m.framesSkipped.inc(skipped);
+  };
+
+  /** Handshake and idle timeouts, checked for all connections at once instead of a timer each. */
+  private readonly sweep = (): void => {
+    const now = this.ctx.now();
+    for (const c of this.conns) {
+      if (c.state === 'handshake' && now - c.openedAtMs > this.s.handshakeTimeoutMs) {
+        this.kick(c, KickReason.HandshakeTimeout, `no HELLO within ${this.s.handshakeTimeoutMs} ms`);
+      } else if (c.state === 'playing' && now - c.lastMessageAtMs > this.s.idleTimeoutMs) {
+        this.kick(c, KickReason.IdleTimeout, `nothing received for ${this.s.idleTimeoutMs} ms`);
+      }
+    }
+  };
+
+  private protocolError(c: Conn, code: string, detail: string): void {
+    this.ctx.metrics.protocolErrors.inc({ code });
+    this.kick(c, KickReason.ProtocolError, `${code}: ${detail}`.slice(0, 200));
+  }
+
+  private send(c: Conn, bytes: Uint8Array): void {
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    c.ws.send(bytes);
+    this.ctx.metrics.bytesSent.inc(bytes.length);
+    this.ctx.metrics.messagesSent.inc();
+  }
+
+  private kick(c: Conn, reason: KickReason, message: string): void {
+    if (c.kicked || c.state === 'closed') return;
+    c.kicked = true;
+    const name = KICK_REASON_NAMES[reason] ?? 'unknown';
+    this.ctx.metrics.connectionsClosed.inc({ reason: name });
+    this.ctx.logger.info({ conn: c.id, remote: c.remote, entity: c.entityId, reason: name, message }, 'connection kicked');
+    this.send(c, encodeKick({ reason, message }, { zone: c.zone, version: c.version, serverTime: this.ctx.now() >>> 0 }));
+    c.ws.close(4000 + reason, name);
+    // A peer that never completes the close handshake is cut off.
+    setTimeout(() => c.ws.terminate(), 2000).unref();
+    this.leave(c);
+  }
+
+  private onClose(c: Conn): void {
+    if (!c.kicked) this.ctx.metrics.connectionsClosed.inc({ reason: 'client_closed' });
+    this.leave(c);
+    this.conns.delete(c);
+  }
+
+  private leave(c: Conn): void {
+    if (c.state === 'playing') {
+      this.players.delete(c.entityId);
+      this.ctx.metrics.playersConnected.set(this.players.size);
+      this.ctx.bus.sendToZone(c.zone, { kind: 'leave', entityId: c.entityId });
+    }
+    c.state = 'closed';
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return new Uint8Array(data);
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,274 @@
+// Primitive binary codec: a growable little-endian Writer and a bounds-checked Reader.
+// Pure (DataView/TextEncoder/TextDecoder only) because the browser client bundles it too.
+import { ProtocolErrorCode } from './types.ts';
+
+export class ProtocolError extends Error {
+  readonly code: ProtocolErrorCode;
+  constructor(code: ProtocolErrorCode, message?: string) {
+    super(message === undefined ? code : `${code}: ${message}`);
+    this.name = 'ProtocolError';
+    this.code = code;
+  }
+}
+
+/** Largest value a uvarint may carry: the largest integer a JS number holds exactly. */
+export const MAX_UVARINT = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+/** svarint range is [MIN_SVARINT, MAX_SVARINT] so that the zigzag image fits MAX_UVARINT. */
+export const MIN_SVARINT = -(2 ** 52);
+export const MAX_SVARINT = 2 ** 52 - 1;
+/** A uvarint up to 2^53-1 needs at most ceil(53 / 7) bytes. */
+export const MAX_UVARINT_BYTES = 8;
+
+const encoder = new TextEncoder();
+// fatal: invalid UTF-8 is a protocol error, not U+FFFD. ignoreBOM: keep a leading U+FEFF so
+// strings round-trip exactly.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function range(what: string, v: number): RangeError {
+  return new RangeError(`${what} out of range: ${v}`);
+}
+
+/** Growable little-endian byte writer. Reuse one per connection/worker and call reset(). */
+export class Writer {
+  private buf: Uint8Array;
+  private dv: DataView;
+  private len = 0;
+
+  constructor(initialCapacity = 256) {
+    this.buf = new Uint8Array(initialCapacity > 16 ? initialCapacity : 16);
+    this.dv = new DataView(this.buf.buffer);
+  }
+
+  reset(): void {
+    this.len = 0;
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  private ensure(n: number): void {
+    const need = this.len + n;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.dv = new DataView(next.buffer);
+  }
+
+  u8(v: number): void {
+    if ((v & 0xff) !== v) throw range('u8', v);
+    this.ensure(1);
+    this.buf[this.len++] = v;
+  }
+
+  u16(v: number): void {
+    if ((v & 0xffff) !== v) throw range('u16', v);
+    this.ensure(2);
+    this.dv.setUint16(this.len, v, true);
+    this.len += 2;
+  }
+
+  u32(v: number): void {
+    if (v >>> 0 !== v) throw range('u32', v);
+    this.ensure(4);
+    this.dv.setUint32(this.len, v, true);
+    this.len += 4;
+  }
+
+  i32(v: number): void {
+    if ((v | 0) !== v) throw range('i32', v);
+    this.ensure(4);
+    this.dv.setInt32(this.len, v, true);
+    this.len += 4;
+  }
+
+  f32(v: number): void {
+    this.ensure(4);
+    this.dv.setFloat32(this.len, v, true);
+    this.len += 4;
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.dv.setFloat64(this.len, v, true);
+    this.len += 8;
+  }
+
+  /** Unsigned LEB128: 7 bits per byte, low group first, high bit = "more bytes follow". */
+  uvarint(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw range('uvarint', v);
+    this.ensure(MAX_UVARINT_BYTES);
+    const buf = this.buf;
+    let p = this.len;
+    // Bit operations only below 2^31; above that, division keeps all 53 bits exact.
+    while (v >= 0x80000000) {
+      buf[p++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v >= 0x80) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p++] = v;
+    this.len = p;
+  }
+
+  /** Zigzag (0,-1,1,-2,... -> 0,1,2,3,...) then uvarint, so small magnitudes stay short. */
+  svarint(v: number): void {
+    if (!Number.isInteger(v) || v < MIN_SVARINT || v > MAX_SVARINT) throw range('svarint', v);
+    this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  /** uvarint UTF-8 byte length, then the bytes. Lone surrogates become U+FFFD (TextEncoder). */
+  string(s: string): void {
+    const b = encoder.encode(s);
+    this.uvarint(b.length);
+    this.bytes(b);
+  }
+
+  /** A fresh copy of everything written; safe to hand to a socket while the Writer is reused. */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+
+  /** A view of everything written, no copy: invalid after the next write or reset. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  patchU8(offset: number, v: number): void {
+    if ((v & 0xff) !== v) throw range('u8', v);
+    if (offset < 0 || offset + 1 > this.len) throw range('patch offset', offset);
+    this.buf[offset] = v;
+  }
+
+  patchU16(offset: number, v: number): void {
+    if ((v & 0xffff) !== v) throw range('u16', v);
+    if (offset < 0 || offset + 2 > this.len) throw range('patch offset', offset);
+    this.dv.setUint16(offset, v, true);
+  }
+
+  patchU32(offset: number, v: number): void {
+    if (v >>> 0 !== v) throw range('u32', v);
+    if (offset < 0 || offset + 4 > this.len) throw range('patch offset', offset);
+    this.dv.setUint32(offset, v, true);
+  }
+}
+
+/** Bounds-checked little-endian reader over bytes[offset, end). Every failure is a ProtocolError. */
+export class Reader {
+  private readonly buf: Uint8Array;
+  private readonly dv: DataView;
+  private pos: number;
+  private readonly end: number;
+
+  constructor(bytes: Uint8Array, offset = 0, end: number = bytes.length) {
+    if (offset < 0 || end > bytes.length || offset > end) {
+      throw new RangeError(`bad reader range [${offset}, ${end}) of ${bytes.length}`);
+    }
+    this.buf = bytes;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = offset;
+    this.end = end;
+  }
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  private need(n: number): number {
+    const p = this.pos;
+    if (this.end - p < n) throw new ProtocolError(ProtocolErrorCode.Truncated);
+    this.pos = p + n;
+    return p;
+  }
+
+  u8(): number {
+    return this.buf[this.need(1)]!;
+  }
+
+  u16(): number {
+    return this.dv.getUint16(this.need(2), true);
+  }
+
+  u32(): number {
+    return this.dv.getUint32(this.need(4), true);
+  }
+
+  i32(): number {
+    return this.dv.getInt32(this.need(4), true);
+  }
+
+  f32(): number {
+    return this.dv.getFloat32(this.need(4), true);
+  }
+
+  f64(): number {
+    return this.dv.getFloat64(this.need(8), true);
+  }
+
+  /**
+   * Canonical LEB128 only: at most 8 bytes, value <= 2^53-1, and no redundant trailing 0x00 group
+   * (so every value has exactly one encoding and re-encoding a decoded message is byte-identical).
+   */
+  uvarint(): number {
+    const buf = this.buf;
+    let p = this.pos;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < MAX_UVARINT_BYTES; i++) {
+      if (p >= this.end) throw new ProtocolError(ProtocolErrorCode.Truncated);
+      const b = buf[p++]!;
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        if (b === 0 && i > 0) throw new ProtocolError(ProtocolErrorCode.BadField, 'non-canonical varint');
+        if (result > MAX_UVARINT) throw new ProtocolError(ProtocolErrorCode.BadField, 'varint above 2^53-1');
+        this.pos = p;
+        return result;
+      }
+      mul *= 128;
+    }
+    throw new ProtocolError(ProtocolErrorCode.BadField, 'varint longer than 8 bytes');
+  }
+
+  svarint(): number {
+    const z = this.uvarint();
+    // Arithmetic, not bit ops: z can exceed 32 bits. Odd -> negative.
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  /** The next n bytes as a subarray view (no copy). */
+  bytes(n: number): Uint8Array {
+    const p = this.need(n);
+    return this.buf.subarray(p, p + n);
+  }
+
+  /** uvarint byte length (must be <= maxBytes) then strict UTF-8. */
+  string(maxBytes: number): string {
+    const n = this.uvarint();
+    if (n > maxBytes) throw new ProtocolError(ProtocolErrorCode.BadField, `string longer than ${maxBytes} bytes`);
+    const b = this.bytes(n);
+    try {
+      return decoder.decode(b);
+    } catch {
+      throw new ProtocolError(ProtocolErrorCode.BadField, 'invalid UTF-8');
+    }
+  }
+
+  expectEnd(): void {
+    if (this.pos !== this.end) throw new ProtocolError(ProtocolErrorCode.BadLength, `${this.end - this.pos} unread bytes`);
+  }
+}

@@ -1,0 +1,404 @@
+// FRAME: per-client world state as a delta against a frame the client acknowledged.
+// encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
+// per-entity objects or closures, all output through reused Writers.
+import { ProtocolError, Reader, Writer } from './codec.ts';
+import { LAT_E7_MAX, LON_E7_HALF, MAX_U32, beginMessage, finishMessage } from './messages.ts';
+import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
+import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
+import type { EntitySnapshot, FrameDecoded, FrameHeader, FrameState, OwnState } from './types.ts';
+import type { ZoneId } from '../world/types.ts';
+
+/** OWN block mask bits. */
+export const OwnMask = { Position: 1, Altitude: 2, Heading: 4, Action: 8 } as const;
+/** 2-bit UPDATE codes of kept entities. */
+export const UpdateCode = { Unchanged: 0, SmallMove: 1, Move: 2, General: 3 } as const;
+/** Field mask of UpdateCode.General. */
+export const UpdateMask = { Position: 1, Altitude: 2, Heading: 4, Action: 8, Kind: 16 } as const;
+
+export const LAT_E6_MAX = 90_000_000;
+export const LON_E6_HALF = 180_000_000;
+/** Largest entity id a snapshot can hold (ids live in an Int32Array). */
+export const MAX_ENTITY_ID = 0x7fffffff;
+/** Fewest bytes one ADDED entry can take; bounds the count before allocating. */
+const MIN_ADDED_BYTES = 8;
+
+const S = SNAPSHOT_STRIDE;
+const ID = SnapshotField.id;
+const KIND = SnapshotField.kind;
+const LAT = SnapshotField.latE6;
+const LON = SnapshotField.lonE6;
+const ALT = SnapshotField.altDm;
+const HEAD = SnapshotField.heading8;
+const ACT = SnapshotField.action;
+const ASEQ = SnapshotField.actionSeq;
+/** Greater than any id, so merge walks need no end-of-list branches. */
+const END = 2 ** 32;
+const OWN_MASK_ALL = 0x0f;
+const UPDATE_MASK_ALL = 0x1f;
+
+const ZERO_OWN: OwnState = Object.freeze({ latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 });
+const EMPTY: EntitySnapshot = { count: 0, data: new Int32Array(0) };
+
+export function createSnapshot(capacity: number): EntitySnapshot {
+  return { count: 0, data: new Int32Array(capacity * S) };
+}
+
+export interface FrameEncodeInput {
+  seq: number;
+  serverTime: number;
+  zone: ZoneId;
+  /** Seq of the frame `baseline` was sent in; 0 (or baseline null) sends a full snapshot. */
+  baselineSeq: number;
+  baseline: FrameState | null;
+  lastInputSeq: number;
+  current: FrameState;
+  version?: number;
+}
+
+// Scratch sections, filled in one merge pass and then appended in wire order. Module-level is
+// safe: encoding is synchronous and each worker/isolate has its own module instance.
+const removedW = new Writer(256);
+const addedW = new Writer(1024);
+const bitmapW = new Writer(256);
+const keptW = new Writer(1024);
+
+function checkEntity(d: Int32Array, o: number, prevId: number): void {
+  const id = d[o + ID]!;
+  if (id <= prevId) throw new RangeError(`entity ids must be ascending and >= 1: ${id} after ${prevId}`);
+  const lat = d[o + LAT]!;
+  const lon = d[o + LON]!;
+  if (lat < -LAT_E6_MAX || lat > LAT_E6_MAX) throw new RangeError(`entity ${id} latE6 out of range: ${lat}`);
+  if (lon < -LON_E6_HALF || lon >= LON_E6_HALF) throw new RangeError(`entity ${id} lonE6 out of range: ${lon}`);
+}
+
+function writeOwn(w: Writer, ref: OwnState, own: OwnState): void {
+  if (own.latE7 < -LAT_E7_MAX || own.latE7 > LAT_E7_MAX) throw new RangeError(`own latE7 out of range: ${own.latE7}`);
+  if (own.lonE7 < -LON_E7_HALF || own.lonE7 >= LON_E7_HALF) throw new RangeError(`own lonE7 out of range: ${own.lonE7}`);
+  if ((own.altCm | 0) !== own.altCm) throw new RangeError(`own altCm out of i32: ${own.altCm}`);
+  const dLat = own.latE7 - ref.latE7;
+  const dLon = wrapDelta(own.lonE7 - ref.lonE7, LON_E7_PERIOD);
+  let mask = 0;
+  if (dLat !== 0 || dLon !== 0) mask |= OwnMask.Position;
+  if (own.altCm !== ref.altCm) mask |= OwnMask.Altitude;
+  if (own.heading16 !== ref.heading16) mask |= OwnMask.Heading;
+  if (own.action !== ref.action || own.actionSeq !== ref.actionSeq) mask |= OwnMask.Action;
+  w.u8(mask);
+  if (mask & OwnMask.Position) {
+    w.svarint(dLat);
+    w.svarint(dLon);
+  }
+  if (mask & OwnMask.Altitude) w.svarint(own.altCm - ref.altCm);
+  if (mask & OwnMask.Heading) w.u16(own.heading16);
+  if (mask & OwnMask.Action) {
+    w.u8(own.action);
+    w.u8(own.actionSeq);
+  }
+}
+
+/**
+ * Encodes a complete FRAME message (header included) into w and returns a fresh copy.
+ * It carries exactly current - baseline, or all of current when there is no baseline.
+ */
+export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
+  if (f.seq < 1 || f.seq >>> 0 !== f.seq) throw new RangeError(`frame seq must be 1..2^32-1: ${f.seq}`);
+  if (f.lastInputSeq >>> 0 !== f.lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${f.lastInputSeq}`);
+  const baseline = f.baselineSeq === 0 ? null : f.baseline;
+  const baselineSeq = baseline === null ? 0 : f.baselineSeq;
+  if (baseline !== null && (baselineSeq >>> 0 !== baselineSeq || baselineSeq >= f.seq)) {
+    throw new RangeError(`baselineSeq must precede the frame: ${baselineSeq} vs ${f.seq}`);
+  }
+  beginMessage(w, MessageType.Frame, f.version ?? PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
+  w.uvarint(baselineSeq);
+  w.uvarint(f.lastInputSeq);
+  writeOwn(w, baseline === null ? ZERO_OWN : baseline.own, f.current.own);
+
+  const base = baseline === null ? EMPTY : baseline.entities;
+  const cur = f.current.entities;
+  const bd = base.data;
+  const cd = cur.data;
+  const bn = base.count;
+  const cn = cur.count;
+  removedW.reset();
+  addedW.reset();
+  bitmapW.reset();
+  keptW.reset();
+  let removedCount = 0;
+  let lastRemoved = -1;
+  let addedCount = 0;
+  let lastAdded = 0;
+  let kept = 0;
+  let bits = 0; // pending 2-bit codes of the current bitmap byte
+  let prevCur = 0;
+  let i = 0;
+  let j = 0;
+  while (i < bn || j < cn) {
+    const bo = i * S;
+    const co = j * S;
+    const bid = i < bn ? bd[bo + ID]! : END;
+    const cid = j < cn ? cd[co + ID]! : END;
+    if (bid < cid) {
+      // In the baseline, gone now.
+      removedW.uvarint(i - lastRemoved - 1);
+      lastRemoved = i;
+      removedCount++;
+      i++;
+      continue;
+    }
+    checkEntity(cd, co, prevCur);
+    prevCur = cid;
+    if (cid < bid) {
+      addedW.uvarint(cid - lastAdded);
+      addedW.u8(cd[co + KIND]!);
+      addedW.svarint(cd[co + LAT]!);
+      addedW.svarint(cd[co + LON]!);
+      addedW.svarint(cd[co + ALT]!);
+      addedW.u8(cd[co + HEAD]!);
+      addedW.u8(cd[co + ACT]!);
+      addedW.u8(cd[co + ASEQ]!);
+      lastAdded = cid;
+      addedCount++;
+      j++;
+      continue;
+    }
+    // Kept: pick the smallest encoding of what changed.
+    const dLat = cd[co + LAT]! - bd[bo + LAT]!;
+    const dLon = wrapDelta(cd[co + LON]! - bd[bo + LON]!, LON_E6_PERIOD);
+    const kindSame = cd[co + KIND] === bd[bo + KIND];
+    const altSame = cd[co + ALT] === bd[bo + ALT];
+    const headSame = cd[co + HEAD] === bd[bo + HEAD];
+    const actSame = cd[co + ACT] === bd[bo + ACT] && cd[co + ASEQ] === bd[bo + ASEQ];
+    let code: number;
+    if (kindSame && altSame && headSame && actSame) {
+      if (dLat === 0 && dLon === 0) {
+        code = UpdateCode.Unchanged;
+      } else if (dLat >= -8 && dLat <= 7 && dLon >= -8 && dLon <= 7) {
+        code = UpdateCode.SmallMove;
+        keptW.u8((dLat & 0xf) | ((dLon & 0xf) << 4));
+      } else {
+        code = UpdateCode.Move;
+        keptW.svarint(dLat);
+        keptW.svarint(dLon);
+      }
+    } else {
+      code = UpdateCode.General;
+      const posSame = dLat === 0 && dLon === 0;
+      keptW.u8(
+        (posSame ? 0 : UpdateMask.Position) |
+          (altSame ? 0 : UpdateMask.Altitude) |
+          (headSame ? 0 : UpdateMask.Heading) |
+          (actSame ? 0 : UpdateMask.Action) |
+          (kindSame ? 0 : UpdateMask.Kind),
+      );
+      if (!posSame) {
+        keptW.svarint(dLat);
+        keptW.svarint(dLon);
+      }
+      if (!altSame) keptW.svarint(cd[co + ALT]! - bd[bo + ALT]!);
+      if (!headSame) keptW.u8(cd[co + HEAD]!);
+      if (!actSame) {
+        keptW.u8(cd[co + ACT]!);
+        keptW.u8(cd[co + ASEQ]!);
+      }
+      if (!kindSame) keptW.u8(cd[co + KIND]!);
+    }
+    bits |= code << ((kept & 3) * 2);
+    kept++;
+    if ((kept & 3) === 0) {
+      bitmapW.u8(bits);
+      bits = 0;
+    }
+    i++;
+    j++;
+  }
+  if ((kept & 3) !== 0) bitmapW.u8(bits);
+
+  w.uvarint(removedCount);
+  w.bytes(removedW.view());
+  w.uvarint(addedCount);
+  w.bytes(addedW.view());
+  w.bytes(bitmapW.view());
+  w.bytes(keptW.view());
+  return finishMessage(w);
+}
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.BadField, message);
+}
+
+function u32Field(r: Reader, what: string): number {
+  const v = r.uvarint();
+  if (v > MAX_U32) throw bad(`${what} above u32`);
+  return v;
+}
+
+function checkI32(v: number, what: string): number {
+  if ((v | 0) !== v) throw bad(`${what} out of i32`);
+  return v;
+}
+
+function readOwn(r: Reader, ref: OwnState): OwnState {
+  const mask = r.u8();
+  if (mask & ~OWN_MASK_ALL) throw bad(`own mask 0x${mask.toString(16)}`);
+  let { latE7, lonE7, altCm, heading16, action, actionSeq } = ref;
+  if (mask & OwnMask.Position) {
+    latE7 += r.svarint();
+    const dLon = r.svarint();
+    if (latE7 < -LAT_E7_MAX || latE7 > LAT_E7_MAX) throw bad(`own latE7 ${latE7}`);
+    if (dLon < -LON_E7_HALF || dLon >= LON_E7_HALF) throw bad(`own dLonE7 ${dLon}`);
+    lonE7 = wrapDelta(lonE7 + dLon, LON_E7_PERIOD);
+  }
+  if (mask & OwnMask.Altitude) altCm = checkI32(altCm + r.svarint(), 'own altCm');
+  if (mask & OwnMask.Heading) heading16 = r.u16();
+  if (mask & OwnMask.Action) {
+    action = r.u8();
+    actionSeq = r.u8();
+  }
+  return { latE7, lonE7, altCm, heading16, action, actionSeq };
+}
+
+/** Applies a position delta to out[o]; the wire longitude delta must already be wrapped. */
+function applyMove(out: Int32Array, o: number, dLat: number, dLon: number): void {
+  const lat = out[o + LAT]! + dLat;
+  if (lat < -LAT_E6_MAX || lat > LAT_E6_MAX) throw bad(`latE6 ${lat}`);
+  if (dLon < -LON_E6_HALF || dLon >= LON_E6_HALF) throw bad(`dLonE6 ${dLon}`);
+  out[o + LAT] = lat;
+  out[o + LON] = wrapDelta(out[o + LON]! + dLon, LON_E6_PERIOD);
+}
+
+function readUpdate(r: Reader, code: number, out: Int32Array, o: number): void {
+  if (code === UpdateCode.SmallMove) {
+    const b = r.u8();
+    // Sign-extend each 4-bit two's-complement nibble.
+    applyMove(out, o, ((b & 0xf) ^ 8) - 8, ((b >> 4) ^ 8) - 8);
+  } else if (code === UpdateCode.Move) {
+    const dLat = r.svarint();
+    applyMove(out, o, dLat, r.svarint());
+  } else {
+    const mask = r.u8();
+    if (mask & ~UPDATE_MASK_ALL) throw bad(`update mask 0x${mask.toString(16)}`);
+    if (mask & UpdateMask.Position) {
+      const dLat = r.svarint();
+      applyMove(out, o, dLat, r.svarint());
+    }
+    if (mask & UpdateMask.Altitude) out[o + ALT] = checkI32(out[o + ALT]! + r.svarint(), 'altDm');
+    if (mask & UpdateMask.Heading) out[o + HEAD] = r.u8();
+    if (mask & UpdateMask.Action) {
+      out[o + ACT] = r.u8();
+      out[o + ASEQ] = r.u8();
+    }
+    if (mask & UpdateMask.Kind) out[o + KIND] = r.u8();
+  }
+}
+
+/**
+ * Decodes a FRAME payload (from decodeMessage) against the baseline it names. The returned
+ * state is freshly allocated and never aliases the baseline.
+ */
+export function decodeFrame(
+  header: FrameHeader,
+  payload: Uint8Array,
+  baselineOf: (seq: number) => FrameState | undefined,
+): FrameDecoded {
+  if (header.type !== MessageType.Frame) throw new RangeError(`not a FRAME header: type ${header.type}`);
+  const r = new Reader(payload);
+  const baselineSeq = u32Field(r, 'baselineSeq');
+  const lastInputSeq = u32Field(r, 'lastInputSeq');
+  let baseline: FrameState | null = null;
+  if (baselineSeq !== 0) {
+    if (baselineSeq >= header.seq) throw bad(`baseline ${baselineSeq} not older than frame ${header.seq}`);
+    const b = baselineOf(baselineSeq);
+    if (b === undefined) throw new ProtocolError(ProtocolErrorCode.NoBaseline, `baseline ${baselineSeq}`);
+    baseline = b;
+  }
+  const own = readOwn(r, baseline === null ? ZERO_OWN : baseline.own);
+  const bd = baseline === null ? EMPTY.data : baseline.entities.data;
+  const bn = baseline === null ? 0 : baseline.entities.count;
+
+  const removedCount = r.uvarint();
+  if (removedCount > bn) throw bad(`removes ${removedCount} of ${bn} entities`);
+  const removedIdx = new Int32Array(removedCount);
+  let prev = -1;
+  for (let k = 0; k < removedCount; k++) {
+    const idx = prev + 1 + r.uvarint();
+    if (idx >= bn) throw bad(`removed index ${idx} of ${bn}`);
+    removedIdx[k] = idx;
+    prev = idx;
+  }
+
+  const addedCount = r.uvarint();
+  if (addedCount > r.remaining / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
+  const ad = new Int32Array(addedCount * S);
+  let prevId = 0;
+  for (let k = 0; k < addedCount; k++) {
+    const gap = r.uvarint();
+    if (gap === 0) throw bad('added ids not ascending (or id 0)');
+    const id = prevId + gap;
+    if (id > MAX_ENTITY_ID) throw bad(`entity id ${id}`);
+    const o = k * S;
+    ad[o + ID] = id;
+    ad[o + KIND] = r.u8();
+    const lat = r.svarint();
+    const lon = r.svarint();
+    if (lat < -LAT_E6_MAX || lat > LAT_E6_MAX) throw bad(`latE6 ${lat}`);
+    if (lon < -LON_E6_HALF || lon >= LON_E6_HALF) throw bad(`lonE6 ${lon}`);
+    ad[o + LAT] = lat;
+    ad[o + LON] = lon;
+    ad[o + ALT] = checkI32(r.svarint(), 'altDm');
+    ad[o + HEAD] = r.u8();
+    ad[o + ACT] = r.u8();
+    ad[o + ASEQ] = r.u8();
+    prevId = id;
+  }
+
+  const kept = bn - removedCount;
+  const bitmapBytes = (2 * kept + 7) >> 3;
+  const bitmap = r.bytes(bitmapBytes);
+  if ((kept & 3) !== 0 && bitmap[bitmapBytes - 1]! >> ((kept & 3) * 2) !== 0) throw bad('unused bitmap bits set');
+
+  const entities = createSnapshot(kept + addedCount);
+  const od = entities.data;
+  let n = 0;
+  let bi = 0;
+  let ri = 0;
+  let ai = 0;
+  let k = 0;
+  while (true) {
+    while (ri < removedCount && removedIdx[ri] === bi) {
+      bi++;
+      ri++;
+    }
+    const keptId = bi < bn ? bd[bi * S + ID]! : END;
+    const addId = ai < addedCount ? ad[ai * S + ID]! : END;
+    if (keptId === END && addId === END) break;
+    if (keptId === addId) throw bad(`added id ${addId} is already in view`);
+    const o = n * S;
+    if (addId < keptId) {
+      od.set(ad.subarray(ai * S, ai * S + S), o);
+      ai++;
+    } else {
+      od.set(bd.subarray(bi * S, bi * S + S), o);
+      const code = (bitmap[k >> 2]! >> ((k & 3) * 2)) & 3;
+      if (code !== UpdateCode.Unchanged) readUpdate(r, code, od, o);
+      k++;
+      bi++;
+    }
+    n++;
+  }
+  r.expectEnd();
+  entities.count = n;
+
+  const removed: number[] = [];
+  for (let q = 0; q < removedCount; q++) removed.push(bd[removedIdx[q]! * S + ID]!);
+  const added: number[] = [];
+  for (let q = 0; q < addedCount; q++) added.push(ad[q * S + ID]!);
+  return {
+    seq: header.seq,
+    serverTime: header.serverTime,
+    zone: header.zone,
+    baselineSeq,
+    lastInputSeq,
+    state: { own, entities },
+    added,
+    removed,
+  };
+}

@@ -1,0 +1,390 @@
+// Message header and the codecs of every message except FRAME (see frame.ts).
+import type { ZoneId } from '../world/types.ts';
+import { crc32 } from './crc32.ts';
+import { ProtocolError, Reader, Writer } from './codec.ts';
+import {
+  HEADER_SIZE,
+  MIN_PROTOCOL_VERSION,
+  MessageType,
+  PROTOCOL_VERSION,
+  ProtocolErrorCode,
+} from './types.ts';
+import type {
+  DecodedMessage,
+  FrameHeader,
+  Hello,
+  InputMessage,
+  Kick,
+  OwnState,
+  Ping,
+  Pong,
+  Reject,
+  Welcome,
+  WireInput,
+} from './types.ts';
+import { wordsToZone, zoneToWords } from './zone-id.ts';
+
+export const MAX_PAYLOAD = 0xffff;
+export const DEFAULT_MAX_MESSAGE_BYTES = MAX_PAYLOAD + HEADER_SIZE;
+export const HELLO_NAME_MAX_BYTES = 32;
+export const HELLO_TOKEN_MAX_BYTES = 256;
+export const MAX_INPUTS_PER_MESSAGE = 8;
+export const MAX_ACTIONS_PER_INPUT = 4;
+export const SESSION_ID_MAX_BYTES = 64;
+export const KICK_MESSAGE_MAX_BYTES = 200;
+export const MAX_U32 = 0xffffffff;
+/** Own-state ranges on the world grid (see src/world/types.ts Pose). */
+export const LAT_E7_MAX = 900_000_000;
+export const LON_E7_HALF = 1_800_000_000;
+
+export interface EncodeOptions {
+  seq?: number;
+  serverTime?: number;
+  zone?: ZoneId;
+  version?: number;
+}
+
+export interface DecodeOptions {
+  /** Largest whole message accepted, header included. Default 65535 + 24. */
+  maxBytes?: number;
+  minVersion?: number;
+  maxVersion?: number;
+}
+
+const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(MessageType));
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.BadField, message);
+}
+
+/**
+ * Resets w and writes a header with zero length and CRC; finishMessage patches both.
+ * serverTime is reduced to u32 (ms modulo 2^32) here so callers may pass a raw clock.
+ */
+export function beginMessage(
+  w: Writer,
+  type: number,
+  version: number,
+  seq: number,
+  serverTime: number,
+  zone: ZoneId,
+): void {
+  const [lo, hi] = zoneToWords(zone);
+  w.reset();
+  w.u8(version);
+  w.u8(type);
+  w.u16(0);
+  w.u32(seq);
+  w.u32(serverTime >>> 0);
+  w.u32(lo);
+  w.u32(hi);
+  w.u32(0);
+}
+
+/** Patches payload length and CRC into a message started with beginMessage; returns a fresh copy. */
+export function finishMessage(w: Writer): Uint8Array {
+  const total = w.length;
+  const payloadLength = total - HEADER_SIZE;
+  if (payloadLength > MAX_PAYLOAD) throw new RangeError(`payload too large: ${payloadLength} bytes`);
+  w.patchU16(2, payloadLength);
+  const buf = w.view();
+  w.patchU32(20, crc32(buf, HEADER_SIZE, total, crc32(buf, 0, 20)));
+  return w.toBytes();
+}
+
+/** Generic: header + payload written by writePayload, with length and CRC patched in. */
+export function encodeMessage(
+  type: number,
+  o: EncodeOptions,
+  writePayload: (w: Writer) => void,
+  w: Writer = new Writer(),
+): Uint8Array {
+  beginMessage(w, type, o.version ?? PROTOCOL_VERSION, o.seq ?? 0, o.serverTime ?? 0, o.zone ?? '0');
+  writePayload(w);
+  return finishMessage(w);
+}
+
+const utf8 = new TextEncoder();
+
+function checkFinite(what: string, v: number): void {
+  if (!Number.isFinite(v)) throw new RangeError(`${what} must be finite: ${v}`);
+}
+
+function finite(v: number, what: string): number {
+  if (!Number.isFinite(v)) throw bad(`${what} not finite`);
+  return v;
+}
+
+function checkString(what: string, s: string, min: number, max: number): void {
+  const n = utf8.encode(s).length;
+  if (n < min || n > max) throw new RangeError(`${what} must be ${min}..${max} UTF-8 bytes, got ${n}`);
+}
+
+export function encodeHello(m: Hello, o: EncodeOptions = {}): Uint8Array {
+  if (m.minVersion < 1 || m.minVersion > m.maxVersion) throw new RangeError('bad version range');
+  checkString('name', m.name, 1, HELLO_NAME_MAX_BYTES);
+  checkString('token', m.token, 0, HELLO_TOKEN_MAX_BYTES);
+  return encodeMessage(MessageType.Hello, { ...o, seq: 0 }, (w) => {
+    w.u8(m.minVersion);
+    w.u8(m.maxVersion);
+    w.string(m.name);
+    w.string(m.token);
+  });
+}
+
+/** Header seq is always the first input's seq (o.seq is ignored). */
+export function encodeInput(m: InputMessage, o: EncodeOptions = {}): Uint8Array {
+  const inputs = m.inputs;
+  const first = inputs[0];
+  if (first === undefined || inputs.length > MAX_INPUTS_PER_MESSAGE) {
+    throw new RangeError(`INPUT carries 1..${MAX_INPUTS_PER_MESSAGE} inputs, got ${inputs.length}`);
+  }
+  if (first.seq >>> 0 !== first.seq || first.seq + inputs.length - 1 > MAX_U32) throw new RangeError('input seq out of u32');
+  if (m.ackFrame >>> 0 !== m.ackFrame) throw new RangeError(`ackFrame out of u32: ${m.ackFrame}`);
+  inputs.forEach((inp, i) => {
+    if (inp.seq !== first.seq + i) throw new RangeError('input seqs must be contiguous');
+    if (inp.actions.length > MAX_ACTIONS_PER_INPUT) throw new RangeError('too many actions');
+  });
+  return encodeMessage(MessageType.Input, { ...o, seq: first.seq }, (w) => {
+    w.uvarint(m.ackFrame);
+    w.u8(inputs.length);
+    w.uvarint(first.seq);
+    for (const inp of inputs) {
+      w.u16(inp.dtMs);
+      w.svarint(inp.eastCms);
+      w.svarint(inp.northCms);
+      w.svarint(inp.upCms);
+      w.u8(inp.actions.length);
+      for (const a of inp.actions) w.u8(a);
+    }
+  });
+}
+
+/** Header seq is the ping seq (o.seq is ignored). */
+export function encodePing(m: Ping, o: EncodeOptions = {}): Uint8Array {
+  checkFinite('clientTime', m.clientTime);
+  return encodeMessage(MessageType.Ping, { ...o, seq: m.seq }, (w) => {
+    w.f64(m.clientTime);
+  });
+}
+
+function checkOwn(own: OwnState): void {
+  if (own.latE7 < -LAT_E7_MAX || own.latE7 > LAT_E7_MAX) throw new RangeError(`latE7 out of range: ${own.latE7}`);
+  if (own.lonE7 < -LON_E7_HALF || own.lonE7 >= LON_E7_HALF) throw new RangeError(`lonE7 out of range: ${own.lonE7}`);
+}
+
+/** Header version defaults to the negotiated m.version (not PROTOCOL_VERSION). */
+export function encodeWelcome(m: Welcome, o: EncodeOptions = {}): Uint8Array {
+  if (m.entityId < 1 || m.entityId > MAX_U32) throw new RangeError(`entityId out of range: ${m.entityId}`);
+  if (m.tickRate < 1) throw new RangeError('tickRate must be >= 1');
+  if (m.nextInputSeq >>> 0 !== m.nextInputSeq) throw new RangeError('nextInputSeq out of u32');
+  checkOwn(m.own);
+  checkFinite('aoiRadius', m.aoiRadius);
+  checkFinite('maxSpeed', m.maxSpeed);
+  checkFinite('maxVerticalSpeed', m.maxVerticalSpeed);
+  checkFinite('speedTolerance', m.speedTolerance);
+  checkString('sessionId', m.sessionId, 0, SESSION_ID_MAX_BYTES);
+  return encodeMessage(MessageType.Welcome, { ...o, version: o.version ?? m.version, seq: 0 }, (w) => {
+    w.u8(m.version);
+    w.uvarint(m.entityId);
+    w.u8(m.tickRate);
+    w.f32(m.aoiRadius);
+    w.f32(m.maxSpeed);
+    w.f32(m.maxVerticalSpeed);
+    w.f32(m.speedTolerance);
+    w.u16(m.maxInputDtMs);
+    w.u16(m.maxInputsPerSecond);
+    w.uvarint(m.nextInputSeq);
+    w.i32(m.own.latE7);
+    w.i32(m.own.lonE7);
+    w.i32(m.own.altCm);
+    w.u16(m.own.heading16);
+    w.u8(m.own.action);
+    w.u8(m.own.actionSeq);
+    w.string(m.sessionId);
+  });
+}
+
+/** Header seq is the rejected input's seq (o.seq is ignored); the payload repeats it. */
+export function encodeReject(m: Reject, o: EncodeOptions = {}): Uint8Array {
+  return encodeMessage(MessageType.Reject, { ...o, seq: m.inputSeq }, (w) => {
+    w.u8(m.reason);
+    w.uvarint(m.inputSeq);
+  });
+}
+
+/** Header seq is the ping seq being answered (o.seq is ignored). */
+export function encodePong(m: Pong, o: EncodeOptions = {}): Uint8Array {
+  checkFinite('clientTime', m.clientTime);
+  checkFinite('serverTime', m.serverTime);
+  return encodeMessage(MessageType.Pong, { ...o, seq: m.seq }, (w) => {
+    w.f64(m.clientTime);
+    w.f64(m.serverTime);
+  });
+}
+
+export function encodeKick(m: Kick, o: EncodeOptions = {}): Uint8Array {
+  checkString('message', m.message, 0, KICK_MESSAGE_MAX_BYTES);
+  return encodeMessage(MessageType.Kick, { ...o, seq: 0 }, (w) => {
+    w.u8(m.reason);
+    w.string(m.message);
+  });
+}
+
+/**
+ * Validates framing (size, length, CRC, version, type) and returns the header. Check order and
+ * error codes are part of the spec (docs/protocol.md, "Header").
+ */
+export function decodeHeader(bytes: Uint8Array, opts: DecodeOptions = {}): FrameHeader {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const total = bytes.length;
+  if (total > maxBytes) throw new ProtocolError(ProtocolErrorCode.Oversize, `${total} > ${maxBytes} bytes`);
+  if (total < HEADER_SIZE) throw new ProtocolError(ProtocolErrorCode.Truncated, 'shorter than the header');
+  const r = new Reader(bytes, 0, HEADER_SIZE);
+  const version = r.u8();
+  const type = r.u8();
+  const payloadLength = r.u16();
+  const seq = r.u32();
+  const serverTime = r.u32();
+  const lo = r.u32();
+  const hi = r.u32();
+  const crc = r.u32();
+  const actual = total - HEADER_SIZE;
+  if (payloadLength > actual) throw new ProtocolError(ProtocolErrorCode.Truncated, `payload ${actual} of ${payloadLength} bytes`);
+  if (payloadLength < actual) throw new ProtocolError(ProtocolErrorCode.BadLength, `${actual - payloadLength} bytes after the payload`);
+  if (crc32(bytes, HEADER_SIZE, total, crc32(bytes, 0, 20)) !== crc) throw new ProtocolError(ProtocolErrorCode.BadChecksum);
+  // HELLO's header layout is frozen across versions: the real negotiation is in its payload.
+  const versionOk =
+    type === MessageType.Hello
+      ? version >= 1
+      : version >= (opts.minVersion ?? MIN_PROTOCOL_VERSION) && version <= (opts.maxVersion ?? PROTOCOL_VERSION);
+  if (!versionOk) throw new ProtocolError(ProtocolErrorCode.BadVersion, `version ${version}`);
+  if (!KNOWN_TYPES.has(type)) throw new ProtocolError(ProtocolErrorCode.UnknownType, `type ${type}`);
+  return { version, type, payloadLength, seq, serverTime, zone: wordsToZone(lo, hi) };
+}
+
+function u32Field(r: Reader, what: string): number {
+  const v = r.uvarint();
+  if (v > MAX_U32) throw bad(`${what} above u32`);
+  return v;
+}
+
+function decodeHello(r: Reader): Hello {
+  const minVersion = r.u8();
+  const maxVersion = r.u8();
+  if (minVersion < 1 || minVersion > maxVersion) throw bad(`version range ${minVersion}..${maxVersion}`);
+  const name = r.string(HELLO_NAME_MAX_BYTES);
+  if (name.length === 0) throw bad('empty name');
+  const token = r.string(HELLO_TOKEN_MAX_BYTES);
+  return { minVersion, maxVersion, name, token };
+}
+
+function decodeInput(r: Reader, header: FrameHeader): InputMessage {
+  const ackFrame = u32Field(r, 'ackFrame');
+  const count = r.u8();
+  if (count < 1 || count > MAX_INPUTS_PER_MESSAGE) throw bad(`input count ${count}`);
+  const first = r.uvarint();
+  if (first !== header.seq) throw bad('first input seq differs from header seq');
+  if (first + count - 1 > MAX_U32) throw bad('input seq overflows u32');
+  const inputs: WireInput[] = [];
+  for (let i = 0; i < count; i++) {
+    const dtMs = r.u16();
+    const eastCms = r.svarint();
+    const northCms = r.svarint();
+    const upCms = r.svarint();
+    const n = r.u8();
+    if (n > MAX_ACTIONS_PER_INPUT) throw bad(`action count ${n}`);
+    const actions: number[] = [];
+    for (let k = 0; k < n; k++) actions.push(r.u8());
+    inputs.push({ seq: first + i, dtMs, eastCms, northCms, upCms, actions });
+  }
+  return { ackFrame, inputs };
+}
+
+function decodeWelcome(r: Reader): Welcome {
+  const version = r.u8();
+  const entityId = r.uvarint();
+  if (entityId < 1 || entityId > MAX_U32) throw bad(`entityId ${entityId}`);
+  const tickRate = r.u8();
+  if (tickRate < 1) throw bad('tickRate 0');
+  const aoiRadius = finite(r.f32(), 'aoiRadius');
+  const maxSpeed = finite(r.f32(), 'maxSpeed');
+  const maxVerticalSpeed = finite(r.f32(), 'maxVerticalSpeed');
+  const speedTolerance = finite(r.f32(), 'speedTolerance');
+  const maxInputDtMs = r.u16();
+  const maxInputsPerSecond = r.u16();
+  const nextInputSeq = u32Field(r, 'nextInputSeq');
+  const latE7 = r.i32();
+  const lonE7 = r.i32();
+  const altCm = r.i32();
+  const heading16 = r.u16();
+  const action = r.u8();
+  const actionSeq = r.u8();
+  if (latE7 < -LAT_E7_MAX || latE7 > LAT_E7_MAX) throw bad(`latE7 ${latE7}`);
+  if (lonE7 < -LON_E7_HALF || lonE7 >= LON_E7_HALF) throw bad(`lonE7 ${lonE7}`);
+  const sessionId = r.string(SESSION_ID_MAX_BYTES);
+  return {
+    version,
+    entityId,
+    tickRate,
+    aoiRadius,
+    maxSpeed,
+    maxVerticalSpeed,
+    speedTolerance,
+    maxInputDtMs,
+    maxInputsPerSecond,
+    nextInputSeq,
+    own: { latE7, lonE7, altCm, heading16, action, actionSeq },
+    sessionId,
+  };
+}
+
+/**
+ * Decodes one whole message. FRAME is returned undecoded ({type, header, payload}) because it
+ * needs the client's baseline: pass header and payload to decodeFrame (frame.ts).
+ */
+export function decodeMessage(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedMessage {
+  const header = decodeHeader(bytes, opts);
+  const r = new Reader(bytes, HEADER_SIZE);
+  let msg: DecodedMessage;
+  switch (header.type) {
+    case MessageType.Hello:
+      msg = { type: MessageType.Hello, header, body: decodeHello(r) };
+      break;
+    case MessageType.Input:
+      msg = { type: MessageType.Input, header, body: decodeInput(r, header) };
+      break;
+    case MessageType.Ping:
+      msg = { type: MessageType.Ping, header, body: { seq: header.seq, clientTime: finite(r.f64(), 'clientTime') } };
+      break;
+    case MessageType.Welcome:
+      msg = { type: MessageType.Welcome, header, body: decodeWelcome(r) };
+      break;
+    case MessageType.Frame:
+      return { type: MessageType.Frame, header, payload: r.bytes(r.remaining) };
+    case MessageType.Reject: {
+      const reason = r.u8();
+      const inputSeq = r.uvarint();
+      if (inputSeq !== header.seq) throw bad('inputSeq differs from header seq');
+      msg = { type: MessageType.Reject, header, body: { inputSeq, reason } };
+      break;
+    }
+    case MessageType.Pong: {
+      const clientTime = finite(r.f64(), 'clientTime');
+      const serverTime = finite(r.f64(), 'serverTime');
+      msg = { type: MessageType.Pong, header, body: { seq: header.seq, clientTime, serverTime } };
+      break;
+    }
+    case MessageType.Kick: {
+      const reason = r.u8();
+      const message = r.string(KICK_MESSAGE_MAX_BYTES);
+      msg = { type: MessageType.Kick, header, body: { reason, message } };
+      break;
+    }
+    default:
+      // decodeHeader already rejected unknown types; this keeps the switch exhaustive.
+      throw new ProtocolError(ProtocolErrorCode.UnknownType, `type ${header.type}`);
+  }
+  r.expectEnd();
+  return msg;
+}

@@ -1,0 +1,182 @@
+// Zones are H3 cells. This is the only world file that imports h3-js (server side; the client
+// bundle must stay small, so index.ts does not re-export it).
+
+import {
+  cellToBoundary,
+  cellToLatLng,
+  cellToParent,
+  getHexagonEdgeLengthAvg,
+  getResolution,
+  gridDisk,
+  isValidCell,
+  latLngToCell,
+} from 'h3-js';
+import { degToRad, EARTH_RADIUS_M, poseLatDeg, poseLonDeg, radToDeg, TangentPlane, unitVector } from './geo.ts';
+import type { Pose, ZoneId } from './types.ts';
+
+export function zoneOf(latDeg: number, lonDeg: number, res: number): ZoneId {
+  return latLngToCell(latDeg, lonDeg, res);
+}
+
+export function zoneOfPose(p: Pose, res: number): ZoneId {
+  return latLngToCell(poseLatDeg(p), poseLonDeg(p), res);
+}
+
+/** Ancestor of a zone at a coarser resolution (regionRes <= the zone's resolution). */
+export function regionOf(zone: ZoneId, regionRes: number): ZoneId {
+  return cellToParent(zone, regionRes);
+}
+
+/** Ring-1 neighbours, excluding the zone itself: 6 for hexagons, 5 for pentagons. */
+export function zoneNeighbours(zone: ZoneId): ZoneId[] {
+  return gridDisk(zone, 1).filter((c) => c !== zone);
+}
+
+const CANONICAL_CELL = /^[0-9a-f]{15}$/;
+
+/** True for a valid H3 cell written canonically (15 lower-case hex digits, as h3-js emits). */
+export function isValidZone(s: string): boolean {
+  return typeof s === 'string' && CANONICAL_CELL.test(s) && isValidCell(s);
+}
+
+/**
+ * Geometry of one zone in the tangent plane at its centre, for cheap "am I still inside / how
+ * close to which border" tests (the server calls h3 only near borders).
+ *
+ * H3 edges are great-circle arcs (straight in each icosahedron face's gnomonic projection;
+ * cellToBoundary adds a vertex where an edge crosses a face, so Class III resolutions can have up
+ * to 10 vertices and consecutive edges may share a neighbour). Each edge is therefore stored as
+ * the inward unit normal m of its great circle, and the signed distance of a point u on the
+ * sphere is R * (u . m) -- the sine of the angular distance, within 1e-8 relative of the true
+ * distance at zone scales. Plane coordinates are lifted back to the sphere
+ * (u = c*w + e*x/R + n*y/R, w = sqrt(1 - (x^2+y^2)/R^2)), so the test is exact at every
+ * resolution, costs one sqrt, and has no seam at poles or the antimeridian.
+ * Cells are convex on the sphere, so insideMargin > 0 <=> inside (h3 itself resolves exact ties).
+ */
+export class ZoneGeometry {
+  readonly zone: ZoneId;
+  readonly resolution: number;
+  readonly plane: TangentPlane;
+  readonly centerLat: number;
+  readonly centerLon: number;
+  readonly edgeCount: number;
+  /** Zone on the other side of each edge (same index as edgeDistances). */
+  readonly neighbourAcrossEdge: ZoneId[];
+  /** Vertices projected to plane metres, counter-clockwise; edge i runs from boundary[i] to boundary[i+1]. */
+  readonly boundary: { x: number; y: number }[];
+  /** Per edge (A, B, C): signed distance = A*w + B*x + C*y with w as above. */
+  private readonly eq: Float64Array;
+
+  constructor(zone: ZoneId) {
+    if (!isValidZone(zone)) throw new Error(`invalid zone id: ${zone}`);
+    this.zone = zone;
+    this.resolution = getResolution(zone);
+    const [lat, lon] = cellToLatLng(zone);
+    this.centerLat = lat;
+    this.centerLon = lon;
+    this.plane = new TangentPlane(lat, lon);
+    const c = unitVector(lat, lon);
+    const east = [-Math.sin(degToRad(lon)), Math.cos(degToRad(lon)), 0] as const;
+    const north = cross(c, east);
+
+    let verts = cellToBoundary(zone).map(([vLat, vLon]) => unitVector(vLat, vLon));
+    // Orientation from the triple product of the first edge with the centre; normalise to CCW.
+    if (verts.length >= 2 && dot(cross(verts[0]!, verts[1]!), c) < 0) verts = verts.reverse();
+
+    const eq: number[] = [];
+    const kept: (readonly [number, number, number])[] = [];
+    const normals: [number, number, number][] = [];
+    for (let i = 0; i < verts.length; i++) {
+      const a = verts[i]!;
+      const m = cross(a, verts[(i + 1) % verts.length]!);
+      const len = Math.sqrt(dot(m, m));
+      if (len < 1e-15) continue; // duplicate vertex: no edge
+      const mn: [number, number, number] = [m[0] / len, m[1] / len, m[2] / len];
+      kept.push(a);
+      normals.push(mn);
+      eq.push(EARTH_RADIUS_M * dot(c, mn), dot(east, mn), dot(north, mn));
+    }
+    this.eq = Float64Array.from(eq);
+    this.edgeCount = kept.length;
+    this.boundary = kept.map((v) => ({ x: EARTH_RADIUS_M * dot(v, east), y: EARTH_RADIUS_M * dot(v, north) }));
+
+    const ring = new Set(zoneNeighbours(zone));
+    this.neighbourAcrossEdge = [];
+    for (let i = 0; i < this.edgeCount; i++) {
+      const a = kept[i]!;
+      const b = kept[(i + 1) % kept.length]!;
+      const m = normals[i]!;
+      // Great-circle midpoint pushed outward by 1 m (less for tiny res-14/15 cells, so we cannot
+      // jump past the neighbour).
+      const push = Math.min(1, 0.02 * this.eq[3 * i]!) / EARTH_RADIUS_M;
+      const mx = a[0] + b[0];
+      const my = a[1] + b[1];
+      const mz = a[2] + b[2];
+      const ml = Math.sqrt(mx * mx + my * my + mz * mz);
+      const qx = mx / ml - m[0] * push;
+      const qy = my / ml - m[1] * push;
+      const qz = mz / ml - m[2] * push;
+      const n = latLngToCell(radToDeg(Math.atan2(qz, Math.sqrt(qx * qx + qy * qy))), radToDeg(Math.atan2(qy, qx)), this.resolution);
+      if (!ring.has(n)) throw new Error(`zone ${zone}: cell across edge ${i} (${n}) is not a ring-1 neighbour`);
+      this.neighbourAcrossEdge.push(n);
+    }
+  }
+
+  /** Signed distance (m) from plane point (x, y) to each edge, positive inside. out.length >= edgeCount. */
+  edgeDistances(x: number, y: number, out: Float64Array): void {
+    const w = liftW(x, y);
+    const eq = this.eq;
+    for (let i = 0, j = 0; i < this.edgeCount; i++, j += 3) {
+      out[i] = eq[j]! * w + eq[j + 1]! * x + eq[j + 2]! * y;
+    }
+  }
+
+  /** Minimum of edgeDistances: > 0 inside, < 0 outside, in metres. */
+  insideMargin(x: number, y: number): number {
+    const w = liftW(x, y);
+    const eq = this.eq;
+    let m = Infinity;
+    for (let j = 0; j < eq.length; j += 3) {
+      const d = eq[j]! * w + eq[j + 1]! * x + eq[j + 2]! * y;
+      if (d < m) m = d;
+    }
+    return m;
+  }
+
+  /** Index of the edge with the smallest signed distance (the border nearest to, or crossed by, the point). */
+  nearestEdge(x: number, y: number): number {
+    const w = liftW(x, y);
+    const eq = this.eq;
+    let m = Infinity;
+    let k = 0;
+    for (let i = 0, j = 0; j < eq.length; i++, j += 3) {
+      const d = eq[j]! * w + eq[j + 1]! * x + eq[j + 2]! * y;
+      if (d < m) {
+        m = d;
+        k = i;
+      }
+    }
+    return k;
+  }
+}
+
+/** Height of the plane point lifted onto the unit sphere (0 beyond the horizon). */
+function liftW(x: number, y: number): number {
+  const s = 1 - (x * x + y * y) / (EARTH_RADIUS_M * EARTH_RADIUS_M);
+  return s > 0 ? Math.sqrt(s) : 0;
+}
+
+type V3 = readonly [number, number, number];
+
+function dot(a: V3, b: V3): number {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+function cross(a: V3, b: V3): [number, number, number] {
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+
+/** Placeholder, replaced below after measurement. */
+export function minCellInradiusM(res: number): number {
+  return 0.5 * getHexagonEdgeLengthAvg(res, 'm');
+}

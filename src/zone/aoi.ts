@@ -1,0 +1,640 @@
+// Area-of-interest queries over a zone's local tangent plane (metres, x east, y north).
+// Hot path: thousands of viewers per tick, so everything below works on typed arrays owned by
+// the grid or by caller-held scratch objects; queries allocate nothing.
+
+/** Cell coordinates must satisfy |c| < 2^20 so that cellKey stays an exact integer (< 2^42). */
+export const MAX_CELL_COORD = (1 << 20) - 1;
+const CELL_OFFSET = 1 << 20;
+const CELL_SPAN = 1 << 21;
+
+/** Non-negative integer that identifies cell (cx, cy); exact for |cx|, |cy| <= MAX_CELL_COORD. */
+export function cellKey(cx: number, cy: number): number {
+  return (cx + CELL_OFFSET) * CELL_SPAN + (cy + CELL_OFFSET);
+}
+
+/** Entity ids are stored in Int32Arrays (snapshots carry them as int32), so they must fit. */
+const MAX_ID = 0x7fffffff;
+
+function cellHash(cx: number, cy: number): number {
+  // Multiplicative mix; the table masks the result, so only the spread of the low bits matters.
+  let h = Math.imul(cx, 0x9e3779b1) ^ Math.imul(cy, 0x85ebca77);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 13);
+}
+
+function growInt32(a: Int32Array, min: number): Int32Array<ArrayBuffer> {
+  let cap = a.length * 2;
+  while (cap < min) cap *= 2;
+  const b = new Int32Array(cap);
+  b.set(a);
+  return b;
+}
+
+function growFloat64(a: Float64Array, min: number): Float64Array<ArrayBuffer> {
+  let cap = a.length * 2;
+  while (cap < min) cap *= 2;
+  const b = new Float64Array(cap);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Uniform hash grid of points keyed by entity id.
+ *
+ * Storage is dense: entity i (0 <= i < size) lives at index i of parallel typed arrays, and each
+ * non-empty cell owns a bucket (an Int32Array of dense indices, swap-remove). Cells are found
+ * through an open-addressing table keyed by cellKey. Emptied buckets go to a free list and are
+ * reused, so entities crossing cell borders back and forth allocate nothing in steady state.
+ *
+ * Distances everywhere use `dx*dx + dy*dy <= r*r` (so an entity at exactly `radius` is included).
+ */
+export class AoiGrid {
+  readonly cellSize: number;
+  /** Entity entries whose positions were tested by the most recent query()/collect(). */
+  lastVisited = 0;
+
+  private readonly slotOf = new Map<number, number>();
+  private count = 0;
+  private entId = new Int32Array(64);
+  private entX = new Float64Array(64);
+  private entY = new Float64Array(64);
+  private entCx = new Int32Array(64);
+  private entCy = new Int32Array(64);
+  private entBucket = new Int32Array(64);
+  private entPos = new Int32Array(64);
+
+  // Buckets, indexed by bucket number.
+  private bucketSlots: Int32Array[] = [];
+  private bucketCount = new Int32Array(16);
+  private bucketKey = new Float64Array(16);
+  private bucketCx = new Int32Array(16);
+  private bucketCy = new Int32Array(16);
+  private freeBuckets: number[] = [];
+  private liveBuckets = 0;
+
+  // Open-addressing (linear probing) cell table: key -1 = empty slot.
+  private tableKey = new Float64Array(64).fill(-1);
+  private tableBucket = new Int32Array(64);
+  private tableMask = 63;
+
+  constructor(cellSize: number) {
+    if (!(cellSize > 0) || !Number.isFinite(cellSize)) throw new RangeError(`cellSize must be > 0, got ${cellSize}`);
+    this.cellSize = cellSize;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(id: number): boolean {
+    return this.slotOf.has(id);
+  }
+
+  x(id: number): number {
+    return this.entX[this.slot(id)]!;
+  }
+
+  y(id: number): number {
+    return this.entY[this.slot(id)]!;
+  }
+
+  /** Dense iteration without closures: for (let i = 0; i < g.size; i++) g.idAt(i) ... Removing during such a loop moves the last entity into the removed index. */
+  idAt(index: number): number {
+    return this.entId[index]!;
+  }
+
+  xAt(index: number): number {
+    return this.entX[index]!;
+  }
+
+  yAt(index: number): number {
+    return this.entY[index]!;
+  }
+
+  /** Calls fn for every entity. fn must not insert or remove (use the index accessors for that). */
+  forEach(fn: (id: number, x: number, y: number) => void): void {
+    for (let i = 0; i < this.count; i++) fn(this.entId[i]!, this.entX[i]!, this.entY[i]!);
+  }
+
+  insert(id: number, x: number, y: number): void {
+    if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new RangeError(`entity id must be an int32 >= 0, got ${id}`);
+    if (this.slotOf.has(id)) throw new Error(`entity ${id} already in grid`);
+    const cx = this.cellOf(x);
+    const cy = this.cellOf(y);
+    const s = this.count;
+    if (s === this.entId.length) this.growEntities();
+    this.entId[s] = id;
+    this.entX[s] = x;
+    this.entY[s] = y;
+    this.entCx[s] = cx;
+    this.entCy[s] = cy;
+    this.count = s + 1;
+    this.slotOf.set(id, s);
+    this.addToBucket(s, this.bucketFor(cx, cy, true));
+  }
+
+  /** Updates a position; O(1) and touches no bucket when the entity stays in its cell. */
+  move(id: number, x: number, y: number): void {
+    const s = this.slot(id);
+    const cx = this.cellOf(x);
+    const cy = this.cellOf(y);
+    this.entX[s] = x;
+    this.entY[s] = y;
+    if (cx === this.entCx[s] && cy === this.entCy[s]) return;
+    this.removeFromBucket(s);
+    this.entCx[s] = cx;
+    this.entCy[s] = cy;
+    this.addToBucket(s, this.bucketFor(cx, cy, true));
+  }
+
+  remove(id: number): boolean {
+    const s = this.slotOf.get(id);
+    if (s === undefined) return false;
+    this.removeFromBucket(s);
+    this.slotOf.delete(id);
+    const last = this.count - 1;
+    if (s !== last) {
+      // Keep storage dense: move the last entity into the hole and repoint its bucket entry.
+      const movedId = this.entId[last]!;
+      this.entId[s] = movedId;
+      this.entX[s] = this.entX[last]!;
+      this.entY[s] = this.entY[last]!;
+      this.entCx[s] = this.entCx[last]!;
+      this.entCy[s] = this.entCy[last]!;
+      const b = this.entBucket[last]!;
+      const p = this.entPos[last]!;
+      this.entBucket[s] = b;
+      this.entPos[s] = p;
+      this.bucketSlots[b]![p] = s;
+      this.slotOf.set(movedId, s);
+    }
+    this.count = last;
+    return true;
+  }
+
+  clear(): void {
+    this.slotOf.clear();
+    this.count = 0;
+    for (let i = 0; i <= this.tableMask; i++) {
+      if (this.tableKey[i] === -1) continue;
+      const b = this.tableBucket[i]!;
+      this.bucketCount[b] = 0;
+      this.freeBuckets.push(b);
+      this.tableKey[i] = -1;
+    }
+    this.liveBuckets = 0;
+  }
+
+  /**
+   * Writes the ids of entities within `radius` of (x, y) into out[0..count) and returns count.
+   * Entries of `out` beyond count are left as they were (stale): the array is never shrunk, so
+   * reusing one array per caller allocates only when it has to grow. Order is unspecified.
+   */
+  query(x: number, y: number, radius: number, out: number[]): number {
+    if (!(radius >= 0)) {
+      this.lastVisited = 0;
+      return 0;
+    }
+    const r2 = radius * radius;
+    const entX = this.entX;
+    const entY = this.entY;
+    const entId = this.entId;
+    let n = 0;
+    let visited = 0;
+    const first = this.firstCell(x, y, radius);
+    for (let b = first; b !== -1; b = this.nextCell()) {
+      const slots = this.bucketSlots[b]!;
+      const c = this.bucketCount[b]!;
+      visited += c;
+      for (let i = 0; i < c; i++) {
+        const s = slots[i]!;
+        const dx = entX[s]! - x;
+        const dy = entY[s]! - y;
+        if (dx * dx + dy * dy <= r2) out[n++] = entId[s]!;
+      }
+    }
+    this.lastVisited = visited;
+    return n;
+  }
+
+  /**
+   * Like query() with radius `radius * (1 + hysteresis)`, but writes ids and squared distances
+   * into scratch.ids / scratch.dist2 (growing them as needed). Used by selectVisible. The radius
+   * is scaled here rather than by the caller because a freshly computed double passed as an
+   * argument to a non-inlined call costs a heap allocation in V8.
+   */
+  collect(x: number, y: number, radius: number, scratch: AoiScratch, hysteresis = 0): number {
+    const outer = radius * (1 + hysteresis);
+    if (!(outer >= 0)) {
+      this.lastVisited = 0;
+      return 0;
+    }
+    const r2 = outer * outer;
+    const entX = this.entX;
+    const entY = this.entY;
+    const entId = this.entId;
+    let ids = scratch.ids;
+    let dist2 = scratch.dist2;
+    let n = 0;
+    let visited = 0;
+    const first = this.firstCell(x, y, outer);
+    for (let b = first; b !== -1; b = this.nextCell()) {
+      const slots = this.bucketSlots[b]!;
+      const c = this.bucketCount[b]!;
+      visited += c;
+      if (n + c > ids.length) {
+        ids = scratch.ids = growInt32(ids, n + c);
+        dist2 = scratch.dist2 = growFloat64(dist2, n + c);
+      }
+      for (let i = 0; i < c; i++) {
+        const s = slots[i]!;
+        const dx = entX[s]! - x;
+        const dy = entY[s]! - y;
+        const d2 = dx * dx + dy * dy;
+        if (d2 <= r2) {
+          ids[n] = entId[s]!;
+          dist2[n] = d2;
+          n++;
+        }
+      }
+    }
+    this.lastVisited = visited;
+    return n;
+  }
+
+  // --- cell iteration state (one query at a time; JS is single-threaded) ---
+  private itCx0 = 0;
+  private itCy0 = 0;
+  private itCx1 = -1;
+  private itCy1 = -1;
+  private itCx = 0;
+  private itCy = 0;
+  private itScan = false; // true: walking the whole table instead of the cell rectangle
+  private itTable = 0;
+
+  /** Starts iterating the buckets of cells overlapping the query square; returns the first bucket or -1. */
+  private firstCell(x: number, y: number, radius: number): number {
+    // Pad the rectangle by far more than float rounding, so a point whose rounded distance test
+    // passes can never sit in a cell just outside the rectangle.
+    const pad = 1e-9 * (1 + Math.abs(x) + Math.abs(y) + radius);
+    const cs = this.cellSize;
+    let cx0 = Math.floor((x - radius - pad) / cs);
+    let cx1 = Math.floor((x + radius + pad) / cs);
+    let cy0 = Math.floor((y - radius - pad) / cs);
+    let cy1 = Math.floor((y + radius + pad) / cs);
+    if (cx0 < -MAX_CELL_COORD) cx0 = -MAX_CELL_COORD;
+    if (cy0 < -MAX_CELL_COORD) cy0 = -MAX_CELL_COORD;
+    if (cx1 > MAX_CELL_COORD) cx1 = MAX_CELL_COORD;
+    if (cy1 > MAX_CELL_COORD) cy1 = MAX_CELL_COORD;
+    if (!(cx0 <= cx1 && cy0 <= cy1)) return -1; // also catches NaN inputs
+    this.itCx0 = cx0;
+    this.itCx1 = cx1;
+    this.itCy1 = cy1;
+    this.itCx = cx0 - 1;
+    this.itCy = cy0;
+    // A huge radius would probe many empty cells; walking the occupied ones is cheaper then.
+    this.itScan = (cx1 - cx0 + 1) * (cy1 - cy0 + 1) > 2 * this.liveBuckets + 8;
+    this.itTable = -1;
+    this.itCy0 = cy0;
+    return this.nextCell();
+  }
+
+  private nextCell(): number {
+    if (this.itScan) {
+      const keys = this.tableKey;
+      const mask = this.tableMask;
+      for (let i = this.itTable + 1; i <= mask; i++) {
+        if (keys[i] === -1) continue;
+        const b = this.tableBucket[i]!;
+        const bx = this.bucketCx[b]!;
+        const by = this.bucketCy[b]!;
+        if (bx < this.itCx0 || bx > this.itCx1 || by < this.itCy0 || by > this.itCy1) continue;
+        this.itTable = i;
+        return b;
+      }
+      this.itTable = mask;
+      return -1;
+    }
+    for (;;) {
+      if (++this.itCx > this.itCx1) {
+        this.itCx = this.itCx0;
+        if (++this.itCy > this.itCy1) return -1;
+      }
+      const b = this.bucketFor(this.itCx, this.itCy, false);
+      if (b !== -1) return b;
+    }
+  }
+
+  private slot(id: number): number {
+    const s = this.slotOf.get(id);
+    if (s === undefined) throw new RangeError(`entity ${id} not in grid`);
+    return s;
+  }
+
+  private cellOf(v: number): number {
+    const c = Math.floor(v / this.cellSize);
+    // Written so NaN fails too.
+    if (!(c >= -MAX_CELL_COORD && c <= MAX_CELL_COORD)) throw new RangeError(`coordinate ${v} outside the grid`);
+    return c;
+  }
+
+  private addToBucket(s: number, b: number): void {
+    let slots = this.bucketSlots[b]!;
+    const c = this.bucketCount[b]!;
+    if (c === slots.length) slots = this.bucketSlots[b] = growInt32(slots, c + 1);
+    slots[c] = s;
+    this.bucketCount[b] = c + 1;
+    this.entBucket[s] = b;
+    this.entPos[s] = c;
+  }
+
+  private removeFromBucket(s: number): void {
+    const b = this.entBucket[s]!;
+    const p = this.entPos[s]!;
+    const slots = this.bucketSlots[b]!;
+    const last = this.bucketCount[b]! - 1;
+    if (p !== last) {
+      const moved = slots[last]!;
+      slots[p] = moved;
+      this.entPos[moved] = p;
+    }
+    this.bucketCount[b] = last;
+    if (last === 0) this.releaseBucket(b);
+  }
+
+  /** Bucket of cell (cx, cy), or -1 when absent and !create. */
+  private bucketFor(cx: number, cy: number, create: boolean): number {
+    const key = cellKey(cx, cy);
+    const keys = this.tableKey;
+    const mask = this.tableMask;
+    let i = cellHash(cx, cy) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return this.tableBucket[i]!;
+      if (k === -1) break;
+      i = (i + 1) & mask;
+    }
+    if (!create) return -1;
+    const b = this.allocBucket(cx, cy, key);
+    keys[i] = key;
+    this.tableBucket[i] = b;
+    this.liveBuckets++;
+    // Keep load <= 1/2 so probe chains stay short.
+    if (this.liveBuckets * 2 > mask + 1) this.rehash((mask + 1) * 2);
+    return b;
+  }
+
+  private allocBucket(cx: number, cy: number, key: number): number {
+    let b = this.freeBuckets.pop();
+    if (b === undefined) {
+      b = this.bucketSlots.length;
+      this.bucketSlots.push(new Int32Array(8));
+      if (b >= this.bucketCount.length) {
+        this.bucketCount = growInt32(this.bucketCount, b + 1);
+        this.bucketKey = growFloat64(this.bucketKey, b + 1);
+        this.bucketCx = growInt32(this.bucketCx, b + 1);
+        this.bucketCy = growInt32(this.bucketCy, b + 1);
+      }
+    }
+    this.bucketCount[b] = 0;
+    this.bucketKey[b] = key;
+    this.bucketCx[b] = cx;
+    this.bucketCy[b] = cy;
+    return b;
+  }
+
+  private releaseBucket(b: number): void {
+    const keys = this.tableKey;
+    const mask = this.tableMask;
+    const key = this.bucketKey[b]!;
+    let i = cellHash(this.bucketCx[b]!, this.bucketCy[b]!) & mask;
+    while (keys[i] !== key) i = (i + 1) & mask;
+    // Backward-shift deletion: pull later members of the probe chain into the gap so lookups
+    // never need tombstones.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const kj = keys[j]!;
+      if (kj === -1) break;
+      const bj = this.tableBucket[j]!;
+      const home = cellHash(this.bucketCx[bj]!, this.bucketCy[bj]!) & mask;
+      // Move j into i unless its home lies cyclically in (i, j].
+      const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (inRange) continue;
+      keys[i] = kj;
+      this.tableBucket[i] = bj;
+      i = j;
+    }
+    keys[i] = -1;
+    this.liveBuckets--;
+    this.freeBuckets.push(b);
+  }
+
+  private rehash(capacity: number): void {
+    const oldKeys = this.tableKey;
+    const oldBuckets = this.tableBucket;
+    const keys = new Float64Array(capacity).fill(-1);
+    const buckets = new Int32Array(capacity);
+    const mask = capacity - 1;
+    for (let k = 0; k < oldKeys.length; k++) {
+      if (oldKeys[k] === -1) continue;
+      const b = oldBuckets[k]!;
+      let i = cellHash(this.bucketCx[b]!, this.bucketCy[b]!) & mask;
+      while (keys[i] !== -1) i = (i + 1) & mask;
+      keys[i] = oldKeys[k]!;
+      buckets[i] = b;
+    }
+    this.tableKey = keys;
+    this.tableBucket = buckets;
+    this.tableMask = mask;
+  }
+
+  private growEntities(): void {
+    const min = this.count + 1;
+    this.entId = growInt32(this.entId, min);
+    this.entX = growFloat64(this.entX, min);
+    this.entY = growFloat64(this.entY, min);
+    this.entCx = growInt32(this.entCx, min);
+    this.entCy = growInt32(this.entCy, min);
+    this.entBucket = growInt32(this.entBucket, min);
+    this.entPos = growInt32(this.entPos, min);
+  }
+}
+
+/** Reusable buffers for selectVisible; one per zone worker is enough (queries run one at a time). */
+export class AoiScratch {
+  ids = new Int32Array(256);
+  dist2 = new Float64Array(256);
+  prev = new Int32Array(256);
+}
+
+/**
+ * A viewer's visible entities: ids[0..count) strictly ascending, distances[i] (metres) belongs to
+ * ids[i]. Keep one per player across ticks and pass it as both `previous` and `out`.
+ */
+export class VisibleSet {
+  ids: Int32Array;
+  distances: Float64Array;
+  count = 0;
+
+  constructor(capacity = 64) {
+    this.ids = new Int32Array(Math.max(1, capacity));
+    this.distances = new Float64Array(Math.max(1, capacity));
+  }
+
+  has(id: number): boolean {
+    return this.indexOf(id) >= 0;
+  }
+
+  /** Index of id in ids[0..count), or -1 (binary search). */
+  indexOf(id: number): number {
+    const ids = this.ids;
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ids[mid]!;
+      if (v < id) lo = mid + 1;
+      else if (v > id) hi = mid - 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  ensureCapacity(n: number): void {
+    if (n <= this.ids.length) return;
+    this.ids = growInt32(this.ids, n);
+    this.distances = growFloat64(this.distances, n);
+  }
+}
+
+/**
+ * Chooses what `viewerId` at (vx, vy) sees this tick, with hysteresis so entities near the edge
+ * do not flicker in and out:
+ *  - an entity enters when its distance <= radius;
+ *  - an entity in `previous` stays while its distance <= radius * (1 + hysteresis);
+ *  - the viewer itself is never included.
+ * Writes the result to `out` (ids ascending, with distances) and returns out.count.
+ * `out` may be the same object as `previous`: the previous ids are copied to scratch first.
+ * Cost: one grid scan of radius*(1+hysteresis) plus an in-place sort of the candidates.
+ */
+export function selectVisible(
+  grid: AoiGrid,
+  viewerId: number,
+  vx: number,
+  vy: number,
+  radius: number,
+  hysteresis: number,
+  previous: VisibleSet,
+  scratch: AoiScratch,
+  out: VisibleSet,
+): number {
+  const h = hysteresis > 0 ? hysteresis : 0;
+  const r2 = radius * radius;
+
+  const pc = previous.count;
+  if (pc > scratch.prev.length) scratch.prev = growInt32(scratch.prev, pc);
+  const prev = scratch.prev;
+  const prevIds = previous.ids;
+  for (let i = 0; i < pc; i++) prev[i] = prevIds[i]!;
+
+  const n = grid.collect(vx, vy, radius, scratch, h);
+  const ids = scratch.ids;
+  const dist2 = scratch.dist2;
+  sortById(ids, dist2, 0, n);
+
+  out.ensureCapacity(n);
+  const outIds = out.ids;
+  const outDist = out.distances;
+  let k = 0;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i]!;
+    if (id === viewerId) continue;
+    const d2 = dist2[i]!;
+    // Everything collected is within `outer`; beyond `radius` it only stays if it was visible.
+    if (d2 > r2) {
+      while (j < pc && prev[j]! < id) j++;
+      if (j >= pc || prev[j] !== id) continue;
+    }
+    outIds[k] = id;
+    outDist[k] = Math.sqrt(d2);
+    k++;
+  }
+  out.count = k;
+  return k;
+}
+
+/** In-place sort of ids[lo..hi) ascending, carrying dist2 along. Ids are unique. No allocation. */
+function sortById(ids: Int32Array, dist2: Float64Array, lo: number, hi: number): void {
+  while (hi - lo > 16) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three as pivot value keeps already-sorted input (common: buckets rarely reorder) O(n log n).
+    const a = ids[lo]!;
+    const b = ids[mid]!;
+    const c = ids[hi - 1]!;
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi - 1;
+    while (i <= j) {
+      while (ids[i]! < pivot) i++;
+      while (ids[j]! > pivot) j--;
+      if (i <= j) {
+        const ti = ids[i]!;
+        ids[i] = ids[j]!;
+        ids[j] = ti;
+        const td = dist2[i]!;
+        dist2[i] = dist2[j]!;
+        dist2[j] = td;
+        i++;
+        j--;
+      }
+    }
+    // Recurse into the smaller side, loop on the larger: stack depth O(log n).
+    if (j + 1 - lo < hi - i) {
+      sortById(ids, dist2, lo, j + 1);
+      lo = i;
+    } else {
+      sortById(ids, dist2, i, hi);
+      hi = j + 1;
+    }
+  }
+  for (let i = lo + 1; i < hi; i++) {
+    const id = ids[i]!;
+    const d = dist2[i]!;
+    let j = i - 1;
+    while (j >= lo && ids[j]! > id) {
+      ids[j + 1] = ids[j]!;
+      dist2[j + 1] = dist2[j]!;
+      j--;
+    }
+    ids[j + 1] = id;
+    dist2[j + 1] = d;
+  }
+}
+
+/** How often (in frames) an entity at `distance` should be refreshed for a viewer with AOI `radius`. */
+export function updateInterval(distance: number, radius: number): 1 | 2 | 4 {
+  if (distance <= 0.5 * radius) return 1;
+  if (distance <= 0.8 * radius) return 2;
+  return 4;
+}
+
+/**
+ * Whether entity `id` should be refreshed on frame `frameSeq` given its interval. Each id gets a
+ * fixed phase from a hash, so far entities are spread over frames instead of all landing on the
+ * same one; every id is due exactly once in any `interval` consecutive frames. Entities that just
+ * entered view must be sent regardless (the caller's job). `interval` must be 1, 2 or 4.
+ */
+export function isDue(id: number, frameSeq: number, interval: number): boolean {
+  if (interval <= 1) return true;
+  let h = Math.imul(id ^ (id >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  const phase = h >>> 30; // top bits of the mix are the best distributed
+  return ((frameSeq + phase) & (interval - 1)) === 0;
+}

@@ -1,0 +1,171 @@
+// A zone host runs the tick loops of the zones it owns. In the embedded server it also places
+// every zone (claims any zone that something is addressed to); with a networked bus the
+// coordinator decides placement instead.
+import type { Bus, Subscription } from '../cluster/bus.ts';
+import type { EntityTransfer } from '../cluster/messages.ts';
+import { destination } from '../world/geo.ts';
+import { NpcBrain } from '../world/npc.ts';
+import { Rng } from '../world/rng.ts';
+import type { EntityId, ZoneId } from '../world/types.ts';
+import { EntityKind } from '../world/types.ts';
+import { poseFromDegrees } from '../world/geo.ts';
+import { isValidZone, zoneOfPose } from '../world/zoning.ts';
+import type { ZoneContext } from './zone.ts';
+import { Zone } from './zone.ts';
+
+export interface ZoneHostStats {
+  zones: number;
+  awake: number;
+  sleeping: number;
+  players: number;
+  entities: number;
+  ticks: number;
+}
+
+export class ZoneHost {
+  private readonly zones = new Map<ZoneId, Zone>();
+  private readonly subs: Subscription[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private nextStepAt = 0;
+  private running = false;
+  private ticks = 0;
+  private readonly periodMs: number;
+  private lastStats: ZoneHostStats = { zones: 0, awake: 0, sleeping: 0, players: 0, entities: 0, ticks: 0 };
+
+  constructor(
+    private readonly ctx: ZoneContext,
+    private readonly bus: Bus,
+  ) {
+    this.periodMs = 1000 / ctx.settings.tickRate;
+  }
+
+  /** Claim zones on demand and start ticking. */
+  start(): void {
+    this.subs.push(this.bus.onUnclaimedZone((zone) => this.claim(zone)));
+    this.running = true;
+    this.nextStepAt = this.ctx.now() + this.periodMs;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+    for (const s of this.claims.values()) s.unsubscribe();
+    this.claims.clear();
+  }
+
+  zone(id: ZoneId): Zone | undefined {
+    return this.zones.get(id);
+  }
+
+  allZones(): IterableIterator<Zone> {
+    return this.zones.values();
+  }
+
+  stats(): ZoneHostStats {
+    return this.lastStats;
+  }
+
+  private readonly claims = new Map<ZoneId, Subscription>();
+
+  private claim(zoneId: ZoneId): boolean {
+    if (this.zones.has(zoneId)) return true;
+    if (!isValidZone(zoneId)) return false;
+    const zone = new Zone(zoneId, this.ctx);
+    this.zones.set(zoneId, zone);
+    this.claims.set(zoneId, this.bus.claimZone(zoneId, zone));
+    return true;
+  }
+
+  private drop(zoneId: ZoneId): void {
+    this.claims.get(zoneId)?.unsubscribe();
+    this.claims.delete(zoneId);
+    this.zones.delete(zoneId);
+  }
+
+  /** Scatter NPCs uniformly (by area) in a disk; each is adopted by the zone containing it. */
+  async spawnNpcs(opts: {
+    count: number;
+    center: { lat: number; lon: number };
+    radiusM: number;
+    seed: number;
+    nextId: () => EntityId;
+  }): Promise<number> {
+    const rng = new Rng(opts.seed);
+    const offers: Array<Promise<boolean>> = [];
+    for (let i = 0; i < opts.count; i++) {
+      const r = opts.radiusM * Math.sqrt(rng.next());
+      const p = destination(opts.center.lat, opts.center.lon, rng.next() * 360, r);
+      const pose = poseFromDegrees(p.lat, p.lon, 0, rng.next() * 360);
+      const id = opts.nextId();
+      const brain = new NpcBrain(opts.seed * 1_000_003 + id, { lat: p.lat, lon: p.lon });
+      const entity: EntityTransfer = {
+        id,
+        kind: EntityKind.Npc,
+        name: `npc-${id}`,
+        pose,
+        action: 0,
+        actionSeq: 0,
+        npc: brain.toJSON(),
+      };
+      const zone = zoneOfPose(pose, this.ctx.settings.zoneResolution);
+      offers.push(this.bus.offerEntity(zone, { from: '0', entity }).then((a) => a.accepted));
+    }
+    const results = await Promise.all(offers);
+    return results.filter(Boolean).length;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const delay = Math.max(0, this.nextStepAt - this.ctx.now());
+    this.timer = setTimeout(this.step, delay);
+  }
+
+  /** One scheduler step: tick every awake zone once, then schedule the next on a fixed grid. */
+  readonly step = (): void => {
+    const m = this.ctx.metrics;
+    const start = this.ctx.now();
+    m.tickLag.observe(Math.max(0, start - this.nextStepAt) / 1000);
+    let awake = 0;
+    let players = 0;
+    let entities = 0;
+    for (const zone of this.zones.values()) {
+      players += zone.playerCount;
+      entities += zone.entityCount;
+      if (!zone.isAwake(start)) {
+        // Empty sleeping zones cost memory only; they come back when an entity is offered.
+        if (zone.isIdle) this.drop(zone.id);
+        continue;
+      }
+      awake++;
+      const t0 = this.ctx.now();
+      try {
+        zone.tick(t0);
+      } catch (err) {
+        // A bug in one zone must not stop the world; it is loud in logs and metrics.
+        this.ctx.logger.error({ err, zone: zone.id }, 'zone tick failed');
+        m.busMessages.inc({ kind: 'zone_tick_error' });
+      }
+      m.tickDuration.observe((this.ctx.now() - t0) / 1000);
+    }
+    this.ticks++;
+    const end = this.ctx.now();
+    m.stepDuration.observe((end - start) / 1000);
+    m.zonesActive.set(awake);
+    m.zonesSleeping.set(this.zones.size - awake);
+    this.lastStats = {
+      zones: this.zones.size,
+      awake,
+      sleeping: this.zones.size - awake,
+      players,
+      entities,
+      ticks: this.ticks,
+    };
+    this.nextStepAt += this.periodMs;
+    // Fell far behind (machine stalled): skip missed steps instead of bursting to catch up.
+    if (end - this.nextStepAt > this.periodMs * 5) this.nextStepAt = end + this.periodMs;
+    this.schedule();
+  };
+}

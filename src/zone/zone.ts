@@ -1,0 +1,703 @@
+// One zone: the unit of authority, simulation and interest. Each tick it applies the inputs of
+// the players it owns (validated by the shared movement rules), moves its NPCs, hands entities
+// that left its cell to the neighbour that now contains them, publishes border ghosts, and
+// encodes one delta frame per owned player against the last frame that player acknowledged.
+import type { Bus, ZoneEndpoint } from '../cluster/bus.ts';
+import type {
+  Delivery,
+  EntityTransfer,
+  GatewayBatch,
+  GhostBatch,
+  GhostEntity,
+  HandoffAnswer,
+  HandoffOffer,
+  KickOrder,
+  PlayerInputs,
+  ZoneMessage,
+} from '../cluster/messages.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import type { Logger } from '../ops/log.ts';
+import { Writer } from '../protocol/codec.ts';
+import { createSnapshot, encodeFrame } from '../protocol/frame.ts';
+import { FrameHistory } from '../protocol/history.ts';
+import { encodeReject } from '../protocol/messages.ts';
+import { altCmToDm, heading16To8, latE7ToE6, lonE7ToE6 } from '../protocol/quantize.ts';
+import type { FrameState, WireInput } from '../protocol/types.ts';
+import { SNAPSHOT_STRIDE } from '../protocol/types.ts';
+import { ActionCooldowns } from '../world/actions.ts';
+import { MoveClock, checkIntent, intentFromWire, stepPose } from '../world/movement.ts';
+import { NpcBrain } from '../world/npc.ts';
+import type { EntityId, MovementRules, Pose, ZoneId } from '../world/types.ts';
+import { EntityKind, KickReason, REJECT_REASON_NAMES, RejectReason } from '../world/types.ts';
+import { ZoneGeometry, zoneOfPose } from '../world/zoning.ts';
+import { AoiGrid, AoiScratch, VisibleSet, isDue, selectVisible, updateInterval } from './aoi.ts';
+
+export interface ZoneSettings {
+  tickRate: number;
+  aoiRadius: number;
+  aoiHysteresis: number;
+  /** Bytes per client per tick a frame should stay within (entities entering view wait). */
+  frameBudget: number;
+  rules: MovementRules;
+  maxInputsPerSecond: number;
+  zoneResolution: number;
+  /** How long a missing input seq is waited for before the zone skips past it. */
+  inputGapTimeoutMs: number;
+  /** Banked movement time a client may use to absorb network jitter. */
+  moveClockSlackMs: number;
+}
+
+export interface ZoneContext {
+  bus: Bus;
+  metrics: Metrics;
+  logger: Logger;
+  settings: ZoneSettings;
+  /** Server clock in ms (monotonic, f64). */
+  now: () => number;
+}
+
+interface PlayerView {
+  history: FrameHistory;
+  nextFrameSeq: number;
+  ackFrame: number;
+  /** Entities in the last frame sent (ids ascending): the hysteresis reference. */
+  sent: VisibleSet;
+}
+
+interface PlayerCtl {
+  gatewayId: string;
+  sessionId: string;
+  lastInputSeq: number;
+  /** Inputs received but not yet applied, ascending by seq, no duplicates. */
+  pending: WireInput[];
+  gapSinceMs: number;
+  clock: MoveClock;
+  cooldowns: ActionCooldowns;
+  rateWindowStartMs: number;
+  rateWindowCount: number;
+  view: PlayerView;
+  kicked: boolean;
+}
+
+/** An entity this zone owns. Quantised wire fields are cached once per tick, not per viewer. */
+interface OwnedEntity {
+  id: EntityId;
+  kind: EntityKind;
+  name: string;
+  pose: Pose;
+  action: number;
+  actionSeq: number;
+  x: number;
+  y: number;
+  edges: Float64Array;
+  q: Int32Array; // one snapshot row
+  npc: NpcBrain | undefined;
+  player: PlayerCtl | undefined;
+}
+
+interface GhostRec {
+  source: ZoneId;
+  q: Int32Array;
+}
+
+interface GhostSet {
+  ids: Set<EntityId>;
+  lastTick: number;
+}
+
+const GHOST_EXPIRY_TICKS = 3;
+const TOMBSTONE_MS = 10_000;
+const ORPHAN_MS = 2_000;
+/** A neighbour with players keeps this zone awake this long after its last ghost batch. */
+const NEIGHBOUR_WAKE_MS = 1_000;
+/** Inputs per second past which the connection is closed rather than inputs rejected. */
+const FLOOD_FACTOR = 3;
+/** Rough wire cost of one entity entering view; used to keep frames within the budget. */
+const ADD_COST_BYTES = 16;
+
+export class Zone implements ZoneEndpoint {
+  readonly id: ZoneId;
+  readonly geometry: ZoneGeometry;
+  private readonly ctx: ZoneContext;
+  private readonly grid: AoiGrid;
+  private readonly owned = new Map<EntityId, OwnedEntity>();
+  private readonly players = new Map<EntityId, OwnedEntity>();
+  private readonly ghosts = new Map<EntityId, GhostRec>();
+  private readonly ghostSets = new Map<ZoneId, GhostSet>();
+  private readonly tombstones = new Map<EntityId, { to: ZoneId; untilMs: number }>();
+  private readonly orphans = new Map<EntityId, { msgs: ZoneMessage[]; sinceMs: number }>();
+  private inbox: ZoneMessage[] = [];
+  /** Latest ghost batch per neighbour: a newer one replaces an unprocessed older one. */
+  private readonly ghostInbox = new Map<ZoneId, GhostBatch>();
+  private tickNo = 0;
+  private lastTickMs = -1;
+  private neighbourPlayersAtMs = -Infinity;
+  private readonly neighbours: ZoneId[];
+  private readonly ghostMargin: number;
+  private readonly dtMs: number;
+  // Reused per tick: nothing below allocates per entity in steady state except wire bytes.
+  private readonly writer = new Writer(4096);
+  private readonly scratch = new AoiScratch();
+  private readonly candidates = new VisibleSet(256);
+  private readonly current: FrameState;
+  private readonly tmpXY = { x: 0, y: 0 };
+  private readonly batches = new Map<string, GatewayBatch>();
+
+  constructor(id: ZoneId, ctx: ZoneContext) {
+    this.id = id;
+    this.ctx = ctx;
+    this.geometry = new ZoneGeometry(id);
+    this.neighbours = [...new Set(this.geometry.neighbourAcrossEdge)];
+    const s = ctx.settings;
+    this.grid = new AoiGrid(s.aoiRadius);
+    this.ghostMargin = s.aoiRadius * (1 + s.aoiHysteresis) + s.rules.maxSpeed;
+    this.dtMs = 1000 / s.tickRate;
+    this.current = {
+      own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
+      entities: createSnapshot(256),
+    };
+  }
+
+  get playerCount(): number {
+    return this.players.size;
+  }
+
+  get entityCount(): number {
+    return this.owned.size;
+  }
+
+  /** A zone with no players in or near it sleeps: it does not tick until woken. */
+  isAwake(nowMs: number): boolean {
+    return this.players.size > 0 || this.inbox.length > 0 || nowMs - this.neighbourPlayersAtMs < NEIGHBOUR_WAKE_MS;
+  }
+
+  /** Nothing owned, nothing pending: the host may drop this zone while it sleeps. */
+  get isIdle(): boolean {
+    return this.owned.size === 0 && this.inbox.length === 0 && this.tombstones.size === 0 && this.orphans.size === 0;
+  }
+
+  // ---- bus endpoint -------------------------------------------------------------------------
+
+  deliver(msg: ZoneMessage): void {
+    if (msg.kind === 'ghosts') {
+      if (msg.hasPlayers) this.neighbourPlayersAtMs = this.ctx.now();
+      this.ghostInbox.set(msg.from, msg);
+    } else {
+      this.inbox.push(msg);
+    }
+  }
+
+  adopt(offer: HandoffOffer): HandoffAnswer {
+    const t = offer.entity;
+    if (this.owned.has(t.id)) return { accepted: false, reason: `entity ${t.id} already owned by ${this.id}` };
+    try {
+      this.insertOwned(t);
+    } catch (err) {
+      this.ctx.logger.error({ err, zone: this.id, entity: t.id }, 'adopt failed');
+      return { accepted: false, reason: err instanceof Error ? err.message : String(err) };
+    }
+    this.tombstones.delete(t.id);
+    const orphan = this.orphans.get(t.id);
+    if (orphan) {
+      this.orphans.delete(t.id);
+      for (const m of orphan.msgs) this.inbox.push(m);
+    }
+    return { accepted: true };
+  }
+
+  // ---- tick ---------------------------------------------------------------------------------
+
+  tick(nowMs: number): void {
+    const elapsed = this.lastTickMs < 0 ? this.dtMs : Math.min(nowMs - this.lastTickMs, 1000);
+    this.lastTickMs = nowMs;
+    this.tickNo++;
+    this.drainInbox(nowMs);
+    this.expireGhostsAndTombstones(nowMs);
+    for (const e of this.players.values()) this.applyInputs(e, nowMs, elapsed);
+    for (const e of this.owned.values()) {
+      if (e.npc) {
+        const intent = e.npc.next(e.pose, this.dtMs);
+        e.pose = stepPose(e.pose, intent, this.ctx.settings.rules);
+      }
+    }
+    const leaving = this.updatePlacement();
+    this.publishGhosts();
+    for (const e of this.players.values()) if (!e.player!.kicked) this.sendFrame(e);
+    for (const e of leaving) this.handOff(e.entity, e.to);
+    this.flushBatches();
+  }
+
+  private drainInbox(nowMs: number): void {
+    const msgs = this.inbox;
+    this.inbox = [];
+    for (const m of msgs) {
+      switch (m.kind) {
+        case 'inputs':
+          this.onInputs(m, nowMs);
+          break;
+        case 'leave': {
+          const e = this.owned.get(m.entityId);
+          if (e) this.removeOwned(e);
+          else this.forwardOrHold(m.entityId, m, nowMs);
+          break;
+        }
+        case 'ghosts':
+          this.onGhosts(m);
+          break;
+      }
+    }
+    for (const g of this.ghostInbox.values()) this.onGhosts(g);
+    this.ghostInbox.clear();
+  }
+
+  private forwardOrHold(id: EntityId, m: ZoneMessage, nowMs: number): void {
+    const tomb = this.tombstones.get(id);
+    if (tomb) {
+      this.ctx.bus.sendToZone(tomb.to, m);
+      this.ctx.metrics.busMessages.inc({ kind: 'forwarded' });
+      return;
+    }
+    // The entity may still be on its way here (offer not yet delivered on a networked bus).
+    let o = this.orphans.get(id);
+    if (!o) this.orphans.set(id, (o = { msgs: [], sinceMs: nowMs }));
+    if (o.msgs.length < 64) o.msgs.push(m);
+  }
+
+  private onInputs(m: PlayerInputs, nowMs: number): void {
+    const e = this.players.get(m.entityId);
+    if (!e) return this.forwardOrHold(m.entityId, m, nowMs);
+    const p = e.player!;
+    // An ack of a frame never sent is forged or corrupt: ignore it rather than trust it.
+    if (m.ackFrame > p.view.ackFrame && m.ackFrame < p.view.nextFrameSeq) p.view.ackFrame = m.ackFrame;
+    for (const inp of m.inputs) {
+      if (inp.seq <= p.lastInputSeq) {
+        this.reject(e, inp.seq, RejectReason.StaleSequence);
+        continue;
+      }
+      // Insert keeping ascending order; a seq already pending is a replay.
+      let i = p.pending.length;
+      while (i > 0 && p.pending[i - 1]!.seq > inp.seq) i--;
+      if (i > 0 && p.pending[i - 1]!.seq === inp.seq) {
+        this.reject(e, inp.seq, RejectReason.StaleSequence);
+        continue;
+      }
+      if (p.pending.length >= this.ctx.settings.maxInputsPerSecond) {
+        this.reject(e, inp.seq, RejectReason.Rate);
+        continue;
+      }
+      p.pending.splice(i, 0, inp);
+    }
+  }
+
+  private applyInputs(e: OwnedEntity, nowMs: number, elapsedMs: number): void {
+    const p = e.player!;
+    const s = this.ctx.settings;
+    p.clock.credit(elapsedMs);
+    while (p.pending.length > 0) {
+      const inp = p.pending[0]!;
+      if (inp.seq > p.lastInputSeq + 1) {
+        // Wait briefly for the missing seq (it may be in flight via the previous owner).
+        if (p.gapSinceMs === 0) p.gapSinceMs = nowMs;
+        if (nowMs - p.gapSinceMs < s.inputGapTimeoutMs) break;
+        this.ctx.metrics.busMessages.inc({ kind: 'input_gap_skipped' });
+      }
+      p.gapSinceMs = 0;
+      p.pending.shift();
+      p.lastInputSeq = inp.seq;
+      if (nowMs - p.rateWindowStartMs >= 1000) {
+        p.rateWindowStartMs = nowMs;
+        p.rateWindowCount = 0;
+      }
+      p.rateWindowCount++;
+      if (p.rateWindowCount > s.maxInputsPerSecond) {
+        if (p.rateWindowCount > s.maxInputsPerSecond * FLOOD_FACTOR) {
+          this.kick(e, KickReason.Flood, `more than ${s.maxInputsPerSecond * FLOOD_FACTOR} inputs per second`);
+          return;
+        }
+        this.reject(e, inp.seq, RejectReason.Rate);
+        continue;
+      }
+      const intent = intentFromWire(inp);
+      const bad = checkIntent(intent, s.rules);
+      if (bad !== 0) {
+        this.reject(e, inp.seq, bad);
+        continue;
+      }
+      if (!p.clock.spend(intent.dtMs)) {
+        this.reject(e, inp.seq, RejectReason.Teleport);
+        continue;
+      }
+      e.pose = stepPose(e.pose, intent, s.rules);
+      this.ctx.metrics.inputsApplied.inc();
+      // Movement stands even when an action is refused: the action is rejected on its own.
+      for (const a of inp.actions) {
+        const why = p.cooldowns.check(a, nowMs);
+        if (why !== 0) {
+          this.reject(e, inp.seq, why);
+          continue;
+        }
+        p.cooldowns.use(a, nowMs);
+        e.action = a;
+        e.actionSeq = (e.actionSeq + 1) & 0xff;
+      }
+    }
+  }
+
+  /** Re-project moved entities, refresh their wire rows, and find those that left the cell. */
+  private updatePlacement(): Array<{ entity: OwnedEntity; to: ZoneId }> {
+    const leaving: Array<{ entity: OwnedEntity; to: ZoneId }> = [];
+    const res = this.ctx.settings.zoneResolution;
+    for (const e of this.owned.values()) {
+      this.place(e);
+      // Cheap polygon test first; h3 only near the border, where it decides exactly.
+      if (this.geometry.insideMargin(e.x, e.y) < 0.5) {
+        const z = zoneOfPose(e.pose, res);
+        if (z !== this.id) leaving.push({ entity: e, to: z });
+      }
+    }
+    return leaving;
+  }
+
+  private place(e: OwnedEntity): void {
+    this.geometry.plane.projectPose(e.pose, this.tmpXY);
+    e.x = this.tmpXY.x;
+    e.y = this.tmpXY.y;
+    if (this.grid.has(e.id)) this.grid.move(e.id, e.x, e.y);
+    else this.grid.insert(e.id, e.x, e.y);
+    this.geometry.edgeDistances(e.x, e.y, e.edges);
+    writeRow(e.q, e.id, e.kind, e.pose, e.action, e.actionSeq);
+  }
+
+  private handOff(e: OwnedEntity, to: ZoneId): void {
+    const transfer = this.toTransfer(e);
+    this.removeOwned(e);
+    this.tombstones.set(e.id, { to, untilMs: this.ctx.now() + TOMBSTONE_MS });
+    this.ctx.bus.offerEntity(to, { from: this.id, entity: transfer }).then(
+      (answer) => {
+        this.ctx.metrics.handoffs.inc({ result: answer.accepted ? 'accepted' : 'refused' });
+        if (!answer.accepted) this.takeBack(transfer, answer.reason);
+      },
+      (err: unknown) => this.takeBack(transfer, err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  /** A refused handoff: keep simulating the entity here rather than lose it. */
+  private takeBack(t: EntityTransfer, reason: string): void {
+    this.ctx.logger.warn({ zone: this.id, entity: t.id, reason }, 'handoff refused; entity kept');
+    this.tombstones.delete(t.id);
+    if (!this.owned.has(t.id)) this.insertOwned(t);
+  }
+
+  private publishGhosts(): void {
+    const hasPlayers = this.players.size > 0;
+    const edgeCount = this.geometry.edgeCount;
+    const perNeighbour = new Map<ZoneId, GhostEntity[]>();
+    for (const n of this.neighbours) perNeighbour.set(n, []);
+    for (const e of this.owned.values()) {
+      for (let i = 0; i < edgeCount; i++) {
+        if (e.edges[i]! < this.ghostMargin) {
+          const list = perNeighbour.get(this.geometry.neighbourAcrossEdge[i]!)!;
+          // Near a vertex an entity is close to two edges of different neighbours; one entry each.
+          if (list.length === 0 || list[list.length - 1]!.id !== e.id) {
+            list.push({ id: e.id, kind: e.kind, pose: { ...e.pose }, action: e.action, actionSeq: e.actionSeq });
+          }
+        }
+      }
+    }
+    for (const [n, entities] of perNeighbour) {
+      // Empty batches still matter: they clear the neighbour's ghosts and keep it awake.
+      const batch: GhostBatch = { kind: 'ghosts', from: this.id, hasPlayers, entities };
+      this.ctx.bus.sendToZone(n, batch);
+    }
+  }
+
+  private onGhosts(m: GhostBatch): void {
+    let set = this.ghostSets.get(m.from);
+    if (!set) this.ghostSets.set(m.from, (set = { ids: new Set(), lastTick: this.tickNo }));
+    set.lastTick = this.tickNo;
+    const seen = new Set<EntityId>();
+    for (const g of m.entities) {
+      if (this.owned.has(g.id)) continue;
+      seen.add(g.id);
+      let rec = this.ghosts.get(g.id);
+      if (!rec) {
+        rec = { source: m.from, q: new Int32Array(SNAPSHOT_STRIDE) };
+        this.ghosts.set(g.id, rec);
+      } else if (rec.source !== m.from) {
+        // The entity changed owner between neighbours: the newest batch speaks for it.
+        this.ghostSets.get(rec.source)?.ids.delete(g.id);
+        rec.source = m.from;
+      }
+      this.geometry.plane.projectPose(g.pose, this.tmpXY);
+      if (this.grid.has(g.id)) this.grid.move(g.id, this.tmpXY.x, this.tmpXY.y);
+      else this.grid.insert(g.id, this.tmpXY.x, this.tmpXY.y);
+      writeRow(rec.q, g.id, g.kind, g.pose, g.action, g.actionSeq);
+    }
+    for (const id of set.ids) if (!seen.has(id)) this.dropGhost(id, m.from);
+    set.ids = seen;
+  }
+
+  private dropGhost(id: EntityId, source: ZoneId): void {
+    const rec = this.ghosts.get(id);
+    if (!rec || rec.source !== source) return;
+    this.ghosts.delete(id);
+    if (!this.owned.has(id)) this.grid.remove(id);
+  }
+
+  private expireGhostsAndTombstones(nowMs: number): void {
+    for (const [source, set] of this.ghostSets) {
+      if (this.tickNo - set.lastTick > GHOST_EXPIRY_TICKS) {
+        for (const id of set.ids) this.dropGhost(id, source);
+        this.ghostSets.delete(source);
+      }
+    }
+    for (const [id, t] of this.tombstones) if (t.untilMs < nowMs) this.tombstones.delete(id);
+    for (const [id, o] of this.orphans) {
+      if (nowMs - o.sinceMs > ORPHAN_MS) {
+        this.orphans.delete(id);
+        this.ctx.metrics.busMessages.inc({ kind: 'orphan_dropped' }, o.msgs.length);
+      }
+    }
+  }
+
+  // ---- frames -------------------------------------------------------------------------------
+
+  private sendFrame(e: OwnedEntity): void {
+    const s = this.ctx.settings;
+    const p = e.player!;
+    const view = p.view;
+    const seq = view.nextFrameSeq++;
+    const baseline = view.ackFrame > 0 ? view.history.get(view.ackFrame) : undefined;
+    const previous = view.history.get(seq - 1);
+    const cand = this.candidates;
+    const count = selectVisible(this.grid, e.id, e.x, e.y, s.aoiRadius, s.aoiHysteresis, view.sent, this.scratch, cand);
+    const ids = cand.ids;
+    const dists = cand.distances;
+    const sent = view.sent;
+    sent.ensureCapacity(count);
+
+    const cur = this.current;
+    writeOwn(cur.own, e);
+    let snap = cur.entities;
+    if (snap.data.length < count * SNAPSHOT_STRIDE) {
+      snap = cur.entities = createSnapshot(Math.max(count, snap.data.length / SNAPSHOT_STRIDE) * 2);
+    }
+    const out = snap.data;
+    const prev = previous?.entities;
+    let pi = 0;
+    let n = 0;
+    let addsLeft = Math.max(
+      0,
+      Math.floor((s.frameBudget - 48 - (previous ? previous.entities.count : 0) * 3) / ADD_COST_BYTES),
+    );
+    for (let k = 0; k < count; k++) {
+      const id = ids[k]!;
+      // Merge-walk the previous frame (both sorted by id) to find this entity's last sent row.
+      while (prev && pi < prev.count && prev.data[pi * SNAPSHOT_STRIDE]! < id) pi++;
+      const wasSent = prev !== undefined && pi < prev.count && prev.data[pi * SNAPSHOT_STRIDE] === id;
+      const o = n * SNAPSHOT_STRIDE;
+      if (wasSent && !isDue(id, seq, updateInterval(dists[k]!, s.aoiRadius))) {
+        // Far entity not due this frame: repeat what the client last got, costing nothing.
+        out.set(prev!.data.subarray(pi * SNAPSHOT_STRIDE, pi * SNAPSHOT_STRIDE + SNAPSHOT_STRIDE), o);
+        sent.distances[n] = dists[k]!;
+        n++;
+        continue;
+      }
+      if (!wasSent) {
+        if (addsLeft === 0) continue; // enters view in a later frame, within the budget
+        addsLeft--;
+      }
+      const row = this.owned.get(id)?.q ?? this.ghosts.get(id)?.q;
+      if (!row) continue;
+      out.set(row, o);
+      sent.distances[n] = dists[k]!;
+      n++;
+    }
+    snap.count = n;
+    const useBaseline = baseline !== undefined;
+    if (!useBaseline) this.ctx.metrics.fullSnapshots.inc();
+    const bytes = encodeFrame(this.writer, {
+      seq,
+      serverTime: serverTime32(this.ctx.now()),
+      zone: this.id,
+      baselineSeq: useBaseline ? view.ackFrame : 0,
+      baseline: baseline ?? null,
+      lastInputSeq: p.lastInputSeq,
+      current: cur,
+    });
+    view.history.put(seq, cur);
+    for (let k = 0; k < n; k++) sent.ids[k] = out[k * SNAPSHOT_STRIDE]!;
+    sent.count = n;
+    this.ctx.metrics.visibleEntities.observe(n);
+    this.ctx.metrics.framesSent.inc();
+    this.deliver_(p.gatewayId, { entityId: e.id, bytes, droppable: true });
+  }
+
+  private reject(e: OwnedEntity, inputSeq: number, reason: RejectReason): void {
+    this.ctx.metrics.inputsRejected.inc({ reason: rejectLabel(reason) });
+    const bytes = encodeReject({ inputSeq, reason }, { seq: inputSeq, serverTime: serverTime32(this.ctx.now()), zone: this.id });
+    this.deliver_(e.player!.gatewayId, { entityId: e.id, bytes, droppable: false });
+  }
+
+  private kick(e: OwnedEntity, reason: KickReason, message: string): void {
+    const p = e.player!;
+    if (p.kicked) return;
+    p.kicked = true;
+    p.pending.length = 0;
+    this.batchFor(p.gatewayId).kicks.push({ entityId: e.id, reason, message } satisfies KickOrder);
+  }
+
+  private deliver_(gatewayId: string, d: Delivery): void {
+    this.batchFor(gatewayId).deliveries.push(d);
+  }
+
+  private batchFor(gatewayId: string): GatewayBatch {
+    let b = this.batches.get(gatewayId);
+    if (!b) this.batches.set(gatewayId, (b = { zone: this.id, deliveries: [], kicks: [] }));
+    return b;
+  }
+
+  private flushBatches(): void {
+    for (const [gw, b] of this.batches) {
+      if (b.deliveries.length > 0 || b.kicks.length > 0) this.ctx.bus.sendToGateway(gw, b);
+    }
+    this.batches.clear();
+  }
+
+  // ---- ownership ----------------------------------------------------------------------------
+
+  private insertOwned(t: EntityTransfer): void {
+    const e: OwnedEntity = {
+      id: t.id,
+      kind: t.kind,
+      name: t.name,
+      pose: { ...t.pose },
+      action: t.action,
+      actionSeq: t.actionSeq,
+      x: 0,
+      y: 0,
+      edges: new Float64Array(6),
+      q: new Int32Array(SNAPSHOT_STRIDE),
+      npc: t.npc !== undefined ? NpcBrain.fromJSON(t.npc) : undefined,
+      player: undefined,
+    };
+    if (t.player) {
+      const pt = t.player;
+      const clock = MoveClock.fromJSON(pt.moveClock);
+      e.player = {
+        gatewayId: pt.gatewayId,
+        sessionId: pt.sessionId,
+        lastInputSeq: pt.lastInputSeq,
+        pending: pt.pending.slice(),
+        gapSinceMs: 0,
+        clock,
+        cooldowns: ActionCooldowns.fromJSON(pt.cooldowns),
+        rateWindowStartMs: pt.rateWindowStartMs,
+        rateWindowCount: pt.rateWindowCount,
+        view: {
+          history: pt.view.history === null ? new FrameHistory(32) : FrameHistory.fromJSON(pt.view.history),
+          nextFrameSeq: pt.view.nextFrameSeq,
+          ackFrame: pt.view.ackFrame,
+          sent: visibleSetOf(pt.view.visible),
+        },
+        kicked: false,
+      };
+    }
+    // An owned entity replaces any ghost of itself that a neighbour published earlier.
+    const ghost = this.ghosts.get(e.id);
+    if (ghost) {
+      this.ghostSets.get(ghost.source)?.ids.delete(e.id);
+      this.ghosts.delete(e.id);
+      this.grid.remove(e.id);
+    }
+    this.owned.set(e.id, e);
+    if (e.player) this.players.set(e.id, e);
+    this.place(e);
+  }
+
+  private removeOwned(e: OwnedEntity): void {
+    this.owned.delete(e.id);
+    this.players.delete(e.id);
+    this.grid.remove(e.id);
+  }
+
+  private toTransfer(e: OwnedEntity): EntityTransfer {
+    const t: EntityTransfer = {
+      id: e.id,
+      kind: e.kind,
+      name: e.name,
+      pose: { ...e.pose },
+      action: e.action,
+      actionSeq: e.actionSeq,
+    };
+    if (e.npc) t.npc = e.npc.toJSON();
+    if (e.player) {
+      const p = e.player;
+      t.player = {
+        gatewayId: p.gatewayId,
+        sessionId: p.sessionId,
+        lastInputSeq: p.lastInputSeq,
+        pending: p.pending.slice(),
+        moveClock: p.clock.toJSON(),
+        cooldowns: p.cooldowns.toJSON(),
+        rateWindowStartMs: p.rateWindowStartMs,
+        rateWindowCount: p.rateWindowCount,
+        view: {
+          nextFrameSeq: p.view.nextFrameSeq,
+          ackFrame: p.view.ackFrame,
+          history: p.view.history.toJSON(),
+          visible: Array.from(p.view.sent.ids.subarray(0, p.view.sent.count)),
+        },
+      };
+    }
+    return t;
+  }
+
+  /** Entities and ghosts as plain data, for tests and the ops view. */
+  snapshotForTest(): { owned: Array<{ id: EntityId; pose: Pose; kind: EntityKind }>; ghosts: EntityId[] } {
+    return {
+      owned: [...this.owned.values()].map((e) => ({ id: e.id, pose: { ...e.pose }, kind: e.kind })),
+      ghosts: [...this.ghosts.keys()],
+    };
+  }
+
+  /** Last input seq applied for a player, or undefined if not owned here. */
+  lastInputSeqOf(id: EntityId): number | undefined {
+    return this.players.get(id)?.player?.lastInputSeq;
+  }
+}
+
+function writeRow(q: Int32Array, id: number, kind: number, pose: Pose, action: number, actionSeq: number): void {
+  q[0] = id;
+  q[1] = kind;
+  q[2] = latE7ToE6(pose.latE7);
+  q[3] = lonE7ToE6(pose.lonE7);
+  q[4] = altCmToDm(pose.altCm);
+  q[5] = heading16To8(pose.heading16);
+  q[6] = action;
+  q[7] = actionSeq;
+}
+
+function visibleSetOf(ids: number[]): VisibleSet {
+  const v = new VisibleSet(Math.max(64, ids.length));
+  for (let i = 0; i < ids.length; i++) v.ids[i] = ids[i]!;
+  v.count = ids.length;
+  return v;
+}
+
+function writeOwn(own: FrameState['own'], e: OwnedEntity): void {
+  own.latE7 = e.pose.latE7;
+  own.lonE7 = e.pose.lonE7;
+  own.altCm = e.pose.altCm;
+  own.heading16 = e.pose.heading16;
+  own.action = e.action;
+  own.actionSeq = e.actionSeq;
+}
+
+export function serverTime32(nowMs: number): number {
+  return Math.floor(nowMs) >>> 0;
+}
+
+function rejectLabel(r: RejectReason): string {
+  return REJECT_REASON_NAMES[r] ?? 'unknown';
+}

@@ -1,0 +1,492 @@
+// GameConnection against a scripted server built from the protocol encoders, over an in-memory socket.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConnectError, GameConnection, KickError, LatencyHistogram, CLOSE_PROTOCOL_ERROR } from '../../src/client/index.ts';
+import type { CloseEvent, KickEvent, RejectEvent, WebSocketLike } from '../../src/client/index.ts';
+import { Writer, ProtocolError } from '../../src/protocol/codec.ts';
+import { decodeMessage, encodeKick, encodePong, encodeReject, encodeWelcome } from '../../src/protocol/messages.ts';
+import { encodeFrame } from '../../src/protocol/frame.ts';
+import { MessageType, PROTOCOL_VERSION, SNAPSHOT_STRIDE } from '../../src/protocol/types.ts';
+import type { DecodedMessage, FrameState, Welcome } from '../../src/protocol/types.ts';
+import { KickReason, RejectReason } from '../../src/world/types.ts';
+
+/** Client end of an in-memory socket; the test plays the server through open/deliver/serverClose. */
+class FakeSocket implements WebSocketLike {
+  binaryType = 'blob';
+  readyState = 0;
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: unknown }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  readonly sent: Uint8Array[] = [];
+  closeCalls: { code: number | undefined; reason: string | undefined }[] = [];
+
+  constructor(readonly url: string) {}
+
+  send(data: Uint8Array): void {
+    assert.equal(this.readyState, 1, 'send on a socket that is not open');
+    this.sent.push(data.slice());
+  }
+
+  close(code?: number, reason?: string): void {
+    this.closeCalls.push({ code, reason });
+    if (this.readyState >= 2) return;
+    this.readyState = 2;
+    // Like a real socket, the close event arrives later.
+    queueMicrotask(() => this.serverClose(code ?? 1005, reason ?? ''));
+  }
+
+  // --- server side ---
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+
+  deliver(bytes: Uint8Array): void {
+    // A real socket hands over a fresh ArrayBuffer per message.
+    this.onmessage?.({ data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+  }
+
+  serverClose(code: number, reason = ''): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+
+  fail(message: string): void {
+    this.onerror?.({ message });
+    this.serverClose(1006);
+  }
+
+  decodeSent(i: number): DecodedMessage {
+    const bytes = this.sent[i];
+    assert.ok(bytes, `no message #${i} sent`);
+    return decodeMessage(bytes);
+  }
+}
+
+const WELCOME: Welcome = {
+  version: PROTOCOL_VERSION,
+  entityId: 7,
+  tickRate: 30,
+  aoiRadius: 150,
+  maxSpeed: 6,
+  maxVerticalSpeed: 3,
+  speedTolerance: 0.1,
+  maxInputDtMs: 250,
+  maxInputsPerSecond: 40,
+  nextInputSeq: 1000,
+  own: { latE7: 473_000_000, lonE7: 85_000_000, altCm: 40_000, heading16: 0, action: 0, actionSeq: 0 },
+  sessionId: 'sess-1',
+};
+
+interface Harness {
+  conn: GameConnection;
+  socket: FakeSocket;
+  clock: { t: number };
+  events: { type: string; value: unknown }[];
+}
+
+function makeConnection(extra: { handshakeTimeoutMs?: number } = {}): Harness & { sockets: FakeSocket[] } {
+  const clock = { t: 0 };
+  const sockets: FakeSocket[] = [];
+  const conn = new GameConnection({
+    url: 'ws://test/ws',
+    name: 'alice',
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    now: () => clock.t,
+    ...extra,
+  });
+  const events: { type: string; value: unknown }[] = [];
+  for (const type of ['welcome', 'frame', 'reject', 'kick', 'pong', 'close', 'error'] as const) {
+    conn.on(type, (value: unknown) => events.push({ type, value }));
+  }
+  return {
+    conn,
+    clock,
+    events,
+    sockets,
+    get socket(): FakeSocket {
+      const s = sockets[0];
+      assert.ok(s, 'no socket created');
+      return s;
+    },
+  };
+}
+
+async function connected(): Promise<Harness> {
+  const h = makeConnection();
+  const p = h.conn.connect();
+  h.socket.open();
+  h.socket.deliver(encodeWelcome(WELCOME));
+  await p;
+  return h;
+}
+
+function state(own: Partial<FrameState['own']>, entities: number[][]): FrameState {
+  const data = new Int32Array(entities.length * SNAPSHOT_STRIDE);
+  entities.forEach((e, i) => data.set(e, i * SNAPSHOT_STRIDE));
+  return { own: { ...WELCOME.own, ...own }, entities: { count: entities.length, data } };
+}
+
+// [id, kind, latE6, lonE6, altDm, heading8, action, actionSeq]
+function ent(id: number, latE6 = 47_300_000, lonE6 = 8_500_000): number[] {
+  return [id, 0, latE6, lonE6, 4000, 0, 0, 0];
+}
+
+function frameBytes(seq: number, baselineSeq: number, baseline: FrameState | null, current: FrameState, lastInputSeq: number): Uint8Array {
+  return encodeFrame(new Writer(), { seq, serverTime: seq * 33, zone: '0', baselineSeq, baseline, lastInputSeq, current });
+}
+
+function ids(st: FrameState): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < st.entities.count; i++) out.push(st.entities.data[i * SNAPSHOT_STRIDE]!);
+  return out;
+}
+
+test('handshake sends HELLO as a guest and resolves with WELCOME', async () => {
+  const h = makeConnection();
+  const p = h.conn.connect();
+  assert.equal(h.conn.state, 'connecting');
+  assert.equal(h.socket.url, 'ws://test/ws');
+  assert.equal(h.socket.binaryType, 'arraybuffer');
+  assert.equal(h.socket.sent.length, 0, 'nothing sent before open');
+  h.socket.open();
+  const hello = h.socket.decodeSent(0);
+  assert.equal(hello.type, MessageType.Hello);
+  if (hello.type !== MessageType.Hello) return;
+  assert.deepEqual(hello.body, { minVersion: 1, maxVersion: PROTOCOL_VERSION, name: 'alice', token: '' });
+  h.socket.deliver(encodeWelcome(WELCOME));
+  const w = await p;
+  assert.equal(w.entityId, 7);
+  assert.equal(w.nextInputSeq, 1000);
+  assert.equal(h.conn.state, 'open');
+  assert.ok(h.conn.isOpen);
+  assert.equal(h.conn.welcome?.sessionId, 'sess-1');
+  assert.deepEqual(
+    h.events.map((e) => e.type),
+    ['welcome'],
+  );
+  assert.ok(h.conn.bytesOut > 0 && h.conn.bytesIn > 0);
+  assert.equal(h.conn.messagesIn, 1);
+});
+
+test('inputs use contiguous seqs from nextInputSeq, dtMs from tickRate, and carry the frame ack', async () => {
+  const h = await connected();
+  const seqs = [
+    h.conn.sendInput({ eastCms: 100.4, northCms: -250.6, upCms: 0 }),
+    h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 10, actions: [2] }),
+  ];
+  assert.deepEqual(seqs, [1000, 1001]);
+  // A bad intent throws and does not burn a seq.
+  assert.throws(() => h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 0, actions: [1, 2, 3, 1, 2] }));
+  h.socket.deliver(frameBytes(5, 0, null, state({}, [ent(7)]), 999));
+  seqs.push(h.conn.sendInput({ eastCms: 1, northCms: 2, upCms: 3 }));
+  assert.deepEqual(seqs, [1000, 1001, 1002]);
+  assert.equal(h.conn.inputsSent, 3);
+
+  const msgs = h.socket.sent.slice(1).map((b) => decodeMessage(b));
+  assert.equal(msgs.length, 3);
+  const expectAck = [0, 0, 5];
+  msgs.forEach((m, i) => {
+    assert.equal(m.type, MessageType.Input);
+    if (m.type !== MessageType.Input) return;
+    assert.equal(m.header.seq, 1000 + i);
+    assert.equal(m.body.ackFrame, expectAck[i]);
+    assert.equal(m.body.inputs.length, 1);
+    assert.equal(m.body.inputs[0]!.seq, 1000 + i);
+    assert.equal(m.body.inputs[0]!.dtMs, 33); // round(1000 / 30)
+  });
+  const [a, b] = msgs;
+  if (a?.type === MessageType.Input && b?.type === MessageType.Input) {
+    assert.deepEqual(
+      { e: a.body.inputs[0]!.eastCms, n: a.body.inputs[0]!.northCms, act: a.body.inputs[0]!.actions },
+      { e: 100, n: -251, act: [] },
+    );
+    assert.deepEqual(b.body.inputs[0]!.actions, [2]);
+  }
+});
+
+test('sendInput before WELCOME throws', () => {
+  const h = makeConnection();
+  assert.throws(() => h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 0 }), /state/);
+});
+
+test('frames decode against kept baselines; added/removed and visible count are tracked', async () => {
+  const h = await connected();
+  const s1 = state({}, [ent(10), ent(20), ent(30)]);
+  h.socket.deliver(frameBytes(1, 0, null, s1, 999));
+  let f = h.conn.lastFrame;
+  assert.ok(f);
+  assert.equal(f.seq, 1);
+  assert.equal(f.baselineSeq, 0);
+  assert.deepEqual(f.added, [10, 20, 30]);
+  assert.deepEqual(f.removed, []);
+  assert.equal(h.conn.visibleEntities, 3);
+  assert.equal(h.conn.ackFrame, 1);
+
+  // Delta on frame 1: 20 leaves, 40 enters, 10 moves, own state moves.
+  const s2 = state({ latE7: 473_000_100 }, [ent(10, 47_300_010), ent(30), ent(40)]);
+  h.socket.deliver(frameBytes(2, 1, s1, s2, 999));
+  f = h.conn.lastFrame;
+  assert.ok(f);
+  assert.equal(f.baselineSeq, 1);
+  assert.deepEqual(f.added, [40]);
+  assert.deepEqual(f.removed, [20]);
+  assert.deepEqual(ids(f.state), [10, 30, 40]);
+  assert.equal(f.state.entities.data[0 * SNAPSHOT_STRIDE + 2], 47_300_010);
+  assert.equal(f.state.own.latE7, 473_000_100);
+  assert.equal(h.conn.visibleEntities, 3);
+
+  // Delta on frame 2 (the server may skip acked frames): 10 leaves.
+  const s3 = state({ latE7: 473_000_200 }, [ent(30), ent(40)]);
+  h.socket.deliver(frameBytes(3, 2, s2, s3, 999));
+  f = h.conn.lastFrame;
+  assert.ok(f);
+  assert.deepEqual(f.removed, [10]);
+  assert.deepEqual(f.added, []);
+  assert.equal(h.conn.visibleEntities, 2);
+  assert.equal(h.conn.framesIn, 3);
+  assert.equal(h.conn.ackFrame, 3);
+  assert.equal(h.conn.protocolErrors, 0);
+  assert.equal(h.events.filter((e) => e.type === 'frame').length, 3);
+
+  // Frame 1 was dropped once frame 3 used baseline 2: a delta on it is a protocol error.
+  h.socket.deliver(frameBytes(4, 1, s1, s3, 999));
+  assert.equal(h.conn.protocolErrors, 1);
+  const err = h.events.find((e) => e.type === 'error')?.value;
+  assert.ok(err instanceof ProtocolError);
+  assert.equal(err.code, 'no_baseline');
+});
+
+test('a full snapshot that restarts frame numbering resets the baselines', async () => {
+  const h = await connected();
+  h.socket.deliver(frameBytes(50, 0, null, state({}, [ent(1)]), 999));
+  h.socket.deliver(frameBytes(1, 0, null, state({}, [ent(2)]), 999));
+  assert.equal(h.conn.protocolErrors, 0);
+  assert.equal(h.conn.ackFrame, 1);
+  assert.deepEqual(h.conn.lastFrame?.added, [2]);
+});
+
+test('input-to-update latency is recorded once per input when lastInputSeq covers it', async () => {
+  const h = await connected();
+  h.clock.t = 100;
+  h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 0 }); // 1000 at 100
+  h.clock.t = 110;
+  h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 0 }); // 1001 at 110
+  h.clock.t = 120;
+  h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 0 }); // 1002 at 120
+  const s = state({}, []);
+  h.clock.t = 150;
+  h.socket.deliver(frameBytes(1, 0, null, s, 1001));
+  const hist = h.conn.updateLatencyHistogram;
+  assert.equal(hist.count, 2);
+  assert.equal(hist.min, 40);
+  assert.equal(hist.max, 50);
+  assert.equal(h.conn.lastProcessedInputSeq, 1001);
+  h.clock.t = 160;
+  h.socket.deliver(frameBytes(2, 1, s, s, 1001)); // nothing new
+  assert.equal(hist.count, 2);
+  h.clock.t = 170;
+  h.socket.deliver(frameBytes(3, 2, s, s, 1002));
+  assert.equal(hist.count, 3);
+  assert.equal(hist.max, 50);
+  assert.equal(hist.sum, 50 + 40 + 50);
+});
+
+test('PONG updates rtt and the server clock offset', async () => {
+  const h = await connected();
+  h.clock.t = 1000;
+  h.conn.ping();
+  h.clock.t = 1010;
+  h.conn.ping();
+  const pings = h.socket.sent.slice(1).map((b) => decodeMessage(b));
+  assert.deepEqual(
+    pings.map((m) => (m.type === MessageType.Ping ? [m.header.seq, m.body.clientTime] : null)),
+    [
+      [0, 1000],
+      [1, 1010],
+    ],
+  );
+  assert.ok(Number.isNaN(h.conn.rttMs));
+  // Server clock is 5000 ms ahead; the first pong comes back after 40 ms, the second after 100 ms.
+  h.clock.t = 1040;
+  h.socket.deliver(encodePong({ seq: 0, clientTime: 1000, serverTime: 6020 }));
+  assert.equal(h.conn.rttMs, 40);
+  assert.equal(h.conn.clockOffsetMs, 6020 - (1000 + 20));
+  h.clock.t = 1110;
+  h.socket.deliver(encodePong({ seq: 1, clientTime: 1010, serverTime: 6080 }));
+  assert.equal(h.conn.rttMs, 100);
+  // The lower-RTT sample keeps defining the offset.
+  assert.equal(h.conn.clockOffsetMs, 5000);
+  assert.equal(h.conn.serverNow(), 1110 + 5000);
+  assert.equal(h.conn.rttHistogram.count, 2);
+  const pongs = h.events.filter((e) => e.type === 'pong');
+  assert.equal(pongs.length, 2);
+});
+
+test('REJECT updates counters by reason name and emits an event', async () => {
+  const h = await connected();
+  h.conn.sendInput({ eastCms: 99999, northCms: 0, upCms: 0 });
+  h.socket.deliver(encodeReject({ inputSeq: 1000, reason: RejectReason.Speed }));
+  h.socket.deliver(encodeReject({ inputSeq: 1001, reason: RejectReason.Speed }));
+  h.socket.deliver(encodeReject({ inputSeq: 1002, reason: RejectReason.Cooldown }));
+  h.socket.deliver(encodeReject({ inputSeq: 1003, reason: 200 }));
+  assert.equal(h.conn.rejectsTotal, 4);
+  assert.deepEqual({ ...h.conn.rejects }, { speed: 2, cooldown: 1, reject_200: 1 });
+  const ev = h.events.filter((e) => e.type === 'reject').map((e) => e.value as RejectEvent);
+  assert.deepEqual(ev[0], { inputSeq: 1000, reason: RejectReason.Speed, reasonName: 'speed' });
+  assert.equal(ev.length, 4);
+  assert.ok(h.conn.isOpen, 'a reject does not close the connection');
+});
+
+test('KICK during handshake rejects connect() with the reason name', async () => {
+  const h = makeConnection();
+  const p = h.conn.connect();
+  h.socket.open();
+  h.socket.deliver(encodeKick({ reason: KickReason.ServerFull, message: 'try later' }));
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof KickError);
+    assert.equal(err.reason, KickReason.ServerFull);
+    assert.equal(err.reasonName, 'server_full');
+    assert.match(err.message, /server_full.*try later/);
+    return true;
+  });
+  const kick = h.events.find((e) => e.type === 'kick')?.value as KickEvent;
+  assert.deepEqual(kick, { reason: KickReason.ServerFull, reasonName: 'server_full', message: 'try later' });
+  h.socket.serverClose(4000 + KickReason.ServerFull, 'server_full');
+  await Promise.resolve();
+  const close = h.events.find((e) => e.type === 'close')?.value as CloseEvent;
+  assert.equal(close.requested, false);
+  assert.equal(close.kickReason, KickReason.ServerFull);
+  assert.equal(h.conn.state, 'closed');
+});
+
+test('KICK after WELCOME emits kick then close', async () => {
+  const h = await connected();
+  h.socket.deliver(encodeKick({ reason: KickReason.Flood, message: '' }));
+  h.socket.serverClose(4000 + KickReason.Flood);
+  const types = h.events.map((e) => e.type);
+  assert.deepEqual(types, ['welcome', 'kick', 'close']);
+  assert.equal(h.conn.kickReason, KickReason.Flood);
+  assert.equal((h.events[1]!.value as KickEvent).reasonName, 'flood');
+});
+
+test('a 4000+reason close without KICK is reported as a kick', async () => {
+  const h = await connected();
+  h.socket.serverClose(4000 + KickReason.SlowConsumer, '');
+  const close = h.events.find((e) => e.type === 'close')?.value as CloseEvent;
+  assert.equal(close.kickReason, KickReason.SlowConsumer);
+  assert.equal(close.code, 4005);
+  assert.ok(!h.conn.isOpen);
+});
+
+test('garbage from the server emits error, closes the socket and does not throw', async () => {
+  const h = await connected();
+  assert.doesNotThrow(() => h.socket.deliver(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25])));
+  assert.equal(h.conn.protocolErrors, 1);
+  const err = h.events.find((e) => e.type === 'error')?.value;
+  assert.ok(err instanceof ProtocolError);
+  assert.equal(h.socket.closeCalls[0]?.code, CLOSE_PROTOCOL_ERROR);
+  await Promise.resolve();
+  const close = h.events.find((e) => e.type === 'close')?.value as CloseEvent;
+  assert.equal(close.requested, false);
+  assert.equal(h.conn.state, 'closed');
+  // Anything after that is ignored rather than counted again.
+  h.socket.deliver(new Uint8Array([9, 9, 9]));
+  assert.equal(h.conn.protocolErrors, 1);
+});
+
+test('a text message or a bad frame during the handshake rejects connect()', async () => {
+  const h = makeConnection();
+  const p = h.conn.connect();
+  h.socket.open();
+  h.socket.onmessage?.({ data: 'hello' });
+  await assert.rejects(p, ProtocolError);
+  assert.equal(h.conn.protocolErrors, 1);
+
+  const h2 = makeConnection();
+  const p2 = h2.conn.connect();
+  h2.socket.open();
+  h2.socket.deliver(frameBytes(1, 0, null, state({}, []), 0));
+  await assert.rejects(p2, /FRAME before WELCOME/);
+});
+
+test('an unreachable server rejects connect() with ConnectError', async () => {
+  const h = makeConnection();
+  const p = h.conn.connect();
+  h.socket.fail('connect ECONNREFUSED 127.0.0.1:1');
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ConnectError);
+    assert.match(err.message, /ws:\/\/test\/ws.*ECONNREFUSED/);
+    return true;
+  });
+  assert.equal(h.conn.socketErrors, 1);
+});
+
+test('a silent server makes connect() time out', async () => {
+  const h = makeConnection({ handshakeTimeoutMs: 20 });
+  const p = h.conn.connect();
+  h.socket.open();
+  await assert.rejects(p, /timed out/);
+  assert.equal(h.socket.closeCalls.length, 1);
+});
+
+test('close() is reported as requested and stops sending', async () => {
+  const h = await connected();
+  h.conn.close();
+  assert.throws(() => h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 0 }));
+  h.conn.ping(); // ignored
+  await Promise.resolve();
+  const close = h.events.find((e) => e.type === 'close')?.value as CloseEvent;
+  assert.deepEqual(close, { code: 1000, reason: 'client closed', requested: true, kickReason: undefined });
+  assert.equal(h.socket.sent.length, 1);
+});
+
+test('connect() twice is refused; bad names fail before a socket is made', async () => {
+  const h = await connected();
+  await assert.rejects(h.conn.connect(), /state open/);
+  const bad = new GameConnection({ url: 'ws://x', name: '', createSocket: () => assert.fail('no socket expected') });
+  await assert.rejects(bad.connect());
+});
+
+test('listeners can be removed', async () => {
+  const h = makeConnection();
+  let n = 0;
+  const off = h.conn.on('welcome', () => n++);
+  off();
+  const p = h.conn.connect();
+  h.socket.open();
+  h.socket.deliver(encodeWelcome(WELCOME));
+  await p;
+  assert.equal(n, 0);
+});
+
+test('LatencyHistogram percentiles are within 2 % and bounded by min/max', () => {
+  const hist = new LatencyHistogram();
+  assert.ok(Number.isNaN(hist.percentile(50)));
+  for (let v = 1; v <= 1000; v++) hist.record(v);
+  hist.record(NaN);
+  hist.record(-1);
+  assert.equal(hist.count, 1000);
+  const p50 = hist.percentile(50);
+  const p99 = hist.percentile(99);
+  assert.ok(p50 >= 500 && p50 <= 510, `p50 ${p50}`);
+  assert.ok(p99 >= 990 && p99 <= 1010, `p99 ${p99}`);
+  assert.equal(hist.percentile(100), 1000);
+  assert.equal(hist.percentile(0), 1);
+  assert.equal(hist.mean, 500.5);
+  const other = new LatencyHistogram();
+  other.record(5000);
+  hist.merge(other);
+  assert.equal(hist.max, 5000);
+  assert.equal(hist.count, 1001);
+  hist.reset();
+  assert.equal(hist.count, 0);
+  hist.record(1e9); // beyond the last bucket: clamped, not lost
+  assert.equal(hist.percentile(50), 1e9);
+});

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import type { Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
+import { createHttpServer, listen } from '../../src/ops/http.ts';
+import { createLogger } from '../../src/ops/log.ts';
+import { Metrics } from '../../src/ops/metrics.ts';
+
+const METRIC_NAMES = [
+  'bluemarble_players_connected',
+  'bluemarble_zone_tick_seconds',
+  'bluemarble_world_step_seconds',
+  'bluemarble_tick_lag_seconds',
+  'bluemarble_bytes_sent_total',
+  'bluemarble_bytes_received_total',
+  'bluemarble_messages_sent_total',
+  'bluemarble_messages_received_total',
+  'bluemarble_inputs_applied_total',
+  'bluemarble_inputs_rejected_total',
+  'bluemarble_visible_entities',
+  'bluemarble_frames_sent_total',
+  'bluemarble_frames_skipped_total',
+  'bluemarble_full_snapshots_total',
+  'bluemarble_zones_active',
+  'bluemarble_zones_sleeping',
+  'bluemarble_entities',
+  'bluemarble_handoffs_total',
+  'bluemarble_connections_opened_total',
+  'bluemarble_connections_closed_total',
+  'bluemarble_protocol_errors_total',
+  'bluemarble_bus_messages_total',
+];
+
+/** A raw request, so odd targets and methods reach the server unchanged (fetch normalises them). */
+function raw(
+  port: number,
+  method: string,
+  path: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('createHttpServer', () => {
+  let server: Server;
+  let base: string;
+  let port: number;
+  let healthCalls = 0;
+  let failHealth = false;
+  const errors: string[] = [];
+
+  before(async () => {
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        errors.push(chunk.toString());
+        done();
+      },
+    });
+    const metrics = new Metrics();
+    server = createHttpServer({
+      metrics,
+      logger: createLogger({ level: 'error', destination }),
+      health: () => {
+        healthCalls++;
+        if (failHealth) throw new Error('health exploded');
+        return { zones: 3, players: 0 };
+      },
+      routes: [
+        { method: 'GET', path: '/extra', handle: (_req, res) => res.end('extra route') },
+        {
+          method: 'GET',
+          path: '/broken',
+          handle: () => {
+            throw new Error('route exploded');
+          },
+        },
+        {
+          method: 'GET',
+          path: '/async',
+          handle: async (_req, res) => {
+            await new Promise((r) => setTimeout(r, 1));
+            res.end('async route');
+          },
+        },
+      ],
+    });
+    const bound = await listen(server, '127.0.0.1', 0);
+    assert.equal(bound.host, '127.0.0.1');
+    assert.ok(bound.port > 0, 'port 0 resolves to the real port');
+    assert.equal(bound.url, `http://127.0.0.1:${bound.port}`);
+    port = bound.port;
+    base = bound.url;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  });
+
+  it('serves /healthz with status ok and the health fields', async () => {
+    const res = await fetch(`${base}/healthz`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await res.json(), { status: 'ok', zones: 3, players: 0 });
+    assert.ok(healthCalls >= 1);
+  });
+
+  it('serves /metrics with every metric name, uncached', async () => {
+    const res = await fetch(`${base}/metrics?x=1`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const text = await res.text();
+    for (const name of METRIC_NAMES) assert.ok(text.includes(name), `${name} missing`);
+  });
+
+  it('serves a landing page naming BlueMarble and the /ws endpoint', async () => {
+    const res = await fetch(`${base}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await res.text();
+    assert.match(html, /BlueMarble/);
+    assert.ok(html.includes(`ws://127.0.0.1:${port}/ws`), html);
+  });
+
+  it('serves extra routes, sync and async', async () => {
+    assert.equal(await (await fetch(`${base}/extra`)).text(), 'extra route');
+    assert.equal(await (await fetch(`${base}/async`)).text(), 'async route');
+  });
+
+  it('answers 404 JSON for unknown paths', async () => {
+    for (const path of ['/nope', '/healthz/', '//healthz', '/metrics/../x']) {
+      const res = await raw(port, 'GET', path);
+      assert.equal(res.status, 404, path);
+      assert.deepEqual(JSON.parse(res.body), { error: 'not_found' });
+    }
+  });
+
+  it('answers 405 with an Allow header for non-GET methods', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+      const res = await raw(port, method, '/healthz');
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.allow, 'GET, HEAD');
+    }
+    const res = await fetch(`${base}/metrics`, { method: 'POST', body: 'x' });
+    assert.equal(res.status, 405);
+  });
+
+  it('answers HEAD like GET without a body', async () => {
+    const res = await raw(port, 'HEAD', '/healthz');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, '');
+  });
+
+  it('survives bad request targets and failing handlers', async () => {
+    assert.equal((await raw(port, 'GET', '*')).status, 400);
+    assert.equal((await raw(port, 'GET', 'http://x/healthz')).status, 200);
+    assert.equal((await raw(port, 'GET', '/%%%zz')).status, 404);
+
+    const broken = await raw(port, 'GET', '/broken');
+    assert.equal(broken.status, 500);
+    assert.deepEqual(JSON.parse(broken.body), { error: 'internal' });
+
+    failHealth = true;
+    try {
+      assert.equal((await raw(port, 'GET', '/healthz')).status, 500);
+    } finally {
+      failHealth = false;
+    }
+    assert.ok(errors.some((l) => l.includes('route exploded')));
+    // Still serving afterwards.
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+
+  it('does not echo a hostile Host header into the page', async () => {
+    const html = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/', headers: { host: '<script>alert(1)</script>' } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(body));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.ok(!html.includes('<script>'));
+  });
+});
+
+describe('listen', () => {
+  it('rejects when the port is taken', async () => {
+    const metrics = new Metrics();
+    const logger = createLogger({ level: 'silent' });
+    const a = createHttpServer({ metrics, logger, health: () => ({}) });
+    const b = createHttpServer({ metrics, logger, health: () => ({}) });
+    const { port } = await listen(a, '127.0.0.1', 0);
+    try {
+      await assert.rejects(listen(b, '127.0.0.1', port), /EADDRINUSE/);
+    } finally {
+      await new Promise<void>((resolve) => a.close(() => resolve()));
+    }
+  });
+});
