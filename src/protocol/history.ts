@@ -105,8 +105,8 @@ export class FrameHistory {
   /**
    * The frame stored under `seq`, or undefined if never stored or already evicted/dropped.
    * The returned object belongs to the ring: treat it as read-only; it stays valid until its
-   * slot is reused by a later put() (at the earliest `capacity` puts later, or after
-   * dropBefore/clear made room).
+   * slot is reused. When the ring is full the next put() reuses the OLDEST frame's slot, so
+   * finish with a baseline obtained from get() before calling put() (or dropBefore the ack first).
    */
   get(seq: number): FrameState | undefined {
     const i = this.find(seq);

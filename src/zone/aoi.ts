@@ -202,7 +202,7 @@ export class AoiGrid {
     const entId = this.entId;
     let n = 0;
     let visited = 0;
-    const first = this.firstCell(x, y, radius);
+    const first = this.firstCell(x, y, radius, 0);
     for (let b = first; b !== -1; b = this.nextCell()) {
       const slots = this.bucketSlots[b]!;
       const c = this.bucketCount[b]!;
@@ -238,7 +238,7 @@ export class AoiGrid {
     let dist2 = scratch.dist2;
     let n = 0;
     let visited = 0;
-    const first = this.firstCell(x, y, outer);
+    const first = this.firstCell(x, y, radius, hysteresis);
     for (let b = first; b !== -1; b = this.nextCell()) {
       const slots = this.bucketSlots[b]!;
       const c = this.bucketCount[b]!;
@@ -273,8 +273,13 @@ export class AoiGrid {
   private itScan = false; // true: walking the whole table instead of the cell rectangle
   private itTable = 0;
 
-  /** Starts iterating the buckets of cells overlapping the query square; returns the first bucket or -1. */
-  private firstCell(x: number, y: number, radius: number): number {
+  /**
+   * Starts iterating the buckets of cells overlapping the square around a circle of radius
+   * `baseRadius * (1 + hysteresis)`; returns the first bucket or -1. (Scaled here, not by callers,
+   * to avoid boxing a computed double argument.)
+   */
+  private firstCell(x: number, y: number, baseRadius: number, hysteresis: number): number {
+    const radius = baseRadius * (1 + hysteresis);
     // Pad the rectangle by far more than float rounding, so a point whose rounded distance test
     // passes can never sit in a cell just outside the rectangle.
     const pad = 1e-9 * (1 + Math.abs(x) + Math.abs(y) + radius);

@@ -13,6 +13,9 @@ import { isValidZone, zoneOfPose } from '../world/zoning.ts';
 import type { ZoneContext } from './zone.ts';
 import { Zone } from './zone.ts';
 
+/** An empty zone asleep this long is forgotten (it is recreated when an entity is offered). */
+const IDLE_ZONE_DROP_MS = 30_000;
+
 export interface ZoneHostStats {
   zones: number;
   awake: number;
@@ -39,11 +42,15 @@ export class ZoneHost {
     this.periodMs = 1000 / ctx.settings.tickRate;
   }
 
-  /** Claim zones on demand and start ticking. */
-  start(): void {
+  /**
+   * Claim zones on demand and start ticking. With autoTick false nothing ticks until step() is
+   * called, which lets tests drive the world with their own clock.
+   */
+  start(opts: { autoTick?: boolean } = {}): void {
     this.subs.push(this.bus.onUnclaimedZone((zone) => this.claim(zone)));
-    this.running = true;
     this.nextStepAt = this.ctx.now() + this.periodMs;
+    if (opts.autoTick === false) return;
+    this.running = true;
     this.schedule();
   }
 
@@ -69,6 +76,7 @@ export class ZoneHost {
   }
 
   private readonly claims = new Map<ZoneId, Subscription>();
+  private readonly idleSince = new Map<ZoneId, number>();
 
   private claim(zoneId: ZoneId): boolean {
     if (this.zones.has(zoneId)) return true;
@@ -83,6 +91,7 @@ export class ZoneHost {
     this.claims.get(zoneId)?.unsubscribe();
     this.claims.delete(zoneId);
     this.zones.delete(zoneId);
+    this.idleSince.delete(zoneId);
   }
 
   /** Scatter NPCs uniformly (by area) in a disk; each is adopted by the zone containing it. */
@@ -136,9 +145,13 @@ export class ZoneHost {
       entities += zone.entityCount;
       if (!zone.isAwake(start)) {
         // Empty sleeping zones cost memory only; they come back when an entity is offered.
-        if (zone.isIdle) this.drop(zone.id);
+        // The grace period keeps a zone placed moments ago (its adoption still queued).
+        if (!zone.isIdle) this.idleSince.delete(zone.id);
+        else if (!this.idleSince.has(zone.id)) this.idleSince.set(zone.id, start);
+        else if (start - this.idleSince.get(zone.id)! > IDLE_ZONE_DROP_MS) this.drop(zone.id);
         continue;
       }
+      this.idleSince.delete(zone.id);
       awake++;
       const t0 = this.ctx.now();
       try {

@@ -1,0 +1,151 @@
+// An in-process world driven tick by tick with a fake clock: zones, the in-memory bus and a
+// recording stand-in for the gateway that decodes every frame like a client would.
+import { MemoryBus } from '../../src/cluster/memory-bus.ts';
+import type { EntityTransfer, GatewayBatch } from '../../src/cluster/messages.ts';
+import { createLogger } from '../../src/ops/log.ts';
+import { Metrics } from '../../src/ops/metrics.ts';
+import { decodeFrame } from '../../src/protocol/frame.ts';
+import { FrameHistory } from '../../src/protocol/history.ts';
+import { decodeMessage } from '../../src/protocol/messages.ts';
+import { MessageType } from '../../src/protocol/types.ts';
+import type { FrameDecoded, WireInput } from '../../src/protocol/types.ts';
+import type { EntityId, Pose, ZoneId } from '../../src/world/types.ts';
+import { DEFAULT_MOVEMENT_RULES, EntityKind } from '../../src/world/types.ts';
+import { zoneOfPose } from '../../src/world/zoning.ts';
+import { ZoneHost } from '../../src/zone/host.ts';
+import type { ZoneSettings } from '../../src/zone/zone.ts';
+
+export const GATEWAY = 'gw-test';
+
+export interface SimPlayer {
+  id: EntityId;
+  zone: ZoneId;
+  history: FrameHistory;
+  lastFrame: FrameDecoded | undefined;
+  frames: FrameDecoded[];
+  rejects: Array<{ seq: number; reason: number }>;
+  kicks: number[];
+  nextSeq: number;
+}
+
+export class Sim {
+  readonly bus = new MemoryBus();
+  readonly metrics = new Metrics();
+  readonly logger = createLogger({ level: process.env.SIM_LOG ?? 'silent' });
+  readonly settings: ZoneSettings;
+  readonly host: ZoneHost;
+  readonly players = new Map<EntityId, SimPlayer>();
+  nowMs = 1_000_000;
+  private lastId = 0;
+
+  constructor(overrides: Partial<ZoneSettings> = {}) {
+    this.settings = {
+      tickRate: 20,
+      aoiRadius: 200,
+      aoiHysteresis: 0.1,
+      frameBudget: 1200,
+      rules: DEFAULT_MOVEMENT_RULES,
+      maxInputsPerSecond: 40,
+      zoneResolution: 8,
+      inputGapTimeoutMs: 250,
+      moveClockSlackMs: 1000,
+      ...overrides,
+    };
+    this.bus.onHandlerError = (err) => {
+      throw err;
+    };
+    this.host = new ZoneHost(
+      { bus: this.bus, metrics: this.metrics, logger: this.logger, settings: this.settings, now: () => this.nowMs },
+      this.bus,
+    );
+    this.host.start({ autoTick: false });
+    this.bus.serveGateway(GATEWAY, (b) => this.onBatch(b));
+  }
+
+  nextId(): EntityId {
+    return ++this.lastId;
+  }
+
+  async addPlayer(pose: Pose, name = 'p'): Promise<SimPlayer> {
+    const id = this.nextId();
+    const zone = zoneOfPose(pose, this.settings.zoneResolution);
+    const entity: EntityTransfer = {
+      id,
+      kind: EntityKind.Player,
+      name,
+      pose,
+      action: 0,
+      actionSeq: 0,
+      player: {
+        gatewayId: GATEWAY,
+        sessionId: `s${id}`,
+        lastInputSeq: 0,
+        pending: [],
+        moveClock: { slackMs: 1000, bankMs: 1000 },
+        cooldowns: {},
+        rateWindowStartMs: 0,
+        rateWindowCount: 0,
+        view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
+      },
+    };
+    const answer = await this.bus.offerEntity(zone, { from: '0', entity });
+    if (!answer.accepted) throw new Error(answer.reason);
+    const p: SimPlayer = {
+      id,
+      zone,
+      history: new FrameHistory(64),
+      lastFrame: undefined,
+      frames: [],
+      rejects: [],
+      kicks: [],
+      nextSeq: 1,
+    };
+    this.players.set(id, p);
+    return p;
+  }
+
+  /** Send inputs the way the gateway does: to the zone that last sent this player a frame. */
+  sendInputs(p: SimPlayer, inputs: WireInput[]): void {
+    this.bus.sendToZone(p.zone, { kind: 'inputs', entityId: p.id, ackFrame: p.lastFrame?.seq ?? 0, inputs });
+  }
+
+  /** Advance the clock one tick, step every awake zone, and let all bus traffic settle. */
+  async tick(): Promise<void> {
+    this.nowMs += 1000 / this.settings.tickRate;
+    this.host.step();
+    await settle();
+  }
+
+  ownersOf(id: EntityId): ZoneId[] {
+    const out: ZoneId[] = [];
+    for (const z of this.host.allZones()) if (z.snapshotForTest().owned.some((e) => e.id === id)) out.push(z.id);
+    return out;
+  }
+
+  private onBatch(b: GatewayBatch): void {
+    for (const d of b.deliveries) {
+      const p = this.players.get(d.entityId);
+      if (!p) continue;
+      p.zone = b.zone;
+      const msg = decodeMessage(d.bytes);
+      if (msg.type === MessageType.Frame) {
+        const f = decodeFrame(msg.header, msg.payload, (seq) => p.history.get(seq));
+        p.history.put(f.seq, f.state);
+        p.lastFrame = f;
+        p.frames.push(f);
+      } else if (msg.type === MessageType.Reject) {
+        p.rejects.push({ seq: msg.body.inputSeq, reason: msg.body.reason });
+      }
+    }
+    for (const k of b.kicks) this.players.get(k.entityId)?.kicks.push(k.reason);
+  }
+}
+
+/** Let queued microtasks (bus deliveries, handoff answers) run to completion. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+export function input(seq: number, eastMs: number, northMs: number, dtMs = 50, actions: number[] = []): WireInput {
+  return { seq, dtMs, eastCms: Math.round(eastMs * 100), northCms: Math.round(northMs * 100), upCms: 0, actions };
+}

@@ -1,0 +1,356 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ProtocolError, Writer } from '../../src/protocol/codec.ts';
+import { createSnapshot, decodeFrame, encodeFrame } from '../../src/protocol/frame.ts';
+import type { FrameEncodeInput } from '../../src/protocol/frame.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/messages.ts';
+import { wrapDelta } from '../../src/protocol/quantize.ts';
+import { MessageType, SNAPSHOT_STRIDE as S } from '../../src/protocol/types.ts';
+import type { EntitySnapshot, FrameDecoded, FrameState, OwnState } from '../../src/protocol/types.ts';
+import * as arb from './protocol-arbitraries.ts';
+
+type Ent = [id: number, kind: number, latE6: number, lonE6: number, altDm: number, heading8: number, action: number, actionSeq: number];
+
+function snapshot(ents: readonly Ent[]): EntitySnapshot {
+  const sorted = [...ents].sort((a, b) => a[0] - b[0]);
+  const s = createSnapshot(sorted.length + 3); // spare capacity must be ignored
+  s.data.fill(-7);
+  sorted.forEach((e, i) => s.data.set(e, i * S));
+  s.count = sorted.length;
+  return s;
+}
+
+function entities(s: EntitySnapshot): Ent[] {
+  const out: Ent[] = [];
+  for (let i = 0; i < s.count; i++) out.push([...s.data.subarray(i * S, i * S + S)] as Ent);
+  return out;
+}
+
+const LAT = 90_000_000;
+const LON = 180_000_000;
+const clampLat = (v: number): number => Math.max(-LAT, Math.min(LAT, v));
+const wrapLon = (v: number): number => wrapDelta(v, 2 * LON);
+
+const entBody = fc.tuple(
+  arb.u8,
+  fc.integer({ min: -LAT, max: LAT }),
+  fc.oneof(fc.integer({ min: -LON, max: LON - 1 }), fc.constantFrom(179_999_900, -179_999_900, -LON, LON - 1)),
+  fc.oneof(fc.integer({ min: -1000, max: 1000 }), arb.i32),
+  arb.u8,
+  arb.u8,
+  arb.u8,
+);
+
+/** How a kept entity changes between baseline and current. */
+const change = fc.oneof(
+  fc.constant({ k: 'same' as const }),
+  fc.record({ k: fc.constant('small' as const), dLat: fc.integer({ min: -8, max: 7 }), dLon: fc.integer({ min: -8, max: 7 }) }),
+  fc.record({ k: fc.constant('move' as const), dLat: fc.integer({ min: -5000, max: 5000 }), dLon: fc.integer({ min: -5000, max: 5000 }) }),
+  fc.record({ k: fc.constant('big' as const), dLat: fc.integer({ min: -LAT, max: LAT }), dLon: fc.integer({ min: -2 * LON, max: 2 * LON }) }),
+  fc.record({ k: fc.constant('cross' as const), dLon: fc.integer({ min: 1, max: 300 }) }),
+  fc.record({ k: fc.constant('other' as const), body: entBody, fields: fc.integer({ min: 1, max: 63 }) }),
+);
+
+function applyChange(e: Ent, c: (typeof change extends fc.Arbitrary<infer T> ? T : never)): Ent {
+  const n = [...e] as Ent;
+  switch (c.k) {
+    case 'same':
+      break;
+    case 'small':
+    case 'move':
+    case 'big':
+      n[2] = clampLat(n[2] + c.dLat);
+      n[3] = wrapLon(n[3] + c.dLon);
+      break;
+    case 'cross':
+      // Put it just east of the antimeridian and move it west across it.
+      n[3] = LON - 1 - (c.dLon >> 1);
+      e[3] = n[3];
+      n[3] = wrapLon(n[3] + c.dLon);
+      break;
+    case 'other':
+      // Each bit of `fields` takes one field from `body`.
+      for (let f = 0; f < 6; f++) if (c.fields & (1 << f)) n[f + 1] = c.body[f]!;
+      if (c.fields & 32) n[7] = c.body[6];
+      break;
+  }
+  return n;
+}
+
+interface Pair {
+  baseline: FrameState;
+  current: FrameState;
+  baseIds: number[];
+  curIds: number[];
+}
+
+const pair: fc.Arbitrary<Pair> = fc
+  .record(
+    {
+      ids: fc.uniqueArray(fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 0x7fffffff })), { maxLength: 70 }),
+      world: fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), entBody, change), { minLength: 70, maxLength: 70 }),
+      ownA: arb.ownState,
+      ownB: fc.oneof(arb.ownState, fc.constant(null)),
+    },
+    { noNullPrototype: true },
+  )
+  .map(({ ids, world, ownA, ownB }) => {
+    const base: Ent[] = [];
+    const cur: Ent[] = [];
+    ids.forEach((id, i) => {
+      const [where, body, c] = world[i]!;
+      const e: Ent = [id, ...body];
+      const moved = applyChange(e, c); // may adjust e (antimeridian case)
+      if (where & 1) base.push(e);
+      if (where & 2) cur.push(where === 3 ? moved : e);
+    });
+    const own: OwnState = ownB ?? { ...ownA, lonE7: wrapDelta(ownA.lonE7 + 3, 3.6e9), latE7: Math.min(900_000_000, ownA.latE7 + 1) };
+    return {
+      baseline: { own: ownA, entities: snapshot(base) },
+      current: { own, entities: snapshot(cur) },
+      baseIds: base.map((e) => e[0]).sort((a, b) => a - b),
+      curIds: cur.map((e) => e[0]).sort((a, b) => a - b),
+    };
+  });
+
+const shared = new Writer(64); // reused across all encodes, as the server does
+
+function roundTrip(f: FrameEncodeInput, baselines: Map<number, FrameState>): { bytes: Uint8Array; decoded: FrameDecoded } {
+  const bytes = encodeFrame(shared, f);
+  const m = decodeMessage(bytes);
+  assert.equal(m.type, MessageType.Frame);
+  if (m.type !== MessageType.Frame) throw new Error('unreachable');
+  return { bytes, decoded: decodeFrame(m.header, m.payload, (s) => baselines.get(s)) };
+}
+
+function isProtocolError(e: unknown, ...codes: string[]): boolean {
+  return e instanceof ProtocolError && (codes.length === 0 || codes.includes(e.code));
+}
+
+test('frame round trip: delta against a baseline and full snapshot', () => {
+  fc.assert(
+    fc.property(pair, arb.u32, arb.zone, arb.u32, fc.boolean(), (p, lastInputSeq, zone, serverTime, full) => {
+      const seq = 1000;
+      const baselineSeq = full ? 0 : 990;
+      const { bytes, decoded } = roundTrip(
+        { seq, serverTime, zone, baselineSeq, baseline: full ? null : p.baseline, lastInputSeq, current: p.current },
+        new Map([[990, p.baseline]]),
+      );
+      assert.equal(bytes[0], 1);
+      assert.deepEqual(decoded.state.own, p.current.own);
+      assert.deepEqual(entities(decoded.state.entities), entities(p.current.entities));
+      assert.equal(decoded.state.entities.count, p.current.entities.count);
+      assert.notEqual(decoded.state.entities.data.buffer, p.baseline.entities.data.buffer);
+      assert.notEqual(decoded.state.own, p.baseline.own);
+      const baseIds = full ? [] : p.baseIds;
+      assert.deepEqual(decoded.added, p.curIds.filter((id) => !baseIds.includes(id)));
+      assert.deepEqual(decoded.removed, baseIds.filter((id) => !p.curIds.includes(id)));
+      assert.deepEqual(
+        { seq: decoded.seq, serverTime: decoded.serverTime, zone: decoded.zone, baselineSeq: decoded.baselineSeq, lastInputSeq: decoded.lastInputSeq },
+        { seq, serverTime, zone, baselineSeq, lastInputSeq },
+      );
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('a baseline that equals current encodes to a few bytes', () => {
+  fc.assert(
+    fc.property(pair, (p) => {
+      const bytes = encodeFrame(shared, { seq: 2, serverTime: 0, zone: '0', baselineSeq: 1, baseline: p.current, lastInputSeq: 0, current: p.current });
+      const kept = p.current.entities.count;
+      assert.equal(bytes.length, 24 + 1 + 1 + 1 + 1 + 1 + Math.ceil((2 * kept) / 8));
+    }),
+  );
+});
+
+test('a client chain of frames, each decoded against an earlier decoded frame', () => {
+  fc.assert(
+    fc.property(fc.array(pair, { minLength: 2, maxLength: 8 }), fc.array(fc.nat(), { minLength: 8, maxLength: 8 }), (states, picks) => {
+      const clientHistory = new Map<number, FrameState>();
+      const serverHistory = new Map<number, FrameState>();
+      states.forEach((p, i) => {
+        const seq = i + 1;
+        const choices = [0, ...serverHistory.keys()];
+        const baselineSeq = choices[picks[i]! % choices.length]!;
+        const current = i % 2 ? p.current : p.baseline;
+        const { decoded } = roundTrip(
+          { seq, serverTime: seq * 50, zone: '0', baselineSeq, baseline: serverHistory.get(baselineSeq) ?? null, lastInputSeq: 0, current },
+          clientHistory,
+        );
+        assert.deepEqual(decoded.state.own, current.own);
+        assert.deepEqual(entities(decoded.state.entities), entities(current.entities));
+        serverHistory.set(seq, current);
+        clientHistory.set(seq, decoded.state);
+      });
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('antimeridian crossing gives a tiny wire delta', () => {
+  const own: OwnState = { latE7: 0, lonE7: 1_799_999_999, altCm: 0, heading16: 0, action: 0, actionSeq: 0 };
+  const base = { own, entities: snapshot([[5, 0, 10, 179_999_900, 0, 0, 0, 0], [6, 0, 10, 179_999_999, 0, 0, 0, 0]]) };
+  const cur = {
+    own: { ...own, lonE7: -1_799_999_999 },
+    entities: snapshot([[5, 0, 10, -179_999_900, 0, 0, 0, 0], [6, 0, 10, -180_000_000, 0, 0, 0, 0]]),
+  };
+  const { bytes, decoded } = roundTrip(
+    { seq: 2, serverTime: 0, zone: '0', baselineSeq: 1, baseline: base, lastInputSeq: 0, current: cur },
+    new Map([[1, base]]),
+  );
+  assert.deepEqual(entities(decoded.state.entities), entities(cur.entities));
+  assert.deepEqual(decoded.state.own, cur.own);
+  // header, baselineSeq, lastInputSeq, own mask + dLat(1) + dLon(1: zigzag 2 -> 4), removed 0, added 0,
+  // bitmap (1 byte), entity 5 code 2: dLat 0 (1) + dLon 200 (2), entity 6 code 1 (1).
+  assert.equal(bytes.length, 24 + 1 + 1 + 3 + 1 + 1 + 1 + 3 + 1);
+});
+
+test('50 entities moving 0.25 m: frame fits in 130 bytes', () => {
+  const rnd = fc.sample(fc.tuple(fc.integer({ min: 2, max: 3 }), fc.integer({ min: 0, max: 3 })), { numRuns: 50, seed: 42 });
+  const base: Ent[] = [];
+  const cur: Ent[] = [];
+  for (let i = 0; i < 50; i++) {
+    const e: Ent = [1000 + i * 7, 0, 48_856_600 + i * 100, 2_352_200 - i * 100, 350, 64, 0, 0];
+    const [mag, dir] = rnd[i]!;
+    // 0.25 m is about 2.2 E6 units of latitude; vary the direction per entity.
+    const dLat = dir === 0 ? mag : dir === 1 ? -mag : dir === 2 ? 1 : -2;
+    const dLon = dir === 0 ? 1 : dir === 1 ? -1 : dir === 2 ? mag : -mag;
+    base.push(e);
+    cur.push([e[0], e[1], e[2] + dLat, e[3] + dLon, e[4], e[5], e[6], e[7]]);
+  }
+  const own: OwnState = { latE7: 488_566_000, lonE7: 23_522_000, altCm: 3500, heading16: 16384, action: 0, actionSeq: 0 };
+  const baseline = { own, entities: snapshot(base) };
+  const current = { own: { ...own, latE7: own.latE7 + 22, lonE7: own.lonE7 - 7 }, entities: snapshot(cur) };
+  const { bytes, decoded } = roundTrip(
+    { seq: 1234, serverTime: 5_000_000, zone: '8828308281fffff', baselineSeq: 1232, baseline, lastInputSeq: 4567, current },
+    new Map([[1232, baseline]]),
+  );
+  assert.deepEqual(entities(decoded.state.entities), entities(current.entities));
+  console.log(`50-entity 0.25 m delta frame: ${bytes.length} bytes (header included)`);
+  assert.ok(bytes.length <= 130, `${bytes.length} bytes`);
+});
+
+test('full snapshot when baseline is null or baselineSeq is 0', () => {
+  const s = { own: { latE7: 1, lonE7: 2, altCm: 3, heading16: 4, action: 5, actionSeq: 6 }, entities: snapshot([[9, 1, 1, 1, 1, 1, 1, 1]]) };
+  const a = encodeFrame(shared, { seq: 5, serverTime: 0, zone: '0', baselineSeq: 0, baseline: s, lastInputSeq: 0, current: s });
+  const b = encodeFrame(shared, { seq: 5, serverTime: 0, zone: '0', baselineSeq: 4, baseline: null, lastInputSeq: 0, current: s });
+  const c = encodeFrame(shared, { seq: 5, serverTime: 0, zone: '0', baselineSeq: 0, baseline: null, lastInputSeq: 0, current: s });
+  assert.deepEqual(a, c);
+  assert.deepEqual(b, c);
+  const m = decodeMessage(c);
+  if (m.type !== MessageType.Frame) throw new Error('not a frame');
+  const d = decodeFrame(m.header, m.payload, () => assert.fail('full frames need no baseline'));
+  assert.deepEqual(d.added, [9]);
+});
+
+test('encodeFrame refuses invalid input', () => {
+  const ok = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: snapshot([]) };
+  const f = (over: Partial<FrameEncodeInput>): FrameEncodeInput => ({ seq: 5, serverTime: 0, zone: '0', baselineSeq: 0, baseline: null, lastInputSeq: 0, current: ok, ...over });
+  assert.throws(() => encodeFrame(shared, f({ seq: 0 })), RangeError);
+  assert.throws(() => encodeFrame(shared, f({ baselineSeq: 5, baseline: ok })), RangeError);
+  assert.throws(() => encodeFrame(shared, f({ current: { ...ok, entities: snapshot([[0, 0, 0, 0, 0, 0, 0, 0]]) } })), RangeError);
+  const unsorted = snapshot([]);
+  unsorted.data = Int32Array.from([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+  unsorted.count = 2;
+  assert.throws(() => encodeFrame(shared, f({ current: { ...ok, entities: unsorted } })), RangeError);
+  assert.throws(() => encodeFrame(shared, f({ current: { ...ok, entities: snapshot([[1, 0, 90_000_001, 0, 0, 0, 0, 0]]) } })), RangeError);
+  assert.throws(() => encodeFrame(shared, f({ current: { ...ok, own: { ...ok.own, lonE7: 1_800_000_000 } } })), RangeError);
+  assert.throws(() => encodeFrame(shared, f({ current: { ...ok, entities: snapshot([[1, 256, 0, 0, 0, 0, 0, 0]]) } })), RangeError);
+});
+
+// Hand-built payloads for the decoder's validation rules.
+const base3: FrameState = {
+  own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
+  entities: snapshot([[10, 0, 0, 0, 0, 0, 0, 0], [20, 0, 0, 0, 0, 0, 0, 0], [30, 0, 0, 0, 0, 0, 0, 0]]),
+};
+
+function decodeRaw(write: (w: Writer) => void, baselineSeq = 1): FrameDecoded {
+  const bytes = encodeMessage(MessageType.Frame, { seq: 2 }, (w) => {
+    w.uvarint(baselineSeq);
+    w.uvarint(0);
+    write(w);
+  });
+  const m = decodeMessage(bytes);
+  if (m.type !== MessageType.Frame) throw new Error('not a frame');
+  return decodeFrame(m.header, m.payload, (s) => (s === 1 ? base3 : undefined));
+}
+
+const addEntity = (w: Writer, gap: number): void => {
+  w.uvarint(gap);
+  for (let k = 0; k < 7; k++) w.u8(0);
+};
+
+test('decodeFrame validation', () => {
+  const bad = (write: (w: Writer) => void, code = 'bad_field', baselineSeq = 1): void =>
+    void assert.throws(() => decodeRaw(write, baselineSeq), (e: unknown) => isProtocolError(e, code));
+  // Valid reference: remove 20, add 25, keep 10 and 30 unchanged.
+  const okd = decodeRaw((w) => (w.u8(0), w.uvarint(1), w.uvarint(1), w.uvarint(1), addEntity(w, 25), w.u8(0)));
+  assert.deepEqual(okd.removed, [20]);
+  assert.deepEqual(okd.added, [25]);
+  assert.deepEqual(entities(okd.state.entities).map((e) => e[0]), [10, 25, 30]);
+
+  bad((w) => w.u8(0x10)); // own mask unknown bit
+  bad((w) => (w.u8(0), w.uvarint(4))); // removes more than the baseline has
+  bad((w) => (w.u8(0), w.uvarint(1), w.uvarint(3))); // removed index out of range
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(1), addEntity(w, 20), w.u8(0))); // added id equals kept id
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(2), addEntity(w, 5), addEntity(w, 0), w.u8(0))); // not ascending
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(1), addEntity(w, 0), w.u8(0))); // id 0
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(1), addEntity(w, 2 ** 31), w.u8(0))); // id beyond Int32
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(0), w.u8(0b01000000))); // unused bitmap bits
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(0), w.u8(0b11), w.u8(0x20))); // update mask unknown bit
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(0), w.u8(0b10), w.svarint(90_000_001), w.svarint(0))); // lat out of range
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(0), w.u8(0b10), w.svarint(0), w.svarint(180_000_000))); // dLon not wrapped
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(0), w.u8(0b11), w.u8(2), w.svarint(2 ** 31))); // alt overflow
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(0), w.u8(0), w.u8(0)), 'bad_length'); // trailing byte
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(0)), 'truncated'); // missing bitmap
+  bad((w) => (w.u8(0), w.uvarint(0), w.uvarint(1000)), 'truncated'); // absurd added count
+  assert.throws(
+    () => {
+      const bytes = encodeMessage(MessageType.Frame, { seq: 9 }, (w) => (w.uvarint(8), w.uvarint(0), w.u8(0), w.uvarint(0), w.uvarint(0)));
+      const m = decodeMessage(bytes);
+      if (m.type === MessageType.Frame) decodeFrame(m.header, m.payload, () => undefined);
+    },
+    (e: unknown) => isProtocolError(e, 'no_baseline'),
+  );
+  bad((w) => w.u8(0), 'bad_field', 2); // baseline not older than the frame
+});
+
+test('frame payload prefixes and mutations never decode wrongly', () => {
+  fc.assert(
+    fc.property(pair, fc.nat(), fc.integer({ min: 1, max: 255 }), (p, pos, x) => {
+      const bytes = encodeFrame(shared, { seq: 3, serverTime: 0, zone: '0', baselineSeq: 1, baseline: p.baseline, lastInputSeq: 0, current: p.current });
+      const m = decodeMessage(bytes);
+      if (m.type !== MessageType.Frame) throw new Error('not a frame');
+      const of = (s: number): FrameState | undefined => (s === 1 ? p.baseline : s === 2 ? p.current : undefined);
+      for (let n = 0; n < m.payload.length; n++) {
+        assert.throws(() => decodeFrame(m.header, m.payload.subarray(0, n), of), (e: unknown) => isProtocolError(e));
+      }
+      // A corrupted payload (as if the CRC had been forged) must fail cleanly or decode to something.
+      const copy = m.payload.slice();
+      copy[pos % copy.length]! ^= x;
+      try {
+        decodeFrame(m.header, copy, of);
+      } catch (e) {
+        assert.ok(isProtocolError(e), String(e));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('random frame payloads only ever raise ProtocolError', () => {
+  fc.assert(
+    fc.property(pair, fc.array(fc.oneof(fc.constantFrom(0, 1, 2, 3, 0x80, 0xff), arb.u8), { maxLength: 80 }), (p, payload) => {
+      const header = { version: 1, type: MessageType.Frame, payloadLength: payload.length, seq: 5, serverTime: 0, zone: '0' };
+      try {
+        const d = decodeFrame(header, Uint8Array.from(payload), (s) => (s < 5 ? p.baseline : undefined));
+        assert.ok(d.state.entities.count >= 0);
+      } catch (e) {
+        assert.ok(isProtocolError(e), String(e));
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
