@@ -83,6 +83,14 @@ const HIST_LOG_RATIO = Math.log(HIST_RATIO);
 /** Buckets up to 0.01 ms * 1.02^910, about 670 s. */
 const HIST_BUCKETS = 911;
 
+export interface HistogramData {
+  counts: Uint32Array;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
 /**
  * Streaming histogram of millisecond samples. Bucket i holds values in
  * (0.01 * 1.02^(i-1), 0.01 * 1.02^i], so a percentile is reported as its bucket's upper bound:
@@ -128,11 +136,22 @@ export class LatencyHistogram {
   }
 
   merge(other: LatencyHistogram): void {
-    for (let i = 0; i < HIST_BUCKETS; i++) this.counts[i]! += other.counts[i]!;
-    this.count += other.count;
-    this.sum += other.sum;
-    if (other.min < this.min) this.min = other.min;
-    if (other.max > this.max) this.max = other.max;
+    this.mergeData(other.toData());
+  }
+
+  /** Plain, structured-clonable copy (to move a histogram between worker threads). */
+  toData(): HistogramData {
+    return { counts: this.counts.slice(), count: this.count, sum: this.sum, min: this.min, max: this.max };
+  }
+
+  /** Adds samples exported by toData() from another histogram. */
+  mergeData(d: HistogramData): void {
+    const n = Math.min(HIST_BUCKETS, d.counts.length);
+    for (let i = 0; i < n; i++) this.counts[i]! += d.counts[i]!;
+    this.count += d.count;
+    this.sum += d.sum;
+    if (d.min < this.min) this.min = d.min;
+    if (d.max > this.max) this.max = d.max;
   }
 
   reset(): void {

@@ -16,6 +16,7 @@ export type {
   CreateSocket,
   GameConnectionEvents,
   GameConnectionOptions,
+  HistogramData,
   KickEvent,
   MoveInput,
   PongEvent,

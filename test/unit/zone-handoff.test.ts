@@ -88,15 +88,16 @@ test('an entity walking across a border stays visible to an observer on the othe
   const b = geo.boundary;
   const mid = geo.plane.unproject((b[0]!.x + b[1]!.x) / 2, (b[0]!.y + b[1]!.y) / 2);
   const outward = initialBearingDeg(geo.centerLat, geo.centerLon, mid.lat, mid.lon);
-  // Observer 40 m outside the border (in the neighbour); walker starts 120 m inside and walks out.
-  const obsAt = destination(mid.lat, mid.lon, outward, 40);
-  const walkAt = destination(mid.lat, mid.lon, outward + 180, 120);
+  // Observer 60 m outside the border (in the neighbour); walker starts 20 m inside and walks out
+  // at 5 m/s (0.25 m a tick): it crosses after about 80 ticks and ends 30 m past the border.
+  const obsAt = destination(mid.lat, mid.lon, outward, 60);
+  const walkAt = destination(mid.lat, mid.lon, outward + 180, 20);
   const observer = await sim.addPlayer(poseFromDegrees(obsAt.lat, obsAt.lon), 'observer');
   const walker = await sim.addPlayer(poseFromDegrees(walkAt.lat, walkAt.lon), 'walker');
   assert.notEqual(observer.zone, walker.zone);
   const rad = (outward * Math.PI) / 180;
   const seen: boolean[] = [];
-  for (let t = 0; t < 120; t++) {
+  for (let t = 0; t < 200; t++) {
     sim.sendInputs(walker, [input(walker.nextSeq++, 5 * Math.sin(rad), 5 * Math.cos(rad))]);
     sim.sendInputs(observer, [input(observer.nextSeq++, 0, 0)]);
     await sim.tick();
@@ -106,7 +107,7 @@ test('an entity walking across a border stays visible to an observer on the othe
     for (let i = 0; i < ents.count; i++) if (ents.data[i * 8] === walker.id) visible = true;
     seen.push(visible);
   }
-  // 160 m apart at the start, so within 200 m: visible once the first ghost batch has arrived
+  // 80 m apart at the start, so within 200 m: visible once the first ghost batch has arrived
   // (one tick after joining), then in every frame while the walker changes zone.
   const trace = seen.map((v) => (v ? 1 : 0)).join('');
   const first = seen.indexOf(true);
