@@ -10,7 +10,7 @@
 // - Percentiles come from a shared fixed-bucket log histogram (LatencyHistogram, 2 % buckets):
 //   each reported value is at most 2 % above the exact sample percentile.
 import { GameConnection, KickError, LatencyHistogram, kickReasonName } from '../client/connection.ts';
-import type { CreateSocket } from '../client/connection.ts';
+import type { CreateSocket, HistogramData } from '../client/connection.ts';
 import { ACTIONS } from '../world/types.ts';
 
 export interface BotProgress {
@@ -76,6 +76,33 @@ export interface RunBotsOptions {
   signal?: AbortSignal;
   /** Monotonic clock (ms); default performance.now(). */
   now?: () => number;
+  /** First bot index (names are prefix + index): lets worker threads share one name space. */
+  indexOffset?: number;
+}
+
+/** Mergeable measurements of one runBotsRaw() (one process or worker thread). */
+export interface BotRawResult {
+  clients: number;
+  peakConnected: number;
+  seconds: number;
+  rampSeconds: number;
+  /** Connected bots integrated over the measurement window, in seconds. */
+  clientSeconds: number;
+  bytesIn: number;
+  bytesOut: number;
+  frames: number;
+  rtt: HistogramData;
+  updateLatency: HistogramData;
+  inputsSent: number;
+  inputsRejected: number;
+  rejectsByReason: Record<string, number>;
+  disconnects: number;
+  kicksByReason: Record<string, number>;
+  connectFailures: number;
+  protocolErrors: number;
+  visibleSum: number;
+  visibleSamples: number;
+  lateTicks: number;
 }
 
 /** Thrown when the first bot cannot complete a handshake: the server is unreachable or refuses us. */
@@ -146,14 +173,101 @@ async function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
 }
 
 export async function runBots(opts: RunBotsOptions): Promise<BotSummary> {
+  return summarizeBots([await runBotsRaw(opts)]);
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+}
+
+/**
+ * Combines the results of several bot groups (worker threads) into one summary. Their windows
+ * overlap almost exactly, so `connected` sums each group's peak and `seconds` is the longest window.
+ */
+export function summarizeBots(raws: BotRawResult[]): BotSummary {
+  const rtt = new LatencyHistogram();
+  const lat = new LatencyHistogram();
+  const rejectsByReason: Record<string, number> = {};
+  const kicksByReason: Record<string, number> = {};
+  const sum = (f: (r: BotRawResult) => number): number => raws.reduce((n, r) => n + f(r), 0);
+  for (const r of raws) {
+    rtt.mergeData(r.rtt);
+    lat.mergeData(r.updateLatency);
+    addCounts(rejectsByReason, r.rejectsByReason);
+    addCounts(kicksByReason, r.kicksByReason);
+  }
+  const clientSeconds = sum((r) => r.clientSeconds);
+  const perClientSecond = (n: number): number => (clientSeconds > 0 ? n / clientSeconds : 0);
+  const visibleSamples = sum((r) => r.visibleSamples);
+  return {
+    clients: sum((r) => r.clients),
+    connected: sum((r) => r.peakConnected),
+    seconds: Math.max(0, ...raws.map((r) => r.seconds)),
+    rampSeconds: Math.max(0, ...raws.map((r) => r.rampSeconds)),
+    bytesInPerClientPerSecond: perClientSecond(sum((r) => r.bytesIn)),
+    bytesOutPerClientPerSecond: perClientSecond(sum((r) => r.bytesOut)),
+    framesPerClientPerSecond: perClientSecond(sum((r) => r.frames)),
+    rttP50Ms: rtt.percentile(50),
+    rttP99Ms: rtt.percentile(99),
+    updateLatencyP50Ms: lat.percentile(50),
+    updateLatencyP99Ms: lat.percentile(99),
+    inputsSent: sum((r) => r.inputsSent),
+    inputsRejected: sum((r) => r.inputsRejected),
+    rejectsByReason,
+    disconnects: sum((r) => r.disconnects),
+    kicksByReason,
+    connectFailures: sum((r) => r.connectFailures),
+    protocolErrors: sum((r) => r.protocolErrors),
+    visibleEntitiesAvg: visibleSamples > 0 ? sum((r) => r.visibleSum) / visibleSamples : 0,
+    lateTicks: sum((r) => r.lateTicks),
+  };
+}
+
+/**
+ * Merges the latest progress of several bot groups: counts add up, rates and the RTT median are
+ * weighted by connected bots (so the median is approximate).
+ */
+export function combineProgress(ps: BotProgress[]): BotProgress {
+  const connected = ps.reduce((n, p) => n + p.connected, 0);
+  const weighted = (f: (p: BotProgress) => number): number => {
+    let w = 0;
+    let v = 0;
+    for (const p of ps) {
+      const x = f(p);
+      if (!Number.isFinite(x) || p.connected === 0) continue;
+      w += p.connected;
+      v += x * p.connected;
+    }
+    return w > 0 ? v / w : NaN;
+  };
+  return {
+    elapsedS: Math.max(0, ...ps.map((p) => p.elapsedS)),
+    phase: ps.some((p) => p.phase === 'ramp') ? 'ramp' : 'measure',
+    opened: ps.reduce((n, p) => n + p.opened, 0),
+    target: ps.reduce((n, p) => n + p.target, 0),
+    connected,
+    framesPerClientPerSecond: weighted((p) => p.framesPerClientPerSecond) || 0,
+    bytesInPerClientPerSecond: weighted((p) => p.bytesInPerClientPerSecond) || 0,
+    bytesOutPerClientPerSecond: weighted((p) => p.bytesOutPerClientPerSecond) || 0,
+    rttP50Ms: weighted((p) => p.rttP50Ms),
+    inputsRejected: ps.reduce((n, p) => n + p.inputsRejected, 0),
+    disconnects: ps.reduce((n, p) => n + p.disconnects, 0),
+    protocolErrors: ps.reduce((n, p) => n + p.protocolErrors, 0),
+  };
+}
+
+/** Runs one group of bots in this thread and returns mergeable measurements (see summarizeBots). */
+export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   const count = opts.count;
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be a positive integer, got ${count}`);
   if (!(opts.durationS > 0)) throw new RangeError(`durationS must be > 0, got ${opts.durationS}`);
   const rampS = opts.rampS ?? Math.min(10, count / 100);
   if (!(rampS >= 0)) throw new RangeError(`rampS must be >= 0, got ${rampS}`);
   const prefix = opts.namePrefix ?? 'bot';
-  if (prefix.length === 0 || utf8Length(`${prefix}${count - 1}`) > NAME_MAX_BYTES) {
-    throw new RangeError(`name prefix must be 1..${NAME_MAX_BYTES - String(count - 1).length} bytes for ${count} bots`);
+  const indexOffset = opts.indexOffset ?? 0;
+  const lastIndex = indexOffset + count - 1;
+  if (prefix.length === 0 || utf8Length(`${prefix}${lastIndex}`) > NAME_MAX_BYTES) {
+    throw new RangeError(`name prefix must be 1..${NAME_MAX_BYTES - String(lastIndex).length} bytes for ${lastIndex + 1} bots`);
   }
   const now = opts.now ?? (() => performance.now());
   const rng = makeRng(opts.seed ?? Date.now());
@@ -186,7 +300,7 @@ export async function runBots(opts: RunBotsOptions): Promise<BotSummary> {
   function openBot(index: number): { bot: Bot; ready: Promise<void> } {
     const conn = new GameConnection({
       url: opts.url,
-      name: `${prefix}${index}`,
+      name: `${prefix}${indexOffset + index}`,
       createSocket: opts.createSocket,
       now,
       rttHistogram: rttHist,
@@ -395,28 +509,28 @@ export async function runBots(opts: RunBotsOptions): Promise<BotSummary> {
     inputsSent += b.conn.inputsSent;
     inputsRejected += b.conn.rejectsTotal;
     protocolErrors += b.conn.protocolErrors;
-    for (const [reason, n] of Object.entries(b.conn.rejects)) rejectsByReason[reason] = (rejectsByReason[reason] ?? 0) + n;
+    addCounts(rejectsByReason, b.conn.rejects);
   }
-  const summary: BotSummary = {
+  const result: BotRawResult = {
     clients: count,
-    connected: peakConnected,
+    peakConnected,
     seconds: (end - windowStart) / 1000,
     rampSeconds: (windowStart - start) / 1000,
-    bytesInPerClientPerSecond: rate(tot.bytesIn - base.bytesIn, clientMs),
-    bytesOutPerClientPerSecond: rate(tot.bytesOut - base.bytesOut, clientMs),
-    framesPerClientPerSecond: rate(tot.frames - base.frames, clientMs),
-    rttP50Ms: rttHist.percentile(50),
-    rttP99Ms: rttHist.percentile(99),
-    updateLatencyP50Ms: latencyHist.percentile(50),
-    updateLatencyP99Ms: latencyHist.percentile(99),
+    clientSeconds: clientMs / 1000,
+    bytesIn: tot.bytesIn - base.bytesIn,
+    bytesOut: tot.bytesOut - base.bytesOut,
+    frames: tot.frames - base.frames,
+    rtt: rttHist.toData(),
+    updateLatency: latencyHist.toData(),
     inputsSent,
     inputsRejected,
     rejectsByReason,
     disconnects,
-    kicksByReason,
+    kicksByReason: { ...kicksByReason },
     connectFailures,
     protocolErrors,
-    visibleEntitiesAvg: visSamples > 0 ? visSum / visSamples : 0,
+    visibleSum: visSum,
+    visibleSamples: visSamples,
     lateTicks,
   };
 
@@ -426,5 +540,5 @@ export async function runBots(opts: RunBotsOptions): Promise<BotSummary> {
   });
   for (const b of bots) b.conn.close();
   await waitAtMost(allClosed, CLOSE_WAIT_MS);
-  return summary;
+  return result;
 }

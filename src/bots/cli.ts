@@ -1,9 +1,12 @@
 // `bluemarble bots`: argument parsing, live progress on stderr, summary on stdout.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import type { WebSocketLike } from '../client/connection.ts';
-import { BotsConnectError, runBots } from './bots.ts';
-import type { BotProgress, BotSummary } from './bots.ts';
+import { BotsConnectError, combineProgress, runBots, summarizeBots } from './bots.ts';
+import type { BotProgress, BotRawResult, BotSummary } from './bots.ts';
+import type { BotsWorkerCommand, BotsWorkerInput, BotsWorkerMessage } from './worker.ts';
 
 const USAGE = `Usage: bluemarble bots [options]
 
@@ -16,6 +19,8 @@ Options:
   --ramp S             seconds over which bots connect (default min(10, count/100))
   --seed N             random seed for reproducible walks (default: time based)
   --name-prefix P      bot names are P0, P1, ... (default bot)
+  --workers N          split the bots over N worker threads (default 1; use more when
+                       one core cannot keep up: watch 'late scheduler ticks')
   --json               also print the summary as one JSON object on the last stdout line
   -h, --help           show this help
 `;
@@ -40,6 +45,7 @@ interface BotsArgs {
   seed: number | undefined;
   namePrefix: string;
   json: boolean;
+  workers: number;
 }
 
 function parseNumber(flag: string, raw: string | undefined, opts: { integer?: boolean; min: number; minExclusive?: boolean }): number | undefined {
@@ -68,6 +74,7 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
         seed: { type: 'string' },
         'name-prefix': { type: 'string' },
         json: { type: 'boolean' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -93,7 +100,11 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
   if (new TextEncoder().encode(`${namePrefix}${count - 1}`).byteLength > 32) {
     throw new UsageError(`--name-prefix too long: names must fit 32 bytes (e.g. '${namePrefix}${count - 1}')`);
   }
-  return { url, count, durationS, rampS, seed, namePrefix, json: values.json ?? false };
+  const workers = parseNumber('workers', values.workers, { integer: true, min: 1 }) ?? 1;
+  const maxWorkers = Math.max(1, availableParallelism() * 2);
+  if (workers > maxWorkers) throw new UsageError(`--workers must be <= ${maxWorkers} on this machine, got ${workers}`);
+  if (workers > count) throw new UsageError(`--workers (${workers}) must not exceed --count (${count})`);
+  return { url, count, durationS, rampS, seed, namePrefix, json: values.json ?? false, workers };
 }
 
 function fmt(n: number, digits = 1): string {
@@ -139,6 +150,84 @@ export function formatSummary(s: BotSummary): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
 
+/** Worker bootstrap: our sources are TypeScript, so load tsx's loader in the thread first. */
+function workerBootstrap(): string {
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const workerUrl = new URL('./worker.ts', import.meta.url).href;
+  return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl)}); });`;
+}
+
+/** Runs the bots split over worker threads (each with its own scheduler) and merges the results. */
+async function runBotsInWorkers(
+  args: BotsArgs,
+  onProgress: (p: BotProgress) => void,
+  signal: AbortSignal,
+): Promise<BotSummary> {
+  const n = args.workers;
+  const rampS = args.rampS ?? Math.min(10, args.count / 100);
+  const latest: (BotProgress | undefined)[] = new Array<BotProgress | undefined>(n);
+  const fresh: boolean[] = new Array<boolean>(n).fill(false);
+  const workers: Worker[] = [];
+  const boot = workerBootstrap();
+  let nextIndex = 0;
+  const stopAll = (): void => {
+    for (const w of workers) w.postMessage({ type: 'stop' } satisfies BotsWorkerCommand);
+  };
+  signal.addEventListener('abort', stopAll, { once: true });
+  try {
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        const share = Math.floor(args.count / n) + (i < args.count % n ? 1 : 0);
+        const input: BotsWorkerInput = {
+          url: args.url,
+          count: share,
+          durationS: args.durationS,
+          rampS,
+          namePrefix: args.namePrefix,
+          indexOffset: nextIndex,
+          seed: args.seed === undefined ? undefined : (args.seed + i * 1_000_003) | 0,
+        };
+        nextIndex += share; // bot names stay unique across workers
+        const worker = new Worker(boot, { eval: true, workerData: input });
+        workers.push(worker);
+        return new Promise<BotRawResult>((resolve, reject) => {
+          let settled = false;
+          worker.on('message', (m: BotsWorkerMessage) => {
+            if (m.type === 'progress') {
+              latest[i] = m.progress;
+              fresh[i] = true;
+              // One combined line per round of reports from every worker.
+              if (fresh.every(Boolean)) {
+                fresh.fill(false);
+                onProgress(combineProgress(latest.filter((p): p is BotProgress => p !== undefined)));
+              }
+            } else if (m.type === 'done') {
+              settled = true;
+              resolve(m.result);
+              void worker.terminate();
+            } else {
+              settled = true;
+              reject(m.connect ? new BotsConnectError(m.message) : new Error(`bots worker ${i}: ${m.message}`));
+              void worker.terminate();
+            }
+          });
+          worker.on('error', (err) => {
+            settled = true;
+            reject(err);
+          });
+          worker.on('exit', (code) => {
+            if (!settled) reject(new Error(`bots worker ${i} exited with code ${code} before reporting`));
+          });
+        });
+      }),
+    );
+    return summarizeBots(results);
+  } finally {
+    signal.removeEventListener('abort', stopAll);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
 /** Runs `bluemarble bots`; resolves with the process exit code (0 ok, 1 run failed, 2 usage). */
 export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
@@ -182,17 +271,20 @@ export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {
 
   let summary: BotSummary;
   try {
-    summary = await runBots({
-      url: args.url,
-      count: args.count,
-      durationS: args.durationS,
-      rampS: args.rampS,
-      seed: args.seed,
-      namePrefix: args.namePrefix,
-      onProgress,
-      createSocket,
-      signal: abort.signal,
-    });
+    summary =
+      args.workers > 1
+        ? await runBotsInWorkers(args, onProgress, abort.signal)
+        : await runBots({
+            url: args.url,
+            count: args.count,
+            durationS: args.durationS,
+            rampS: args.rampS,
+            seed: args.seed,
+            namePrefix: args.namePrefix,
+            onProgress,
+            createSocket,
+            signal: abort.signal,
+          });
   } catch (err) {
     if (lineOpen) stderr.write('\n');
     if (err instanceof BotsConnectError) {

@@ -84,6 +84,19 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
   const http: Server = createHttpServer({
     metrics,
     logger,
+    routes: [
+      {
+        method: 'GET',
+        path: '/stats',
+        // Exact recent tick percentiles for benchmarks and the ops view; ?reset=1 starts a window.
+        handle: (req, res) => {
+          const reset = (req.url ?? '').includes('reset=1');
+          const body = JSON.stringify({ ...host.stats(), players: gateway.playerCount, ...host.timings({ reset }) });
+          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          res.end(body);
+        },
+      },
+    ],
     health: () => {
       const s = host.stats();
       return {

@@ -6,3 +6,4 @@ export * from './zone-id.ts';
 export * from './quantize.ts';
 export * from './messages.ts';
 export * from './frame.ts';
+export * from './history.ts';

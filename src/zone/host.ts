@@ -25,6 +25,18 @@ export interface ZoneHostStats {
   ticks: number;
 }
 
+/** Exact percentiles over the most recent steps (prometheus histograms only estimate them). */
+export interface StepTimings {
+  samples: number;
+  stepP50Ms: number;
+  stepP99Ms: number;
+  stepMaxMs: number;
+  zoneTickP99Ms: number;
+  lagP99Ms: number;
+}
+
+const TIMING_WINDOW = 1200; // one minute at 20 Hz
+
 export class ZoneHost {
   private readonly zones = new Map<ZoneId, Zone>();
   private readonly subs: Subscription[] = [];
@@ -33,6 +45,11 @@ export class ZoneHost {
   private running = false;
   private ticks = 0;
   private readonly periodMs: number;
+  private readonly stepMs = new Float64Array(TIMING_WINDOW);
+  private readonly zoneMs = new Float64Array(TIMING_WINDOW * 4);
+  private readonly lagMs = new Float64Array(TIMING_WINDOW);
+  private stepCount = 0;
+  private zoneTickCount = 0;
   private lastStats: ZoneHostStats = { zones: 0, awake: 0, sleeping: 0, players: 0, entities: 0, ticks: 0 };
 
   constructor(
@@ -73,6 +90,28 @@ export class ZoneHost {
 
   stats(): ZoneHostStats {
     return this.lastStats;
+  }
+
+  /** Percentiles of the last TIMING_WINDOW steps; `reset` starts a new measurement window. */
+  timings(opts: { reset?: boolean } = {}): StepTimings {
+    const n = Math.min(this.stepCount, TIMING_WINDOW);
+    const zn = Math.min(this.zoneTickCount, this.zoneMs.length);
+    const steps = Array.from(this.stepMs.subarray(0, n)).sort((a, b) => a - b);
+    const zones = Array.from(this.zoneMs.subarray(0, zn)).sort((a, b) => a - b);
+    const lags = Array.from(this.lagMs.subarray(0, n)).sort((a, b) => a - b);
+    const t: StepTimings = {
+      samples: n,
+      stepP50Ms: pct(steps, 0.5),
+      stepP99Ms: pct(steps, 0.99),
+      stepMaxMs: steps.length > 0 ? steps[steps.length - 1]! : 0,
+      zoneTickP99Ms: pct(zones, 0.99),
+      lagP99Ms: pct(lags, 0.99),
+    };
+    if (opts.reset) {
+      this.stepCount = 0;
+      this.zoneTickCount = 0;
+    }
+    return t;
   }
 
   private readonly claims = new Map<ZoneId, Subscription>();
@@ -136,7 +175,9 @@ export class ZoneHost {
   readonly step = (): void => {
     const m = this.ctx.metrics;
     const start = this.ctx.now();
-    m.tickLag.observe(Math.max(0, start - this.nextStepAt) / 1000);
+    const lag = Math.max(0, start - this.nextStepAt);
+    m.tickLag.observe(lag / 1000);
+    this.lagMs[this.stepCount % TIMING_WINDOW] = lag;
     let awake = 0;
     let players = 0;
     let entities = 0;
@@ -161,11 +202,14 @@ export class ZoneHost {
         this.ctx.logger.error({ err, zone: zone.id }, 'zone tick failed');
         m.busMessages.inc({ kind: 'zone_tick_error' });
       }
-      m.tickDuration.observe((this.ctx.now() - t0) / 1000);
+      const zoneMs = this.ctx.now() - t0;
+      m.tickDuration.observe(zoneMs / 1000);
+      this.zoneMs[this.zoneTickCount++ % this.zoneMs.length] = zoneMs;
     }
     this.ticks++;
     const end = this.ctx.now();
     m.stepDuration.observe((end - start) / 1000);
+    this.stepMs[this.stepCount++ % TIMING_WINDOW] = end - start;
     m.zonesActive.set(awake);
     m.zonesSleeping.set(this.zones.size - awake);
     this.lastStats = {
@@ -181,4 +225,9 @@ export class ZoneHost {
     if (end - this.nextStepAt > this.periodMs * 5) this.nextStepAt = end + this.periodMs;
     this.schedule();
   };
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }

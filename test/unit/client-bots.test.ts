@@ -1,6 +1,8 @@
 // runBots and the `bots` command against an in-memory fake server built from the protocol codecs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { runBots, BotsConnectError, makeRng } from '../../src/bots/bots.ts';
 import type { BotProgress } from '../../src/bots/bots.ts';
 import { botsCommand } from '../../src/bots/cli.ts';
@@ -361,5 +363,88 @@ test('bots command: prints a summary table and, with --json, a JSON last line', 
     assert.equal(typeof summary['framesPerClientPerSecond'], 'number');
   } finally {
     server.stop();
+  }
+});
+
+/** A real `ws` server speaking just enough protocol for bots in worker threads (they open real sockets). */
+async function startWsServer(): Promise<{ url: string; names: string[]; stop: () => Promise<void> }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws' });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const names: string[] = [];
+  const writer = new Writer();
+  const empty: FrameState = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: { count: 0, data: new Int32Array(0) } };
+  wss.on('connection', (sock) => {
+    let frameSeq = 0;
+    let lastInput = 0;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    sock.on('close', () => clearInterval(timer));
+    sock.on('message', (data: Buffer) => {
+      const m = decodeMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (m.type === MessageType.Hello) {
+        names.push(m.body.name);
+        sock.send(
+          encodeWelcome({
+            version: PROTOCOL_VERSION, entityId: names.length, tickRate: TICK_RATE, aoiRadius: 100, maxSpeed: MAX_SPEED,
+            maxVerticalSpeed: 3, speedTolerance: 0.1, maxInputDtMs: 250, maxInputsPerSecond: 30, nextInputSeq: 1,
+            own: empty.own, sessionId: m.body.name,
+          }),
+        );
+        timer = setInterval(() => {
+          frameSeq++;
+          sock.send(encodeFrame(writer, { seq: frameSeq, serverTime: 0, zone: '0', baselineSeq: 0, baseline: null, lastInputSeq: lastInput, current: empty }));
+        }, 1000 / TICK_RATE);
+      } else if (m.type === MessageType.Input) {
+        lastInput = m.body.inputs[m.body.inputs.length - 1]!.seq;
+      } else if (m.type === MessageType.Ping) {
+        sock.send(encodePong({ seq: m.body.seq, clientTime: m.body.clientTime, serverTime: Date.now() }));
+      }
+    });
+  });
+  const { port } = wss.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/ws`,
+    names,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}
+
+test('bots command: --workers splits bots over threads with unique names and merges the summary', async () => {
+  const server = await startWsServer();
+  try {
+    const c = capture();
+    const code = await botsCommand(['--url', server.url, '--count', '5', '--workers', '2', '--duration', '0.8', '--ramp', '0.1', '--json'], {
+      ...c.io,
+      signal: new AbortController().signal,
+    });
+    assert.equal(code, 0, c.err.join(''));
+    assert.deepEqual([...server.names].sort(), ['bot0', 'bot1', 'bot2', 'bot3', 'bot4']);
+    const lines = c.out.join('').trimEnd().split('\n');
+    const summary = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    assert.equal(summary['clients'], 5);
+    assert.equal(summary['connected'], 5);
+    assert.equal(summary['protocolErrors'], 0);
+    const fps = summary['framesPerClientPerSecond'];
+    assert.ok(typeof fps === 'number' && fps > 10 && fps < 30, `frames/s ${String(fps)}`);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('bots command: --workers with an unreachable server exits 1', async () => {
+  const c = capture();
+  const code = await botsCommand(['--url', 'ws://127.0.0.1:1/ws', '--count', '4', '--workers', '2'], { ...c.io, signal: new AbortController().signal });
+  assert.equal(code, 1);
+  assert.match(c.err.join(''), /ECONNREFUSED/);
+});
+
+test('bots command: bad --workers values exit 2', async () => {
+  for (const argv of [['--workers', '0'], ['--workers', '3', '--count', '2'], ['--workers', '100000']]) {
+    const c = capture();
+    assert.equal(await botsCommand(argv, c.io), 2, argv.join(' '));
+    assert.match(c.err.join(''), /--workers/);
   }
 });

@@ -354,3 +354,23 @@ test('random frame payloads only ever raise ProtocolError', () => {
     { numRuns: 3000 },
   );
 });
+
+test('golden bytes (the worked examples in docs/protocol.md)', () => {
+  const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  const own: OwnState = { latE7: 488_566_000, lonE7: 23_522_000, altCm: 3500, heading16: 16384, action: 0, actionSeq: 0 };
+  const f1 = { own, entities: snapshot([[5, 0, 48_856_700, 2_352_300, 350, 64, 0, 0], [9, 1, 48_856_500, 2_352_100, 340, 128, 0, 0]]) };
+  const f3 = {
+    own: { ...own, latE7: own.latE7 + 22, lonE7: own.lonE7 - 7 },
+    entities: snapshot([[5, 0, 48_856_702, 2_352_299, 350, 64, 0, 0], [12, 0, 48_856_900, 2_352_000, 360, 0, 0, 0]]),
+  };
+  const zone = '8828308281fffff';
+  assert.equal(
+    hex(encodeFrame(shared, { seq: 1, serverTime: 1050, zone, baselineSeq: 0, baseline: null, lastInputSeq: 0, current: f1 })),
+    '0141300001000000' + '1a040000ffff1f28' + '08838208b0c1cd88' + '000007e0b3f7d103a0abb716d8360040000205' +
+      '00f8f9cb2ed8929f02bc0540000004' + '01e8f6cb2ec88f9f02a80580' + '0000',
+  );
+  assert.equal(
+    hex(encodeFrame(shared, { seq: 3, serverTime: 1150, zone, baselineSeq: 1, baseline: f1, lastInputSeq: 101, current: f3 })),
+    '01411900030000007e040000ffff1f2808838208' + '1dd0871a' + '0165012c0d0101010c0088fdcb2e808e9f02d00500000001f2',
+  );
+});

@@ -262,3 +262,19 @@ test('random payloads behind a valid header: ProtocolError or a canonical messag
     { numRuns: 5000 },
   );
 });
+
+test('golden bytes (the worked examples in docs/protocol.md)', () => {
+  const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  assert.equal(hex(encodeHello({ minVersion: 1, maxVersion: 1, name: 'ann', token: '' })), '010107000000000000000000000000000000000069819d4d010103616e6e00');
+  assert.equal(
+    hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: '8828308281fffff' })),
+    '0142020065000000ea820100ffff1f2808838208666c85660165',
+  );
+  assert.equal(
+    hex(encodeInput({ ackFrame: 41, inputs: [
+      { seq: 100, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [] },
+      { seq: 101, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [2] },
+    ] })),
+    '010214006400000000000000000000000000000' + '0ccffe9e72902643200d804ab02000032' + '00d804ab02000102',
+  );
+});

@@ -1,0 +1,49 @@
+// Worker-thread entry for `bluemarble bots --workers N`: runs one group of bots and reports
+// progress and mergeable results to the main thread (see startBotsWorker in cli.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import WebSocket from 'ws';
+import type { WebSocketLike } from '../client/connection.ts';
+import { BotsConnectError, runBotsRaw } from './bots.ts';
+import type { BotProgress, BotRawResult } from './bots.ts';
+
+export interface BotsWorkerInput {
+  url: string;
+  count: number;
+  durationS: number;
+  rampS: number;
+  namePrefix: string;
+  indexOffset: number;
+  seed: number | undefined;
+}
+
+/** Worker -> main. */
+export type BotsWorkerMessage =
+  | { type: 'progress'; progress: BotProgress }
+  | { type: 'done'; result: BotRawResult }
+  | { type: 'error'; message: string; connect: boolean };
+
+/** Main -> worker: end the run early (the worker still reports 'done'). */
+export type BotsWorkerCommand = { type: 'stop' };
+
+const port = parentPort;
+if (port) {
+  const input = workerData as BotsWorkerInput;
+  const abort = new AbortController();
+  port.on('message', (cmd: BotsWorkerCommand) => {
+    if (cmd.type === 'stop') abort.abort();
+  });
+  const post = (m: BotsWorkerMessage): void => port.postMessage(m);
+  runBotsRaw({
+    ...input,
+    createSocket: (url: string): WebSocketLike => new WebSocket(url, { perMessageDeflate: false }),
+    onProgress: (progress) => post({ type: 'progress', progress }),
+    signal: abort.signal,
+  }).then(
+    (result) => {
+      post({ type: 'done', result }); // the main thread terminates us once this arrives
+    },
+    (err: unknown) => {
+      post({ type: 'error', message: err instanceof Error ? err.message : String(err), connect: err instanceof BotsConnectError });
+    },
+  );
+}
