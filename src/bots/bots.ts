@@ -56,7 +56,7 @@ export interface BotSummary {
   connectFailures: number;
   protocolErrors: number;
   visibleEntitiesAvg: number;
-  /** Scheduler passes that ran more than two ticks late and had to skip (a sign of an overloaded bot host). */
+  /** Bot inputs skipped because the scheduler ran over two ticks late, summed over bots (bot host overloaded). */
   lateTicks: number;
 }
 

@@ -171,7 +171,9 @@ const SETTINGS = {
     int(0, 15),
     'H3 resolution grouping zones into regions; must be below --zone-resolution.',
   ),
-  aoiRadius: setting('aoi-radius', '200', decimal(10, 1000), 'Area-of-interest radius in metres.'),
+  // Up to 10 km so benchmarks can turn interest management effectively off at coarse zone
+  // resolutions; the server still refuses radii that do not fit the chosen zones (checkWorldFits).
+  aoiRadius: setting('aoi-radius', '200', decimal(10, 10000), 'Area-of-interest radius in metres.'),
   aoiHysteresis: setting(
     'aoi-hysteresis',
     '0.1',

@@ -58,7 +58,8 @@ export function stepPoseInto(p: Pose, intent: MoveIntent, rules: MovementRules, 
   let newLat = latE7;
   let newLon = lonE7;
   let newHeading = heading16;
-  if (distM > 0) {
+  // distM can overflow to Infinity for absurd (finite) velocities; such input is left unapplied.
+  if (distM > 0 && distM < Infinity) {
     const bearing = Math.atan2(east, north);
     destinationRad((latE7 / E7) * DEG_TO_RAD, (lonE7 / E7) * DEG_TO_RAD, bearing, distM / EARTH_RADIUS_M, dest);
     newLat = clampLatE7(Math.round(dest.lat * RAD_TO_DEG * E7)) + 0;

@@ -1,0 +1,518 @@
+// Scenarios over real sockets on loopback: `sockets` (client count steps + the dense variant)
+// and `aoi-off`. The server (`bluemarble start`) and the bots (`bluemarble bots`) each run as
+// child processes; the server's own /stats gives exact step percentiles over a window inside
+// the bots' measurement window.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cellToLatLng, latLngToCell } from 'h3-js';
+import { minCellInradiusM } from '../src/world/zoning.ts';
+import type { Child } from './proc.ts';
+import { startBluemarble, waitExit } from './proc.ts';
+import { CpuMeter, progress, round, sleep, table } from './util.ts';
+
+const PARIS = { lat: 48.8566, lon: 2.3522 };
+/** Spread density: 1,000 players over 10 km^2. */
+const SPREAD_PLAYERS_PER_M2 = 1000 / 10e6;
+/** "Held at 20 Hz": at least this many frames per client per second. */
+const HELD_FPS = 19;
+const STEP_P99_LIMIT_MS = 25;
+/** No scenario may run longer than this; remaining steps are skipped (and reported as such). */
+const SCENARIO_BUDGET_MS = 6 * 60_000 - 20_000;
+
+/** GET /stats of the embedded server (see src/cli/server.ts). */
+interface ServerStats {
+  zones: number;
+  awake: number;
+  players: number;
+  entities: number;
+  ticks: number;
+  samples: number;
+  stepP50Ms: number;
+  stepP99Ms: number;
+  stepMaxMs: number;
+  zoneTickP99Ms: number;
+  lagP99Ms: number;
+}
+
+/** The JSON line `bluemarble bots --json` prints last (src/bots/bots.ts BotSummary). */
+interface BotsJson {
+  clients: number;
+  connected: number;
+  seconds: number;
+  bytesInPerClientPerSecond: number;
+  framesPerClientPerSecond: number;
+  rttP50Ms: number;
+  rttP99Ms: number;
+  updateLatencyP50Ms: number;
+  updateLatencyP99Ms: number;
+  inputsRejected: number;
+  rejectsByReason: Record<string, number>;
+  disconnects: number;
+  kicksByReason: Record<string, number>;
+  connectFailures: number;
+  protocolErrors: number;
+  visibleEntitiesAvg: number;
+  lateTicks: number;
+}
+
+export interface StepResult {
+  label: string;
+  clients: number;
+  botProcesses: number;
+  spawnRadiusM: number;
+  npcs: number;
+  connected: number;
+  framesPerClientPerSecond: number;
+  stepP50Ms: number;
+  stepP99Ms: number;
+  stepMaxMs: number;
+  lagP99Ms: number;
+  /** Step samples in the server's window. */
+  serverSteps: number;
+  zones: number;
+  bytesPerClientPerSecond: number;
+  bytesPerFrame: number;
+  updateLatencyP50Ms: number;
+  updateLatencyP99Ms: number;
+  rttP99Ms: number;
+  inputsRejected: number;
+  rejectsByReason: Record<string, number>;
+  disconnects: number;
+  kicksByReason: Record<string, number>;
+  connectFailures: number;
+  protocolErrors: number;
+  visibleEntitiesAvg: number;
+  /** Bots scheduler passes that fell behind: a sign the bots' own process was overloaded. */
+  botLateTicks: number;
+  /** CPU of the server and of each bots process over the server's window, % of one core. */
+  serverCpuPct: number;
+  botsCpuPct: number[];
+  /** Server log lines at warn or above (pino level >= 40), and a few of them. */
+  serverWarnings: number;
+  serverWarningSamples: string[];
+  /** Frames held at 20 Hz and step p99 within 25 ms. */
+  held: boolean;
+}
+
+export interface SocketsResult {
+  steps: StepResult[];
+  /** Largest client count held at 20 Hz with step p99 <= 25 ms (0 if none). */
+  maxHeldClients: number;
+  skipped: number[];
+  dense: StepResult | undefined;
+}
+
+export interface AoiOffResult {
+  clients: number;
+  spawn: { lat: number; lon: number; radiusM: number };
+  aoiOffRadiusM: number;
+  on: StepResult;
+  off: StepResult;
+  /** 1 - on/off, per client per second and per frame. */
+  savingPct: number;
+  savingPerFramePct: number;
+}
+
+export interface SocketOptions {
+  quick: boolean;
+  signal: AbortSignal;
+  /** Bot processes per step; 0 = automatic (one per 1,000 clients, at most 2). */
+  botProcs: number;
+  /** Overrides the client counts of the `sockets` steps. */
+  counts: number[] | undefined;
+}
+
+export function spreadRadiusM(clients: number): number {
+  return Math.sqrt(clients / SPREAD_PLAYERS_PER_M2 / Math.PI);
+}
+
+async function getStats(base: string, reset: boolean): Promise<ServerStats> {
+  const res = await fetch(`${base}/stats${reset ? '?reset=1' : ''}`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET /stats: HTTP ${res.status}`);
+  return (await res.json()) as ServerStats;
+}
+
+function lastJsonLine<T>(lines: readonly string[]): T | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i]!.trim();
+    if (l.startsWith('{')) {
+      try {
+        return JSON.parse(l) as T;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+}
+
+/** pino lines at warn (40) or above; anything else on stderr counts too (crashes, stack traces). */
+function serverWarnings(child: Child): string[] {
+  const out: string[] = [];
+  for (const l of child.stdoutLines) {
+    const m = l.match(/"level":(\d+)/);
+    if (m && Number(m[1]) >= 40) out.push(l);
+  }
+  for (const l of child.stderrLines) if (l.trim() !== '') out.push(l);
+  return out;
+}
+
+interface StepSpec {
+  label: string;
+  clients: number;
+  /** Extra `bluemarble start` flags; --port, --log-level and --data are added here. */
+  serverFlags: string[];
+  spawnRadiusM: number;
+  npcs: number;
+  durationS: number;
+  botProcs: number;
+  signal: AbortSignal;
+}
+
+/** One server, one set of bots, one measurement. */
+async function runStep(spec: StepSpec): Promise<StepResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bluemarble-bench-'));
+  const children: Child[] = [];
+  try {
+    const server = startBluemarble([
+      'start',
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
+      '--data',
+      dataDir,
+      '--npcs',
+      String(spec.npcs),
+      '--spawn-radius',
+      String(round(spec.spawnRadiusM, 1)),
+      '--max-players',
+      String(Math.max(10000, spec.clients * 2)),
+      ...spec.serverFlags,
+    ]);
+    children.push(server);
+    const m = await server.waitForLine(/WebSocket:\s+(ws:\/\/\S+)/, 30_000);
+    if (!m) {
+      throw new Error(`server did not start:\n${[...server.stdoutLines, ...server.stderrLines].slice(-20).join('\n')}`);
+    }
+    const wsUrl = m[1]!;
+    const base = wsUrl.replace(/^ws:/, 'http:').replace(/\/ws$/, '');
+
+    // The bots' default ramp: 100 connections per second, at most 10 s.
+    const rampS = Math.min(10, Math.max(1, spec.clients / 100));
+    const procs = Math.max(1, Math.min(spec.botProcs, spec.clients));
+    const botsStartedAt = performance.now();
+    const bots: Child[] = [];
+    for (let i = 0; i < procs; i++) {
+      const count = Math.floor(spec.clients / procs) + (i < spec.clients % procs ? 1 : 0);
+      const bot = startBluemarble(
+        [
+          'bots',
+          '--url',
+          wsUrl,
+          '--count',
+          String(count),
+          '--duration',
+          String(spec.durationS),
+          '--ramp',
+          String(rampS),
+          '--seed',
+          String(1000 + i),
+          '--name-prefix',
+          `b${i}-`,
+          '--json',
+        ],
+        { onStderr: (l) => progress(`  bots${procs > 1 ? ` ${i + 1}/${procs}` : ''}: ${l.trim()}`) },
+      );
+      bots.push(bot);
+      children.push(bot);
+    }
+
+    // Wait for the ramp to complete (or the deadline), then measure inside the bots' window.
+    const botsEndAt = botsStartedAt + (rampS + spec.durationS) * 1000;
+    let stats = await getStats(base, false);
+    while (stats.players < spec.clients * 0.98 && performance.now() < botsStartedAt + (rampS + 15) * 1000) {
+      if (spec.signal.aborted || bots.some((b) => b.proc.exitCode !== null)) break;
+      await sleep(500, spec.signal);
+      stats = await getStats(base, false);
+    }
+    await sleep(2000, spec.signal);
+    const cpu = new CpuMeter();
+    const pids = [server.pid, ...bots.map((b) => b.pid)];
+    await getStats(base, true);
+    cpu.begin(pids);
+    // End a second before the bots' window closes so no bot is already disconnecting.
+    await sleep(Math.max(2000, botsEndAt - 1000 - performance.now()), spec.signal);
+    const window = await getStats(base, false);
+    const [serverCpu = NaN, ...botsCpu] = cpu.end(pids);
+
+    const summaries: BotsJson[] = [];
+    for (const b of bots) {
+      const code = await waitExit(b, (rampS + spec.durationS + 30) * 1000);
+      const s = lastJsonLine<BotsJson>(b.stdoutLines);
+      if (code !== 0 || !s) {
+        throw new Error(`bots exited with ${code ?? 'timeout'}:\n${[...b.stdoutLines, ...b.stderrLines].slice(-20).join('\n')}`);
+      }
+      summaries.push(s);
+    }
+    await server.stop();
+    const warnings = serverWarnings(server);
+
+    // Several bot processes: rates are weighted by connected clients, p99s are the worst one's.
+    const connected = summaries.reduce((n, s) => n + s.connected, 0);
+    const weighted = (f: (s: BotsJson) => number): number =>
+      connected > 0 ? summaries.reduce((n, s) => n + f(s) * s.connected, 0) / connected : 0;
+    const worst = (f: (s: BotsJson) => number): number => Math.max(...summaries.map(f));
+    const sum = (f: (s: BotsJson) => number): number => summaries.reduce((n, s) => n + f(s), 0);
+    const rejectsByReason: Record<string, number> = {};
+    const kicksByReason: Record<string, number> = {};
+    for (const s of summaries) {
+      addCounts(rejectsByReason, s.rejectsByReason);
+      addCounts(kicksByReason, s.kicksByReason);
+    }
+    const fps = weighted((s) => s.framesPerClientPerSecond);
+    const bps = weighted((s) => s.bytesInPerClientPerSecond);
+    return {
+      label: spec.label,
+      clients: spec.clients,
+      botProcesses: procs,
+      spawnRadiusM: round(spec.spawnRadiusM, 0),
+      npcs: spec.npcs,
+      connected,
+      framesPerClientPerSecond: round(fps, 2),
+      stepP50Ms: round(window.stepP50Ms, 2),
+      stepP99Ms: round(window.stepP99Ms, 2),
+      stepMaxMs: round(window.stepMaxMs, 2),
+      lagP99Ms: round(window.lagP99Ms, 2),
+      serverSteps: window.samples,
+      zones: window.zones,
+      bytesPerClientPerSecond: round(bps, 0),
+      bytesPerFrame: round(fps > 0 ? bps / fps : 0, 1),
+      updateLatencyP50Ms: round(worst((s) => s.updateLatencyP50Ms), 1),
+      updateLatencyP99Ms: round(worst((s) => s.updateLatencyP99Ms), 1),
+      rttP99Ms: round(worst((s) => s.rttP99Ms), 1),
+      inputsRejected: sum((s) => s.inputsRejected),
+      rejectsByReason,
+      disconnects: sum((s) => s.disconnects),
+      kicksByReason,
+      connectFailures: sum((s) => s.connectFailures),
+      protocolErrors: sum((s) => s.protocolErrors),
+      visibleEntitiesAvg: round(weighted((s) => s.visibleEntitiesAvg), 1),
+      botLateTicks: sum((s) => s.lateTicks),
+      serverCpuPct: round(serverCpu, 0),
+      botsCpuPct: botsCpu.map((c) => round(c, 0)),
+      serverWarnings: warnings.length,
+      serverWarningSamples: warnings.slice(0, 5).map((l) => l.slice(0, 300)),
+      held: fps >= HELD_FPS && window.stepP99Ms <= STEP_P99_LIMIT_MS && connected >= spec.clients * 0.98,
+    };
+  } finally {
+    await Promise.all(children.map((c) => c.stop(2000)));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function autoBotProcs(clients: number, requested: number): number {
+  return requested > 0 ? requested : clients > 1000 ? 2 : 1;
+}
+
+function stepLine(r: StepResult): string {
+  return (
+    `${r.connected}/${r.clients} connected, ${r.framesPerClientPerSecond} frames/s, step p50 ${r.stepP50Ms} p99 ${r.stepP99Ms} ms, ` +
+    `${r.bytesPerClientPerSecond} B/client/s, update p99 ${r.updateLatencyP99Ms} ms, visible ${r.visibleEntitiesAvg}, ` +
+    `cpu server ${r.serverCpuPct}% bots ${r.botsCpuPct.join('+')}%${r.held ? '' : ' (NOT held)'}`
+  );
+}
+
+export async function runSockets(opts: SocketOptions): Promise<SocketsResult> {
+  const startedAt = performance.now();
+  const counts = opts.counts ?? (opts.quick ? [200, 500] : [500, 1000, 1500, 2000, 2500, 3000]);
+  const durationS = opts.quick ? 10 : 15;
+  const steps: StepResult[] = [];
+  const skipped: number[] = [];
+  let failuresInARow = 0;
+  for (const n of counts) {
+    // Two failed steps in a row: larger counts will not be held either.
+    const overBudget = performance.now() - startedAt > SCENARIO_BUDGET_MS - (durationS + 25) * 1000;
+    if (opts.signal.aborted || failuresInARow >= 2 || overBudget) {
+      skipped.push(n);
+      continue;
+    }
+    const radius = spreadRadiusM(n);
+    const procs = autoBotProcs(n, opts.botProcs);
+    progress(`sockets: ${n} clients, spawn radius ${Math.round(radius)} m, ${procs} bots process(es), ${durationS} s measured`);
+    const r = await runStep({
+      label: `spread ${n}`,
+      clients: n,
+      serverFlags: [],
+      spawnRadiusM: radius,
+      npcs: 0,
+      durationS,
+      botProcs: procs,
+      signal: opts.signal,
+    });
+    progress(`sockets: ${n}: ${stepLine(r)}`);
+    steps.push(r);
+    failuresInARow = r.held ? 0 : failuresInARow + 1;
+  }
+  let dense: StepResult | undefined;
+  if (!opts.signal.aborted) {
+    progress('sockets: dense: 50 clients + 60 NPCs packed (spawn radius 40 m; NPCs scatter over 100 m)');
+    dense = await runStep({
+      label: 'dense 50 + 60 NPCs',
+      clients: 50,
+      serverFlags: [],
+      spawnRadiusM: 40,
+      npcs: 60,
+      durationS,
+      botProcs: 1,
+      signal: opts.signal,
+    });
+    progress(`sockets: dense: ${stepLine(dense)}`);
+  }
+  const held = steps.filter((s) => s.held).map((s) => s.clients);
+  return { steps, maxHeldClients: held.length > 0 ? Math.max(...held) : 0, skipped, dense };
+}
+
+/** Largest AOI radius the server accepts at zone resolution 5 (see checkWorldFits in src/cli/server.ts). */
+function maxAoiRadiusAtRes5(hysteresis: number): number {
+  return Math.floor((minCellInradiusM(5) * 2 * 0.9) / (1 + hysteresis) / 100) * 100;
+}
+
+export async function runAoiOff(opts: SocketOptions): Promise<AoiOffResult> {
+  const clients = opts.counts?.[0] ?? (opts.quick ? 200 : 1000);
+  const durationS = opts.quick ? 10 : 15;
+  const [lat, lon] = cellToLatLng(latLngToCell(PARIS.lat, PARIS.lon, 5));
+  const radius = spreadRadiusM(clients);
+  // 20 km does not fit resolution-5 zones; the largest radius that does still covers the whole
+  // spawn disk twice over, so every entity is within half the radius and updated every tick.
+  const aoiOff = Math.min(20000, maxAoiRadiusAtRes5(0.1));
+  if (aoiOff < 4 * radius) {
+    progress(`aoi-off: warning: AOI radius ${aoiOff} m < 4 x spawn radius; far entities are refreshed less often`);
+  }
+  const spawnFlags = ['--spawn-lat', String(lat), '--spawn-lon', String(lon)];
+  const procs = autoBotProcs(clients, opts.botProcs);
+  progress(`aoi-off: ${clients} clients, spawn radius ${Math.round(radius)} m at res-5 cell centre ${lat.toFixed(5)}, ${lon.toFixed(5)}`);
+  progress('aoi-off: run 1/2 AOI on (defaults: zone resolution 8, AOI 200 m, frame budget 1200 B)');
+  const on = await runStep({
+    label: 'AOI on',
+    clients,
+    serverFlags: spawnFlags,
+    spawnRadiusM: radius,
+    npcs: 0,
+    durationS,
+    botProcs: procs,
+    signal: opts.signal,
+  });
+  progress(`aoi-off: on: ${stepLine(on)}`);
+  progress(`aoi-off: run 2/2 AOI off (zone resolution 5, AOI ${aoiOff} m, frame budget 65000 B)`);
+  const off = await runStep({
+    label: 'AOI off',
+    clients,
+    serverFlags: [...spawnFlags, '--zone-resolution', '5', '--aoi-radius', String(aoiOff), '--frame-budget', '65000'],
+    spawnRadiusM: radius,
+    npcs: 0,
+    durationS,
+    botProcs: procs,
+    signal: opts.signal,
+  });
+  progress(`aoi-off: off: ${stepLine(off)}`);
+  const saving = (a: number, b: number): number => (b > 0 ? round(100 * (1 - a / b), 1) : NaN);
+  return {
+    clients,
+    spawn: { lat: round(lat, 6), lon: round(lon, 6), radiusM: round(radius, 0) },
+    aoiOffRadiusM: aoiOff,
+    on,
+    off,
+    savingPct: saving(on.bytesPerClientPerSecond, off.bytesPerClientPerSecond),
+    savingPerFramePct: saving(on.bytesPerFrame, off.bytesPerFrame),
+  };
+}
+
+const STEP_HEADER = [
+  'run',
+  'connected',
+  'frames/s',
+  'step p50 ms',
+  'step p99 ms',
+  'step max ms',
+  'B/client/s',
+  'B/frame',
+  'upd p50 ms',
+  'upd p99 ms',
+  'visible',
+  'rejects',
+  'disc.',
+  'zones',
+  'cpu srv %',
+  'cpu bots %',
+  'srv warn',
+  'held',
+];
+
+function stepRow(r: StepResult): Array<string | number> {
+  return [
+    r.label,
+    `${r.connected}/${r.clients}`,
+    r.framesPerClientPerSecond,
+    r.stepP50Ms,
+    r.stepP99Ms,
+    r.stepMaxMs,
+    r.bytesPerClientPerSecond,
+    r.bytesPerFrame,
+    r.updateLatencyP50Ms,
+    r.updateLatencyP99Ms,
+    r.visibleEntitiesAvg,
+    r.inputsRejected,
+    r.disconnects,
+    r.zones,
+    r.serverCpuPct,
+    r.botsCpuPct.join('+'),
+    r.serverWarnings,
+    r.held ? 'yes' : 'no',
+  ];
+}
+
+export function formatSockets(r: SocketsResult): string {
+  const rows = [...r.steps, ...(r.dense ? [r.dense] : [])].map(stepRow);
+  let out = table(
+    'sockets: server and bots as separate processes on loopback; spread = 1,000 players per 10 km^2',
+    STEP_HEADER,
+    rows,
+  );
+  out += `largest client count held at 20 Hz (>= ${HELD_FPS} frames/s) with step p99 <= ${STEP_P99_LIMIT_MS} ms: ${r.maxHeldClients || 'none'}\n`;
+  if (r.skipped.length > 0) out += `skipped (two failed steps in a row, time budget, or interrupted): ${r.skipped.join(', ')}\n`;
+  if (r.dense) {
+    out += `dense: ${r.dense.bytesPerClientPerSecond} B/client/s with ${r.dense.visibleEntitiesAvg} visible entities (target <= 3072)\n`;
+  }
+  return out + notes([...r.steps, ...(r.dense ? [r.dense] : [])]);
+}
+
+export function formatAoiOff(r: AoiOffResult): string {
+  let out = table(
+    `aoi-off: ${r.clients} clients, spawn radius ${r.spawn.radiusM} m, AOI on (200 m) vs off (res-5 zone, AOI ${r.aoiOffRadiusM} m)`,
+    STEP_HEADER,
+    [stepRow(r.on), stepRow(r.off)],
+  );
+  out += `saving from area of interest: ${r.savingPct} % of bytes per client per second (${r.savingPerFramePct} % per frame); target >= 90 %\n`;
+  return out + notes([r.on, r.off]);
+}
+
+function notes(steps: StepResult[]): string {
+  const lines: string[] = [];
+  for (const s of steps) {
+    const extra: string[] = [];
+    if (Object.keys(s.rejectsByReason).length > 0) extra.push(`rejects ${JSON.stringify(s.rejectsByReason)}`);
+    if (Object.keys(s.kicksByReason).length > 0) extra.push(`kicks ${JSON.stringify(s.kicksByReason)}`);
+    if (s.connectFailures > 0) extra.push(`connect failures ${s.connectFailures}`);
+    if (s.protocolErrors > 0) extra.push(`protocol errors ${s.protocolErrors}`);
+    if (s.botLateTicks > 0) extra.push(`bots fell behind ${s.botLateTicks} times`);
+    if (s.serverWarnings > 0) extra.push(`server warnings ${s.serverWarnings}, e.g. ${s.serverWarningSamples[0] ?? ''}`);
+    if (extra.length > 0) lines.push(`  ${s.label}: ${extra.join('; ')}`);
+  }
+  return lines.length > 0 ? `notes:\n${lines.join('\n')}\n` : '';
+}

@@ -1,0 +1,322 @@
+// Scenario `tick`: the simulation cost alone. One process, no sockets: a ZoneHost on the
+// in-memory bus, stepped with a fake clock, with a stand-in gateway that only counts bytes and
+// acknowledges frames the way a client does (so frames are deltas, as in production).
+import { MemoryBus } from '../src/cluster/memory-bus.ts';
+import type { EntityTransfer, GatewayBatch } from '../src/cluster/messages.ts';
+import { createLogger } from '../src/ops/log.ts';
+import { Metrics } from '../src/ops/metrics.ts';
+import { MessageType } from '../src/protocol/types.ts';
+import type { WireInput } from '../src/protocol/types.ts';
+import { destination, poseFromDegrees } from '../src/world/geo.ts';
+import { Rng } from '../src/world/rng.ts';
+import { DEFAULT_MOVEMENT_RULES, EntityKind } from '../src/world/types.ts';
+import type { ZoneId } from '../src/world/types.ts';
+import { zoneOfPose } from '../src/world/zoning.ts';
+import { ZoneHost } from '../src/zone/host.ts';
+import type { ZoneSettings } from '../src/zone/zone.ts';
+import { percentile, progress, round, table } from './util.ts';
+
+const GATEWAY = 'gw-bench';
+const TICK_RATE = 20;
+const AOI_RADIUS_M = 200;
+const TARGET_NEIGHBOURS = 100;
+const WARMUP_TICKS = 2 * TICK_RATE;
+const MEASURED_TICKS = 5 * TICK_RATE;
+const CENTER = { lat: 48.8566, lon: 2.3522 };
+/** Walkers turn on average every 5 s. */
+const TURN_CHANCE = 1 / (5 * TICK_RATE);
+
+export interface TickRow {
+  players: number;
+  spawnRadiusM: number;
+  /** Players per km^2 in the spawn disk. */
+  densityPerKm2: number;
+  /** Expected other players within 200 m at spawn, averaged over the disk (edge effects included). */
+  expectedWithin200m: number;
+  /** Entities per frame actually sent, averaged over the measured ticks. */
+  visibleAvg: number;
+  zones: number;
+  zonesAwake: number;
+  stepP50Ms: number;
+  stepP99Ms: number;
+  /** Median step time divided by players. */
+  stepUsPerPlayer: number;
+  /** Whole tick: inputs through the bus, the step, and delivery of its batches to the gateway. */
+  tickP50Ms: number;
+  tickUsPerPlayer: number;
+  bytesPerPlayerPerTick: number;
+  rejects: number;
+  kicks: number;
+  busErrors: number;
+  rssMB: number;
+}
+
+export interface TickResult {
+  rows: TickRow[];
+}
+
+/**
+ * Area of the part of a circle of radius r, centred d from the centre of a disk of radius R,
+ * that lies inside the disk.
+ */
+function lensArea(d: number, r: number, R: number): number {
+  if (d + r <= R) return Math.PI * r * r;
+  if (d + R <= r) return Math.PI * R * R;
+  if (d >= R + r) return 0;
+  const a = Math.acos(Math.min(1, Math.max(-1, (d * d + r * r - R * R) / (2 * d * r))));
+  const b = Math.acos(Math.min(1, Math.max(-1, (d * d + R * R - r * r) / (2 * d * R))));
+  const k = Math.sqrt(Math.max(0, (-d + r + R) * (d + r - R) * (d - r + R) * (d + r + R)));
+  return r * r * a + R * R * b - 0.5 * k;
+}
+
+/** Mean number of other players within r of a player, for n spread uniformly over a disk of radius R. */
+export function expectedNeighbours(n: number, R: number, r: number): number {
+  const steps = 400;
+  let acc = 0;
+  for (let i = 0; i < steps; i++) {
+    const d = ((i + 0.5) / steps) * R;
+    acc += lensArea(d, r, R) * ((2 * d) / (R * R)) * (R / steps);
+  }
+  return ((n - 1) / (Math.PI * R * R)) * acc;
+}
+
+/** Spawn radius giving on average `target` other players within r, disk edge included. */
+export function denseSpawnRadius(n: number, r: number, target: number): number {
+  let lo = 1;
+  let hi = r * Math.sqrt(n) * 4;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (expectedNeighbours(n, mid, r) > target) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+async function histogramMean(h: Metrics['visibleEntities']): Promise<{ sum: number; count: number }> {
+  const m = await h.get();
+  let sum = 0;
+  let count = 0;
+  for (const v of m.values) {
+    if (v.metricName?.endsWith('_sum')) sum = v.value;
+    else if (v.metricName?.endsWith('_count')) count = v.value;
+  }
+  return { sum, count };
+}
+
+/** Let the bus deliver everything queued (its deliveries and handoff answers are microtasks). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function runOne(n: number, seed: number): Promise<TickRow> {
+  const radius = denseSpawnRadius(n, AOI_RADIUS_M, TARGET_NEIGHBOURS);
+  const bus = new MemoryBus();
+  const metrics = new Metrics();
+  let busErrors = 0;
+  bus.onHandlerError = () => void busErrors++;
+  const settings: ZoneSettings = {
+    tickRate: TICK_RATE,
+    aoiRadius: AOI_RADIUS_M,
+    aoiHysteresis: 0.1,
+    frameBudget: 1200,
+    rules: DEFAULT_MOVEMENT_RULES,
+    maxInputsPerSecond: 2 * TICK_RATE,
+    zoneResolution: 8,
+    inputGapTimeoutMs: 250,
+    moveClockSlackMs: 1000,
+  };
+  let nowMs = 1_000_000;
+  const host = new ZoneHost(
+    { bus, metrics, logger: createLogger({ level: 'silent' }), settings, now: () => nowMs },
+    bus,
+  );
+  host.start({ autoTick: false });
+
+  // Per-player state indexed by entity id (1..n): what a gateway would hold per connection.
+  const zoneOf: ZoneId[] = new Array<ZoneId>(n + 1).fill('0');
+  const ack = new Uint32Array(n + 1);
+  const seq = new Uint32Array(n + 1);
+  const east = new Float64Array(n + 1);
+  const north = new Float64Array(n + 1);
+  let bytes = 0;
+  let rejects = 0;
+  let kicks = 0;
+  bus.serveGateway(GATEWAY, (b: GatewayBatch) => {
+    for (const d of b.deliveries) {
+      bytes += d.bytes.byteLength;
+      zoneOf[d.entityId] = b.zone;
+      const type = d.bytes[1];
+      if (type === MessageType.Frame) {
+        // Header bytes 4..7: the frame seq (u32 little-endian), which the client acks.
+        const v = d.bytes;
+        ack[d.entityId] = (v[4]! | (v[5]! << 8) | (v[6]! << 16) | (v[7]! << 24)) >>> 0;
+      } else if (type === MessageType.Reject) {
+        rejects++;
+      }
+    }
+    kicks += b.kicks.length;
+  });
+
+  const rng = new Rng(seed);
+  const speed = 0.75 * DEFAULT_MOVEMENT_RULES.maxSpeed;
+  const turn = (id: number): void => {
+    const h = rng.next() * 2 * Math.PI;
+    east[id] = Math.sin(h) * speed;
+    north[id] = Math.cos(h) * speed;
+  };
+  const offers: Array<Promise<{ accepted: boolean }>> = [];
+  for (let id = 1; id <= n; id++) {
+    const p = destination(CENTER.lat, CENTER.lon, rng.next() * 360, radius * Math.sqrt(rng.next()));
+    const pose = poseFromDegrees(p.lat, p.lon, 0, rng.next() * 360);
+    const zone = zoneOfPose(pose, settings.zoneResolution);
+    zoneOf[id] = zone;
+    turn(id);
+    const entity: EntityTransfer = {
+      id,
+      kind: EntityKind.Player,
+      name: `p${id}`,
+      pose,
+      action: 0,
+      actionSeq: 0,
+      player: {
+        gatewayId: GATEWAY,
+        sessionId: `s${id}`,
+        lastInputSeq: 0,
+        pending: [],
+        moveClock: { slackMs: settings.moveClockSlackMs, bankMs: settings.moveClockSlackMs },
+        cooldowns: {},
+        rateWindowStartMs: 0,
+        rateWindowCount: 0,
+        view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
+      },
+    };
+    offers.push(bus.offerEntity(zone, { from: '0', entity }));
+  }
+  const refused = (await Promise.all(offers)).filter((a) => !a.accepted).length;
+  if (refused > 0) throw new Error(`${refused} of ${n} players refused at spawn`);
+
+  const stepMs: number[] = [];
+  const tickMs: number[] = [];
+  let bytesAtStart = 0;
+  let visAtStart = { sum: 0, count: 0 };
+  let rejectsAtStart = 0;
+  let kicksAtStart = 0;
+  const dtMs = 1000 / TICK_RATE;
+  for (let t = 0; t < WARMUP_TICKS + MEASURED_TICKS; t++) {
+    if (t === WARMUP_TICKS) {
+      bytesAtStart = bytes;
+      visAtStart = await histogramMean(metrics.visibleEntities);
+      rejectsAtStart = rejects;
+      kicksAtStart = kicks;
+    }
+    const t0 = performance.now();
+    for (let id = 1; id <= n; id++) {
+      if (rng.next() < TURN_CHANCE) turn(id);
+      const s = ++seq[id]!;
+      const input: WireInput = {
+        seq: s,
+        dtMs,
+        eastCms: Math.round(east[id]! * 100),
+        northCms: Math.round(north[id]! * 100),
+        upCms: 0,
+        actions: [],
+      };
+      bus.sendToZone(zoneOf[id]!, { kind: 'inputs', entityId: id, ackFrame: ack[id]!, inputs: [input] });
+    }
+    await settle(); // inputs reach the zones' inboxes before the step, as from a live gateway
+    nowMs += dtMs;
+    const s0 = performance.now();
+    host.step();
+    const s1 = performance.now();
+    await settle(); // batches to the gateway, ghosts to neighbours, handoffs
+    const t1 = performance.now();
+    if (t >= WARMUP_TICKS) {
+      stepMs.push(s1 - s0);
+      tickMs.push(t1 - t0);
+    }
+  }
+  const vis = await histogramMean(metrics.visibleEntities);
+  const stats = host.stats();
+  await host.stop();
+  await bus.close();
+  stepMs.sort((a, b) => a - b);
+  tickMs.sort((a, b) => a - b);
+  const stepP50 = percentile(stepMs, 0.5);
+  const tickP50 = percentile(tickMs, 0.5);
+  const visCount = vis.count - visAtStart.count;
+  return {
+    players: n,
+    spawnRadiusM: round(radius, 0),
+    densityPerKm2: round(n / (Math.PI * (radius / 1000) ** 2), 0),
+    expectedWithin200m: round(expectedNeighbours(n, radius, AOI_RADIUS_M), 1),
+    visibleAvg: round(visCount > 0 ? (vis.sum - visAtStart.sum) / visCount : 0, 1),
+    zones: stats.zones,
+    zonesAwake: stats.awake,
+    stepP50Ms: round(stepP50, 2),
+    stepP99Ms: round(percentile(stepMs, 0.99), 2),
+    stepUsPerPlayer: round((stepP50 * 1000) / n, 2),
+    tickP50Ms: round(tickP50, 2),
+    tickUsPerPlayer: round((tickP50 * 1000) / n, 2),
+    bytesPerPlayerPerTick: round((bytes - bytesAtStart) / (n * MEASURED_TICKS), 1),
+    rejects: rejects - rejectsAtStart,
+    kicks: kicks - kicksAtStart,
+    busErrors,
+    rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20),
+  };
+}
+
+export async function runTick(opts: { quick: boolean; signal: AbortSignal }): Promise<TickResult> {
+  const counts = opts.quick ? [1000, 5000] : [1000, 5000, 20000];
+  const rows: TickRow[] = [];
+  for (const n of counts) {
+    if (opts.signal.aborted) break;
+    progress(`tick: ${n} players (2 s warm-up + 5 s measured, fake clock)`);
+    const row = await runOne(n, 12345 + n);
+    progress(
+      `tick: ${n} players: step p50 ${row.stepP50Ms} ms p99 ${row.stepP99Ms} ms, ${row.stepUsPerPlayer} us/player, ` +
+        `${row.bytesPerPlayerPerTick} B/player/tick, visible ${row.visibleAvg}`,
+    );
+    rows.push(row);
+  }
+  return { rows };
+}
+
+export function formatTick(r: TickResult): string {
+  return table(
+    'tick: in-process zone simulation, dense crowd (~100 others within 200 m), every player walking',
+    [
+      'players',
+      'spawn r m',
+      'per km2',
+      'exp. <200m',
+      'visible',
+      'zones',
+      'step p50 ms',
+      'step p99 ms',
+      'step us/player',
+      'tick p50 ms',
+      'tick us/player',
+      'B/player/tick',
+      'rejects',
+      'kicks',
+      'rss MB',
+    ],
+    r.rows.map((x) => [
+      x.players,
+      x.spawnRadiusM,
+      x.densityPerKm2,
+      x.expectedWithin200m,
+      x.visibleAvg,
+      `${x.zonesAwake}/${x.zones}`,
+      x.stepP50Ms,
+      x.stepP99Ms,
+      x.stepUsPerPlayer,
+      x.tickP50Ms,
+      x.tickUsPerPlayer,
+      x.bytesPerPlayerPerTick,
+      x.rejects,
+      x.kicks,
+      x.rssMB,
+    ]),
+  );
+}
