@@ -30,7 +30,7 @@ export interface Child {
   stdoutLines: string[];
   /** Complete stderr lines so far. */
   stderrLines: string[];
-  /** Resolves with the exit code (or 128 + signal number style -1 for a signal) when it exits. */
+  /** Resolves with the exit code when it exits (-1 if killed by a signal or never started). */
   exited: Promise<number>;
   /** Resolves with the first stdout line matching `re` (null if the child exits first or `ms` pass). */
   waitForLine(re: RegExp, ms: number): Promise<RegExpMatchArray | null>;

@@ -94,8 +94,7 @@ export class FrameHistory {
     }
     const out = dst.data;
     const data = src.data;
-    if (data.length === n) out.set(data);
-    else for (let i = 0; i < n; i++) out[i] = data[i]!;
+    out.set(data.length === n ? data : data.subarray(0, n));
     dst.count = src.count;
     copyOwn(slot.state.own, state.own);
     slot.seq = seq;

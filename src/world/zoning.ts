@@ -51,7 +51,11 @@ export function isValidZone(s: string): boolean {
  * distance at zone scales. Plane coordinates are lifted back to the sphere
  * (u = c*w + e*x/R + n*y/R, w = sqrt(1 - (x^2+y^2)/R^2)), so the test is exact at every
  * resolution, costs one sqrt, and has no seam at poles or the antimeridian.
- * Cells are convex on the sphere, so insideMargin > 0 <=> inside (h3 itself resolves exact ties).
+ *
+ * Most cells are convex, but a Class III cell whose edge crosses an icosahedron face bends at the
+ * crossing vertex, sometimes inwards (measured up to ~18 degrees at res 5): such cells are not
+ * convex, and insideMargin accounts for it (see there). boundary is counter-clockwise, starting
+ * at a convex vertex (so not necessarily in cellToBoundary's order).
  */
 export class ZoneGeometry {
   readonly zone: ZoneId;
@@ -66,6 +70,10 @@ export class ZoneGeometry {
   readonly boundary: { x: number; y: number }[];
   /** Per edge (A, B, C): signed distance = A*w + B*x + C*y with w as above. */
   private readonly eq: Float64Array;
+  /** False for the cells that bend inwards at a face-crossing vertex (see insideMargin). */
+  readonly convex: boolean;
+  /** Edge index where each concave chain starts (+ edgeCount at the end); null when the cell is convex. */
+  private readonly chains: Int32Array | null;
 
   constructor(zone: ZoneId) {
     if (!isValidZone(zone)) throw new Error(`invalid zone id: ${zone}`);
@@ -79,32 +87,43 @@ export class ZoneGeometry {
     const east = [-Math.sin(degToRad(lon)), Math.cos(degToRad(lon)), 0] as const;
     const north = cross(c, east);
 
-    let verts = cellToBoundary(zone).map(([vLat, vLon]) => unitVector(vLat, vLon));
+    let raw = cellToBoundary(zone).map(([vLat, vLon]) => unitVector(vLat, vLon));
     // Orientation from the triple product of the first edge with the centre; normalise to CCW.
-    if (verts.length >= 2 && dot(cross(verts[0]!, verts[1]!), c) < 0) verts = verts.reverse();
+    if (raw.length >= 2 && dot(cross(raw[0]!, raw[1]!), c) < 0) raw = raw.reverse();
+    let verts: V3[] = raw.filter((v, i) => {
+      const m = cross(v, raw[(i + 1) % raw.length]!);
+      return dot(m, m) > 1e-30; // drop duplicate vertices (zero-length edges)
+    });
+    // A vertex is reflex when the boundary turns right there (only at face-crossing vertices).
+    const isReflex = (vs: V3[], i: number): boolean =>
+      dot(cross(vs[(i + vs.length - 1) % vs.length]!, vs[i]!), vs[(i + 1) % vs.length]!) < 0;
+    // Start at a convex vertex so that every concave chain is a contiguous run of edge indices.
+    const first = verts.findIndex((_, i) => !isReflex(verts, i));
+    verts = [...verts.slice(first), ...verts.slice(0, first)];
 
     const eq: number[] = [];
-    const kept: (readonly [number, number, number])[] = [];
-    const normals: [number, number, number][] = [];
+    const normals: V3[] = [];
+    const chainStarts: number[] = [];
     for (let i = 0; i < verts.length; i++) {
-      const a = verts[i]!;
-      const m = cross(a, verts[(i + 1) % verts.length]!);
+      const m = cross(verts[i]!, verts[(i + 1) % verts.length]!);
       const len = Math.sqrt(dot(m, m));
-      if (len < 1e-15) continue; // duplicate vertex: no edge
-      const mn: [number, number, number] = [m[0] / len, m[1] / len, m[2] / len];
-      kept.push(a);
+      const mn: V3 = [m[0] / len, m[1] / len, m[2] / len];
       normals.push(mn);
       eq.push(EARTH_RADIUS_M * dot(c, mn), dot(east, mn), dot(north, mn));
+      if (!isReflex(verts, i)) chainStarts.push(i);
     }
+    chainStarts.push(verts.length);
     this.eq = Float64Array.from(eq);
-    this.edgeCount = kept.length;
-    this.boundary = kept.map((v) => ({ x: EARTH_RADIUS_M * dot(v, east), y: EARTH_RADIUS_M * dot(v, north) }));
+    this.edgeCount = verts.length;
+    this.convex = chainStarts.length - 1 === verts.length;
+    this.chains = this.convex ? null : Int32Array.from(chainStarts);
+    this.boundary = verts.map((v) => ({ x: EARTH_RADIUS_M * dot(v, east), y: EARTH_RADIUS_M * dot(v, north) }));
 
     const ring = new Set(zoneNeighbours(zone));
     this.neighbourAcrossEdge = [];
     for (let i = 0; i < this.edgeCount; i++) {
-      const a = kept[i]!;
-      const b = kept[(i + 1) % kept.length]!;
+      const a = verts[i]!;
+      const b = verts[(i + 1) % verts.length]!;
       const m = normals[i]!;
       // Great-circle midpoint pushed outward by 1 m (less for tiny res-14/15 cells, so we cannot
       // jump past the neighbour).
@@ -122,7 +141,10 @@ export class ZoneGeometry {
     }
   }
 
-  /** Signed distance (m) from plane point (x, y) to each edge, positive inside. out.length >= edgeCount. */
+  /**
+   * Signed distance (m) from plane point (x, y) to each edge's great circle (the whole line, not
+   * the segment), positive on the inner side. out.length >= edgeCount.
+   */
   edgeDistances(x: number, y: number, out: Float64Array): void {
     const w = liftW(x, y);
     const eq = this.eq;
@@ -131,29 +153,59 @@ export class ZoneGeometry {
     }
   }
 
-  /** Minimum of edgeDistances: > 0 inside, < 0 outside, in metres. */
+  /**
+   * Signed distance to the zone border in metres: > 0 inside, < 0 outside, and never larger in
+   * magnitude than the true distance to the border (a safe prefilter in both directions).
+   * For convex cells this is the minimum of edgeDistances; at a reflex face-crossing vertex the
+   * two edges count as one term, max(d1, d2), because the cell there is the union of their
+   * half-planes.
+   */
   insideMargin(x: number, y: number): number {
     const w = liftW(x, y);
     const eq = this.eq;
     let m = Infinity;
-    for (let j = 0; j < eq.length; j += 3) {
-      const d = eq[j]! * w + eq[j + 1]! * x + eq[j + 2]! * y;
-      if (d < m) m = d;
+    const chains = this.chains;
+    if (chains === null) {
+      for (let j = 0; j < eq.length; j += 3) {
+        const d = eq[j]! * w + eq[j + 1]! * x + eq[j + 2]! * y;
+        if (d < m) m = d;
+      }
+      return m;
+    }
+    for (let k = 0; k + 1 < chains.length; k++) {
+      let best = -Infinity;
+      for (let j = 3 * chains[k]!, end = 3 * chains[k + 1]!; j < end; j += 3) {
+        const d = eq[j]! * w + eq[j + 1]! * x + eq[j + 2]! * y;
+        if (d > best) best = d;
+      }
+      if (best < m) m = best;
     }
     return m;
   }
 
-  /** Index of the edge with the smallest signed distance (the border nearest to, or crossed by, the point). */
+  /** Index of the edge whose distance is insideMargin (the border nearest to, or crossed by, the point). */
   nearestEdge(x: number, y: number): number {
     const w = liftW(x, y);
     const eq = this.eq;
+    const chains = this.chains;
+    const nChains = chains === null ? this.edgeCount : chains.length - 1;
     let m = Infinity;
     let k = 0;
-    for (let i = 0, j = 0; j < eq.length; i++, j += 3) {
-      const d = eq[j]! * w + eq[j + 1]! * x + eq[j + 2]! * y;
-      if (d < m) {
-        m = d;
-        k = i;
+    for (let c = 0; c < nChains; c++) {
+      const start = chains === null ? c : chains[c]!;
+      const end = chains === null ? c + 1 : chains[c + 1]!;
+      let best = -Infinity;
+      let bestEdge = start;
+      for (let e = start; e < end; e++) {
+        const d = eq[3 * e]! * w + eq[3 * e + 1]! * x + eq[3 * e + 2]! * y;
+        if (d > best) {
+          best = d;
+          bestEdge = e;
+        }
+      }
+      if (best < m) {
+        m = best;
+        k = bestEdge;
       }
     }
     return k;

@@ -98,6 +98,7 @@ interface OwnedEntity {
 interface GhostRec {
   source: ZoneId;
   q: Int32Array;
+  stamp: number;
 }
 
 interface GhostSet {
@@ -130,11 +131,14 @@ export class Zone implements ZoneEndpoint {
   /** Latest ghost batch per neighbour: a newer one replaces an unprocessed older one. */
   private readonly ghostInbox = new Map<ZoneId, GhostBatch>();
   private tickNo = 0;
+  private ghostStamp = 0;
   private lastTickMs = -1;
   private neighbourPlayersAtMs = -Infinity;
   private readonly neighbours: ZoneId[];
   private readonly ghostMargin: number;
   private readonly dtMs: number;
+  /** Sent frames kept per player as possible baselines: one second's worth. */
+  private readonly historyFrames: number;
   // Reused per tick: nothing below allocates per entity in steady state except wire bytes.
   private readonly writer = new Writer(4096);
   private readonly scratch = new AoiScratch();
@@ -152,6 +156,7 @@ export class Zone implements ZoneEndpoint {
     this.grid = new AoiGrid(s.aoiRadius);
     this.ghostMargin = s.aoiRadius * (1 + s.aoiHysteresis) + s.rules.maxSpeed;
     this.dtMs = 1000 / s.tickRate;
+    this.historyFrames = s.tickRate;
     this.current = {
       own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
       entities: createSnapshot(256),
@@ -415,26 +420,35 @@ export class Zone implements ZoneEndpoint {
     let set = this.ghostSets.get(m.from);
     if (!set) this.ghostSets.set(m.from, (set = { ids: new Set(), lastTick: this.tickNo }));
     set.lastTick = this.tickNo;
-    const seen = new Set<EntityId>();
+    // Stamp every ghost in this batch, then drop the source's ghosts that were not stamped:
+    // no per-batch allocation beyond new ghosts.
+    const stamp = ++this.ghostStamp;
     for (const g of m.entities) {
       if (this.owned.has(g.id)) continue;
-      seen.add(g.id);
       let rec = this.ghosts.get(g.id);
       if (!rec) {
-        rec = { source: m.from, q: new Int32Array(SNAPSHOT_STRIDE) };
+        rec = { source: m.from, q: new Int32Array(SNAPSHOT_STRIDE), stamp };
         this.ghosts.set(g.id, rec);
       } else if (rec.source !== m.from) {
         // The entity changed owner between neighbours: the newest batch speaks for it.
         this.ghostSets.get(rec.source)?.ids.delete(g.id);
         rec.source = m.from;
       }
+      rec.stamp = stamp;
+      set.ids.add(g.id);
       this.geometry.plane.projectPose(g.pose, this.tmpXY);
       if (this.grid.has(g.id)) this.grid.move(g.id, this.tmpXY.x, this.tmpXY.y);
       else this.grid.insert(g.id, this.tmpXY.x, this.tmpXY.y);
       writeRow(rec.q, g.id, g.kind, g.pose, g.action, g.actionSeq);
     }
-    for (const id of set.ids) if (!seen.has(id)) this.dropGhost(id, m.from);
-    set.ids = seen;
+    for (const id of set.ids) {
+      const rec = this.ghosts.get(id);
+      if (!rec || rec.source !== m.from) set.ids.delete(id);
+      else if (rec.stamp !== stamp) {
+        set.ids.delete(id);
+        this.dropGhost(id, m.from);
+      }
+    }
   }
 
   private dropGhost(id: EntityId, source: ZoneId): void {
@@ -595,7 +609,8 @@ export class Zone implements ZoneEndpoint {
         rateWindowStartMs: pt.rateWindowStartMs,
         rateWindowCount: pt.rateWindowCount,
         view: {
-          history: pt.view.history === null ? new FrameHistory(32) : FrameHistory.fromJSON(pt.view.history),
+          history:
+            pt.view.history === null ? new FrameHistory(this.historyFrames) : FrameHistory.fromJSON(pt.view.history),
           nextFrameSeq: pt.view.nextFrameSeq,
           ackFrame: pt.view.ackFrame,
           sent: visibleSetOf(pt.view.visible),

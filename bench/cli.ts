@@ -1,0 +1,172 @@
+// `bluemarble bench [scenario...] [--json] [--quick]`: runs the benchmarks, progress on stderr,
+// one table per scenario on stdout, and with --json one JSON object as the last stdout line.
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { killAllChildren } from './proc.ts';
+import { formatAoiOff, formatSockets, runAoiOff, runSockets } from './sockets.ts';
+import type { AoiOffResult, SocketsResult } from './sockets.ts';
+import { formatTick, runTick } from './tick.ts';
+import type { TickResult } from './tick.ts';
+import { progress, round } from './util.ts';
+
+const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const DEFAULT_SCENARIOS: Scenario[] = ['tick', 'sockets', 'aoi-off'];
+
+const USAGE = `Usage: bluemarble bench [scenario...] [options]
+
+Scenarios (default: tick sockets aoi-off):
+  tick       in-process tick cost per player, dense crowd, 1k/5k/20k players (--quick: 1k/5k)
+  sockets    server + bots over loopback, client steps 500..3000 (--quick: 200, 500), then dense
+  dense      only the dense variant of sockets: 50 clients + 60 NPCs packed together
+  aoi-off    bytes per client with area of interest on vs effectively off, 1,000 clients (--quick: 200)
+
+Options:
+  --quick            small, fast forms of each scenario (a smoke test)
+  --json             also print all figures as one JSON object on the last stdout line
+  --counts N,N,...   client counts for sockets (first one for aoi-off)
+  --bot-procs N      bots processes per run (default: 1, or 2 above 1,000 clients)
+  -h, --help         show this help
+
+Progress goes to stderr, results to stdout. Child processes are killed on exit and on Ctrl+C.
+`;
+
+interface BenchArgs {
+  scenarios: Scenario[];
+  quick: boolean;
+  json: boolean;
+  counts: number[] | undefined;
+  botProcs: number;
+}
+
+class UsageError extends Error {}
+
+function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        quick: { type: 'boolean' },
+        json: { type: 'boolean' },
+        counts: { type: 'string' },
+        'bot-procs': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  for (const p of positionals) {
+    if (!(SCENARIOS as readonly string[]).includes(p)) {
+      throw new UsageError(`unknown scenario '${p}': choose from ${SCENARIOS.join(', ')}`);
+    }
+  }
+  let counts: number[] | undefined;
+  if (values.counts !== undefined) {
+    counts = values.counts.split(',').map((s) => Number(s.trim()));
+    if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) {
+      throw new UsageError(`--counts must be a comma-separated list of integers 1..100000, got '${values.counts}'`);
+    }
+  }
+  const botProcs = values['bot-procs'] === undefined ? 0 : Number(values['bot-procs']);
+  if (!Number.isInteger(botProcs) || botProcs < 0 || botProcs > 8) {
+    throw new UsageError(`--bot-procs must be an integer 1..8, got '${values['bot-procs']}'`);
+  }
+  const scenarios = positionals.length > 0 ? [...new Set(positionals as Scenario[])] : DEFAULT_SCENARIOS;
+  return { scenarios, quick: values.quick ?? false, json: values.json ?? false, counts, botProcs };
+}
+
+interface BenchReport {
+  command: string;
+  quick: boolean;
+  startedAt: string;
+  seconds: number;
+  machine: { cpus: number; model: string; node: string; loadAvg1mAtStart: number };
+  tick?: TickResult;
+  sockets?: SocketsResult;
+  'aoi-off'?: AoiOffResult;
+  interrupted?: boolean;
+}
+
+/** Runs `bluemarble bench`; resolves with the exit code (0 ok, 1 failed, 2 usage, 130 interrupted). */
+export async function benchCommand(argv: string[]): Promise<number> {
+  let args: BenchArgs | 'help';
+  try {
+    args = parseBenchArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bluemarble bench: ${err.message}\nRun 'bluemarble bench --help' for usage.\n`);
+    return 2;
+  }
+  if (args === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  // Children die with us however we end: normal exit, thrown error, Ctrl+C or kill.
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    progress(`${sig}: stopping, killing child processes`);
+    abort.abort();
+    killAllChildren();
+    process.exit(130);
+  };
+  process.on('exit', killAllChildren);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const startedAt = performance.now();
+  const report: BenchReport = {
+    command: `bluemarble bench ${argv.join(' ')}`.trim(),
+    quick: args.quick,
+    startedAt: new Date().toISOString(),
+    seconds: 0,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, loadAvg1mAtStart: round(loadavg()[0] ?? 0, 2) },
+  };
+  const socketOpts = { quick: args.quick, signal: abort.signal, botProcs: args.botProcs, counts: args.counts };
+  let code = 0;
+  try {
+    for (const s of args.scenarios) {
+      if (abort.signal.aborted) break;
+      const t0 = performance.now();
+      switch (s) {
+        case 'tick':
+          report.tick = await runTick({ quick: args.quick, signal: abort.signal });
+          process.stdout.write(`\n${formatTick(report.tick)}`);
+          break;
+        case 'sockets':
+          report.sockets = await runSockets(socketOpts);
+          process.stdout.write(`\n${formatSockets(report.sockets)}`);
+          break;
+        case 'dense': {
+          // Only the dense run: no client steps.
+          const r = await runSockets({ ...socketOpts, counts: [] });
+          report.sockets = r;
+          process.stdout.write(`\n${formatSockets(r)}`);
+          break;
+        }
+        case 'aoi-off':
+          report['aoi-off'] = await runAoiOff(socketOpts);
+          process.stdout.write(`\n${formatAoiOff(report['aoi-off'])}`);
+          break;
+      }
+      progress(`${s}: done in ${Math.round((performance.now() - t0) / 1000)} s`);
+    }
+  } catch (err) {
+    process.stderr.write(`bluemarble bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = 1;
+  } finally {
+    killAllChildren();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  report.seconds = Math.round((performance.now() - startedAt) / 1000);
+  if (abort.signal.aborted) report.interrupted = true;
+  if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  return code;
+}
