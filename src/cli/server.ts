@@ -143,7 +143,8 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
  */
 function checkWorldFits(config: ServerConfig): void {
   const reach = config.aoi.radiusM * (1 + config.aoi.hysteresis);
-  const limit = minCellInradiusM(config.world.zoneResolution) * 2 * 0.9;
+  // A conservative bound sampled over all of H3, pentagons and bent cells included (see zoning.ts).
+  const limit = minCellInradiusM(config.world.zoneResolution);
   if (reach > limit) {
     throw new ConfigError([
       `--aoi-radius (BLUEMARBLE_AOI_RADIUS) ${config.aoi.radiusM} m with hysteresis ${config.aoi.hysteresis} ` +

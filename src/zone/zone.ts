@@ -590,7 +590,7 @@ export class Zone implements ZoneEndpoint {
       actionSeq: t.actionSeq,
       x: 0,
       y: 0,
-      edges: new Float64Array(6),
+      edges: new Float64Array(this.geometry.edgeCount),
       q: new Int32Array(SNAPSHOT_STRIDE),
       npc: t.npc !== undefined ? NpcBrain.fromJSON(t.npc) : undefined,
       player: undefined,
