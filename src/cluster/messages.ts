@@ -26,16 +26,24 @@ export interface GhostBatch {
   from: ZoneId;
   /** True when `from` has players: keeps the neighbour awake so the border stays live. */
   hasPlayers: boolean;
-  entities: GhostEntity[];
+  /**
+   * GHOST_STRIDE int32s per entity, fields in GhostField order: one allocation per batch
+   * rather than an object per ghost, and already binary for a networked bus.
+   */
+  entities: Int32Array;
 }
 
-export interface GhostEntity {
-  id: EntityId;
-  kind: EntityKind;
-  pose: Pose;
-  action: number;
-  actionSeq: number;
-}
+export const GhostField = {
+  id: 0,
+  kind: 1,
+  latE7: 2,
+  lonE7: 3,
+  altCm: 4,
+  heading16: 5,
+  action: 6,
+  actionSeq: 7,
+} as const;
+export const GHOST_STRIDE = 8;
 
 export type ZoneMessage = PlayerInputs | PlayerLeave | GhostBatch;
 

@@ -136,8 +136,15 @@ export class Writer {
   }
 
   /** A fresh copy of everything written; safe to hand to a socket while the Writer is reused. */
-  toBytes(): Uint8Array {
-    return this.buf.slice(0, this.len);
+  /**
+   * A fresh copy of everything written. `alloc` lets a server hand out pooled memory (Node's
+   * Buffer.allocUnsafe) instead of a new ArrayBuffer per message; it must return n bytes.
+   */
+  toBytes(alloc?: (n: number) => Uint8Array): Uint8Array {
+    if (!alloc) return this.buf.slice(0, this.len);
+    const out = alloc(this.len);
+    out.set(this.buf.subarray(0, this.len));
+    return out;
   }
 
   /** A view of everything written, no copy: invalid after the next write or reset. */

@@ -53,6 +53,8 @@ export interface FrameEncodeInput {
   lastInputSeq: number;
   current: FrameState;
   version?: number;
+  /** Where the finished message goes (see Writer.toBytes); default a new Uint8Array. */
+  alloc?: (n: number) => Uint8Array;
 }
 
 // Scratch sections, filled in one merge pass and then appended in wire order. Module-level is
@@ -218,7 +220,7 @@ export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
   w.bytes(addedW.view());
   w.bytes(bitmapW.view());
   w.bytes(keptW.view());
-  return finishMessage(w);
+  return finishMessage(w, f.alloc);
 }
 
 function bad(message: string): ProtocolError {

@@ -82,14 +82,14 @@ export function beginMessage(
 }
 
 /** Patches payload length and CRC into a message started with beginMessage; returns a fresh copy. */
-export function finishMessage(w: Writer): Uint8Array {
+export function finishMessage(w: Writer, alloc?: (n: number) => Uint8Array): Uint8Array {
   const total = w.length;
   const payloadLength = total - HEADER_SIZE;
   if (payloadLength > MAX_PAYLOAD) throw new RangeError(`payload too large: ${payloadLength} bytes`);
   w.patchU16(2, payloadLength);
   const buf = w.view();
   w.patchU32(20, crc32(buf, HEADER_SIZE, total, crc32(buf, 0, 20)));
-  return w.toBytes();
+  return w.toBytes(alloc);
 }
 
 /** Generic: header + payload written by writePayload, with length and CRC patched in. */

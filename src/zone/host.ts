@@ -211,6 +211,8 @@ export class ZoneHost {
     m.stepDuration.observe((end - start) / 1000);
     this.stepMs[this.stepCount++ % TIMING_WINDOW] = end - start;
     m.zonesActive.set(awake);
+    m.entities.set({ kind: 'player' }, players);
+    m.entities.set({ kind: 'npc' }, entities - players);
     m.zonesSleeping.set(this.zones.size - awake);
     this.lastStats = {
       zones: this.zones.size,

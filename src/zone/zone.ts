@@ -2,13 +2,14 @@
 // the players it owns (validated by the shared movement rules), moves its NPCs, hands entities
 // that left its cell to the neighbour that now contains them, publishes border ghosts, and
 // encodes one delta frame per owned player against the last frame that player acknowledged.
+import { Buffer } from 'node:buffer';
 import type { Bus, ZoneEndpoint } from '../cluster/bus.ts';
+import { GHOST_STRIDE } from '../cluster/messages.ts';
 import type {
   Delivery,
   EntityTransfer,
   GatewayBatch,
   GhostBatch,
-  GhostEntity,
   HandoffAnswer,
   HandoffOffer,
   KickOrder,
@@ -124,6 +125,8 @@ export class Zone implements ZoneEndpoint {
   private readonly owned = new Map<EntityId, OwnedEntity>();
   private readonly players = new Map<EntityId, OwnedEntity>();
   private readonly ghosts = new Map<EntityId, GhostRec>();
+  /** Wire row of every entity in the grid, owned or ghost: one lookup per visible entity. */
+  private readonly rows = new Map<EntityId, Int32Array>();
   private readonly ghostSets = new Map<ZoneId, GhostSet>();
   private readonly tombstones = new Map<EntityId, { to: ZoneId; untilMs: number }>();
   private readonly orphans = new Map<EntityId, { msgs: ZoneMessage[]; sinceMs: number }>();
@@ -145,6 +148,8 @@ export class Zone implements ZoneEndpoint {
   private readonly candidates = new VisibleSet(256);
   private readonly current: FrameState;
   private readonly tmpXY = { x: 0, y: 0 };
+  private readonly tmpPose: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
+  private readonly ghostLists = new Map<ZoneId, number[]>();
   private readonly batches = new Map<string, GatewayBatch>();
 
   constructor(id: ZoneId, ctx: ZoneContext) {
@@ -396,22 +401,26 @@ export class Zone implements ZoneEndpoint {
   private publishGhosts(): void {
     const hasPlayers = this.players.size > 0;
     const edgeCount = this.geometry.edgeCount;
-    const perNeighbour = new Map<ZoneId, GhostEntity[]>();
-    for (const n of this.neighbours) perNeighbour.set(n, []);
+    const lists = this.ghostLists;
+    for (const n of this.neighbours) {
+      let l = lists.get(n);
+      if (!l) lists.set(n, (l = []));
+      l.length = 0;
+    }
     for (const e of this.owned.values()) {
       for (let i = 0; i < edgeCount; i++) {
         if (e.edges[i]! < this.ghostMargin) {
-          const list = perNeighbour.get(this.geometry.neighbourAcrossEdge[i]!)!;
-          // Near a vertex an entity is close to two edges of different neighbours; one entry each.
-          if (list.length === 0 || list[list.length - 1]!.id !== e.id) {
-            list.push({ id: e.id, kind: e.kind, pose: { ...e.pose }, action: e.action, actionSeq: e.actionSeq });
-          }
+          const list = lists.get(this.geometry.neighbourAcrossEdge[i]!)!;
+          // Near a vertex an entity is close to two edges of one neighbour: one entry each.
+          if (list.length >= GHOST_STRIDE && list[list.length - GHOST_STRIDE] === e.id) continue;
+          const p = e.pose;
+          list.push(e.id, e.kind, p.latE7, p.lonE7, p.altCm, p.heading16, e.action, e.actionSeq);
         }
       }
     }
-    for (const [n, entities] of perNeighbour) {
+    for (const n of this.neighbours) {
       // Empty batches still matter: they clear the neighbour's ghosts and keep it awake.
-      const batch: GhostBatch = { kind: 'ghosts', from: this.id, hasPlayers, entities };
+      const batch: GhostBatch = { kind: 'ghosts', from: this.id, hasPlayers, entities: Int32Array.from(lists.get(n)!) };
       this.ctx.bus.sendToZone(n, batch);
     }
   }
@@ -423,23 +432,31 @@ export class Zone implements ZoneEndpoint {
     // Stamp every ghost in this batch, then drop the source's ghosts that were not stamped:
     // no per-batch allocation beyond new ghosts.
     const stamp = ++this.ghostStamp;
-    for (const g of m.entities) {
-      if (this.owned.has(g.id)) continue;
-      let rec = this.ghosts.get(g.id);
+    const d = m.entities;
+    const pose = this.tmpPose;
+    for (let o = 0; o + GHOST_STRIDE <= d.length; o += GHOST_STRIDE) {
+      const id = d[o]!;
+      if (this.owned.has(id)) continue;
+      let rec = this.ghosts.get(id);
       if (!rec) {
         rec = { source: m.from, q: new Int32Array(SNAPSHOT_STRIDE), stamp };
-        this.ghosts.set(g.id, rec);
+        this.ghosts.set(id, rec);
+        this.rows.set(id, rec.q);
       } else if (rec.source !== m.from) {
         // The entity changed owner between neighbours: the newest batch speaks for it.
-        this.ghostSets.get(rec.source)?.ids.delete(g.id);
+        this.ghostSets.get(rec.source)?.ids.delete(id);
         rec.source = m.from;
       }
       rec.stamp = stamp;
-      set.ids.add(g.id);
-      this.geometry.plane.projectPose(g.pose, this.tmpXY);
-      if (this.grid.has(g.id)) this.grid.move(g.id, this.tmpXY.x, this.tmpXY.y);
-      else this.grid.insert(g.id, this.tmpXY.x, this.tmpXY.y);
-      writeRow(rec.q, g.id, g.kind, g.pose, g.action, g.actionSeq);
+      set.ids.add(id);
+      pose.latE7 = d[o + 2]!;
+      pose.lonE7 = d[o + 3]!;
+      pose.altCm = d[o + 4]!;
+      pose.heading16 = d[o + 5]!;
+      this.geometry.plane.projectPose(pose, this.tmpXY);
+      if (this.grid.has(id)) this.grid.move(id, this.tmpXY.x, this.tmpXY.y);
+      else this.grid.insert(id, this.tmpXY.x, this.tmpXY.y);
+      writeRow(rec.q, id, d[o + 1]!, pose, d[o + 6]!, d[o + 7]!);
     }
     for (const id of set.ids) {
       const rec = this.ghosts.get(id);
@@ -455,7 +472,10 @@ export class Zone implements ZoneEndpoint {
     const rec = this.ghosts.get(id);
     if (!rec || rec.source !== source) return;
     this.ghosts.delete(id);
-    if (!this.owned.has(id)) this.grid.remove(id);
+    if (!this.owned.has(id)) {
+      this.grid.remove(id);
+      this.rows.delete(id);
+    }
   }
 
   private expireGhostsAndTombstones(nowMs: number): void {
@@ -512,7 +532,7 @@ export class Zone implements ZoneEndpoint {
       const o = n * SNAPSHOT_STRIDE;
       if (wasSent && !isDue(id, seq, updateInterval(dists[k]!, s.aoiRadius))) {
         // Far entity not due this frame: repeat what the client last got, costing nothing.
-        out.set(prev!.data.subarray(pi * SNAPSHOT_STRIDE, pi * SNAPSHOT_STRIDE + SNAPSHOT_STRIDE), o);
+        copyRow(prev!.data, pi * SNAPSHOT_STRIDE, out, o);
         sent.distances[n] = dists[k]!;
         n++;
         continue;
@@ -521,9 +541,9 @@ export class Zone implements ZoneEndpoint {
         if (addsLeft === 0) continue; // enters view in a later frame, within the budget
         addsLeft--;
       }
-      const row = this.owned.get(id)?.q ?? this.ghosts.get(id)?.q;
+      const row = this.rows.get(id);
       if (!row) continue;
-      out.set(row, o);
+      copyRow(row, 0, out, o);
       sent.distances[n] = dists[k]!;
       n++;
     }
@@ -538,6 +558,7 @@ export class Zone implements ZoneEndpoint {
       baseline: baseline ?? null,
       lastInputSeq: p.lastInputSeq,
       current: cur,
+      alloc: allocMessage,
     });
     view.history.put(seq, cur);
     for (let k = 0; k < n; k++) sent.ids[k] = out[k * SNAPSHOT_STRIDE]!;
@@ -626,6 +647,7 @@ export class Zone implements ZoneEndpoint {
       this.grid.remove(e.id);
     }
     this.owned.set(e.id, e);
+    this.rows.set(e.id, e.q);
     if (e.player) this.players.set(e.id, e);
     this.place(e);
   }
@@ -634,6 +656,7 @@ export class Zone implements ZoneEndpoint {
     this.owned.delete(e.id);
     this.players.delete(e.id);
     this.grid.remove(e.id);
+    this.rows.delete(e.id);
   }
 
   private toTransfer(e: OwnedEntity): EntityTransfer {
@@ -681,6 +704,14 @@ export class Zone implements ZoneEndpoint {
     return this.players.get(id)?.player?.lastInputSeq;
   }
 }
+
+/** Copy one snapshot row; a loop beats TypedArray.set + subarray for 8 ints, and allocates nothing. */
+function copyRow(src: Int32Array, from: number, dst: Int32Array, to: number): void {
+  for (let i = 0; i < SNAPSHOT_STRIDE; i++) dst[to + i] = src[from + i]!;
+}
+
+/** Frames come from Node's pooled allocator: no ArrayBuffer per frame, and ws sends it as is. */
+const allocMessage = (n: number): Uint8Array => Buffer.allocUnsafe(n);
 
 function writeRow(q: Int32Array, id: number, kind: number, pose: Pose, action: number, actionSeq: number): void {
   q[0] = id;
