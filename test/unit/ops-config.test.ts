@@ -126,7 +126,7 @@ const INVALID: Array<{ flag: string; env: string; values: string[] }> = [
   { flag: 'data', env: 'BLUEMARBLE_DATA', values: [''] },
   { flag: 'zone-resolution', env: 'BLUEMARBLE_ZONE_RESOLUTION', values: ['4', '11', '8.0'] },
   { flag: 'region-resolution', env: 'BLUEMARBLE_REGION_RESOLUTION', values: ['-1', '16', 'x'] },
-  { flag: 'aoi-radius', env: 'BLUEMARBLE_AOI_RADIUS', values: ['9.99', '1001', 'abc', ''] },
+  { flag: 'aoi-radius', env: 'BLUEMARBLE_AOI_RADIUS', values: ['9.99', '10001', 'abc', ''] },
   { flag: 'aoi-hysteresis', env: 'BLUEMARBLE_AOI_HYSTERESIS', values: ['0.51', '-0.1', '.'] },
   { flag: 'frame-budget', env: 'BLUEMARBLE_FRAME_BUDGET', values: ['199', '65001', '1200.5'] },
   { flag: 'npcs', env: 'BLUEMARBLE_NPCS', values: ['-1', '100001', '3e2'] },
