@@ -17,6 +17,8 @@ const SPREAD_PLAYERS_PER_M2 = 1000 / 10e6;
 /** "Held at 20 Hz": at least this many frames per client per second. */
 const HELD_FPS = 19;
 const STEP_P99_LIMIT_MS = 25;
+/** Steps starting more than one tick late at p99 mean the server is not keeping 20 Hz. */
+const LAG_LIMIT_MS = 50;
 /** No scenario may run longer than this; remaining steps are skipped (and reported as such). */
 const SCENARIO_BUDGET_MS = 6 * 60_000 - 20_000;
 
@@ -28,6 +30,8 @@ interface ServerStats {
   entities: number;
   ticks: number;
   samples: number;
+  simStepP50Ms: number;
+  simStepP99Ms: number;
   stepP50Ms: number;
   stepP99Ms: number;
   stepMaxMs: number;
@@ -64,9 +68,16 @@ export interface StepResult {
   npcs: number;
   connected: number;
   framesPerClientPerSecond: number;
+  /** All zones' ticks in one step (simulation, AOI, encoding): the tick budget criterion. */
+  simStepP50Ms: number;
+  simStepP99Ms: number;
+  /** The whole step, including handing every frame to the sockets. */
   stepP50Ms: number;
   stepP99Ms: number;
   stepMaxMs: number;
+  /** One zone's tick. */
+  zoneTickP99Ms: number;
+  /** How late steps started: above one tick means the server fell behind 20 Hz. */
   lagP99Ms: number;
   /** Step samples in the server's window, and its length. */
   serverSteps: number;
@@ -112,8 +123,10 @@ export interface AoiOffResult {
   on: StepResult;
   off: StepResult;
   /** 1 - on/off, per client per second and per frame. */
+  /** Saving in bytes per client at the same frame rate (per frame): the headline figure. */
   savingPct: number;
-  savingPerFramePct: number;
+  /** Saving in bytes per client per second as measured; skewed when "off" cannot hold 20 Hz. */
+  savingPerSecondMeasuredPct: number;
 }
 
 export interface SocketOptions {
@@ -289,6 +302,9 @@ async function runStep(spec: StepSpec): Promise<StepResult> {
       npcs: spec.npcs,
       connected,
       framesPerClientPerSecond: round(fps, 2),
+      simStepP50Ms: round(window.simStepP50Ms, 2),
+      simStepP99Ms: round(window.simStepP99Ms, 2),
+      zoneTickP99Ms: round(window.zoneTickP99Ms, 2),
       stepP50Ms: round(window.stepP50Ms, 2),
       stepP99Ms: round(window.stepP99Ms, 2),
       stepMaxMs: round(window.stepMaxMs, 2),
@@ -313,7 +329,11 @@ async function runStep(spec: StepSpec): Promise<StepResult> {
       botsCpuPct: botsCpu.map((c) => round(c, 0)),
       serverWarnings: warnings.length,
       serverWarningSamples: warnings.slice(0, 5).map((l) => l.slice(0, 300)),
-      held: fps >= HELD_FPS && window.stepP99Ms <= STEP_P99_LIMIT_MS && connected >= spec.clients * 0.98,
+      held:
+        fps >= HELD_FPS &&
+        window.simStepP99Ms <= STEP_P99_LIMIT_MS &&
+        window.lagP99Ms <= LAG_LIMIT_MS &&
+        connected >= spec.clients * 0.98,
     };
   } finally {
     await Promise.all(children.map((c) => c.stop(2000)));
@@ -327,7 +347,7 @@ function autoBotProcs(clients: number, requested: number): number {
 
 function stepLine(r: StepResult): string {
   return (
-    `${r.connected}/${r.clients} connected, ${r.framesPerClientPerSecond} frames/s, step p50 ${r.stepP50Ms} p99 ${r.stepP99Ms} ms, ` +
+    `${r.connected}/${r.clients} connected, ${r.framesPerClientPerSecond} frames/s, sim p50 ${r.simStepP50Ms} p99 ${r.simStepP99Ms} ms, step p99 ${r.stepP99Ms} ms, lag p99 ${r.lagP99Ms} ms, ` +
     `${r.bytesPerClientPerSecond} B/client/s, update p99 ${r.updateLatencyP99Ms} ms, visible ${r.visibleEntitiesAvg}, ` +
     `cpu server ${r.serverCpuPct}% bots ${r.botsCpuPct.join('+')}%${r.held ? '' : ' (NOT held)'}`
   );
@@ -439,8 +459,10 @@ export async function runAoiOff(opts: SocketOptions): Promise<AoiOffResult> {
     aoiOffRadiusM: aoiOff,
     on,
     off,
-    savingPct: saving(on.bytesPerClientPerSecond, off.bytesPerClientPerSecond),
-    savingPerFramePct: saving(on.bytesPerFrame, off.bytesPerFrame),
+    // Every client is owed the same 20 frames a second either way, so compare bytes per frame;
+    // "off" falls far below 20 Hz, and its per-second traffic shrinks with its frame rate.
+    savingPct: saving(on.bytesPerFrame, off.bytesPerFrame),
+    savingPerSecondMeasuredPct: saving(on.bytesPerClientPerSecond, off.bytesPerClientPerSecond),
   };
 }
 
@@ -448,9 +470,11 @@ const STEP_HEADER = [
   'run',
   'connected',
   'frames/s',
-  'step p50 ms',
+  'sim p50 ms',
+  'sim p99 ms',
+  'zone p99 ms',
   'step p99 ms',
-  'step max ms',
+  'lag p99 ms',
   'B/client/s',
   'B/frame',
   'upd p50 ms',
@@ -470,9 +494,11 @@ function stepRow(r: StepResult): Array<string | number> {
     r.label,
     `${r.connected}/${r.clients}`,
     r.framesPerClientPerSecond,
-    r.stepP50Ms,
+    r.simStepP50Ms,
+    r.simStepP99Ms,
+    r.zoneTickP99Ms,
     r.stepP99Ms,
-    r.stepMaxMs,
+    r.lagP99Ms,
     r.bytesPerClientPerSecond,
     r.bytesPerFrame,
     r.updateLatencyP50Ms,
@@ -495,7 +521,10 @@ export function formatSockets(r: SocketsResult): string {
     STEP_HEADER,
     rows,
   );
-  out += `largest client count held at 20 Hz (>= ${HELD_FPS} frames/s) with step p99 <= ${STEP_P99_LIMIT_MS} ms: ${r.maxHeldClients || 'none'}\n`;
+  out +=
+    `largest client count held at 20 Hz (>= ${HELD_FPS} frames/s, steps never more than ${LAG_LIMIT_MS} ms late at p99) ` +
+    `with simulation step p99 <= ${STEP_P99_LIMIT_MS} ms: ${r.maxHeldClients || 'none'}\n` +
+    `(sim = all zones' ticks in one step; zone = one zone's tick; step = sim plus handing frames to the sockets)\n`;
   if (r.skipped.length > 0) out += `skipped (two failed steps in a row, time budget, or interrupted): ${r.skipped.join(', ')}\n`;
   for (const d of r.dense) {
     out += `${d.label}: ${d.bytesPerClientPerSecond} B/client/s with ${d.visibleEntitiesAvg} visible entities (target <= 3072)\n`;
@@ -509,7 +538,10 @@ export function formatAoiOff(r: AoiOffResult): string {
     STEP_HEADER,
     [stepRow(r.on), stepRow(r.off)],
   );
-  out += `saving from area of interest: ${r.savingPct} % of bytes per client per second (${r.savingPerFramePct} % per frame); target >= 90 %\n`;
+  out +=
+    `saving from area of interest: ${r.savingPct} % of bytes per client at the same frame rate (per frame); target >= 90 %\n` +
+    `  as measured per second: ${r.savingPerSecondMeasuredPct} % — AOI off delivered only ${r.off.framesPerClientPerSecond} frames/s ` +
+    `(AOI on ${r.on.framesPerClientPerSecond}), so its per-second bytes understate what sending everything at 20 Hz costs\n`;
   return out + notes([r.on, r.off]);
 }
 

@@ -1,6 +1,9 @@
-// In-process Bus: the embedded default. Deliveries are queued and run in one microtask batch
-// after the sender's synchronous work, so a zone never re-enters another zone mid-tick, and
-// global FIFO order gives the per-sender ordering the contract promises.
+// In-process Bus: the embedded default. Zone-bound deliveries are queued and run in one
+// microtask batch after the sender's synchronous work, so a zone never re-enters another zone
+// mid-tick, and global FIFO order gives the per-sender ordering the contract promises.
+// Gateway batches are delivered at once: a gateway only writes to sockets and enqueues, it never
+// calls back into a zone, and sending a zone's frames the moment it finishes its tick is what
+// keeps input-to-update latency within a tick.
 import type { ZoneId } from '../world/types.ts';
 import type { Bus, Subscription, ZoneEndpoint, ZonePlacer } from './bus.ts';
 import type { GatewayBatch, HandoffAnswer, HandoffOffer, ZoneMessage } from './messages.ts';
@@ -71,11 +74,13 @@ export class MemoryBus implements Bus {
   }
 
   sendToGateway(gatewayId: string, batch: GatewayBatch): boolean {
-    if (this.closed || !this.gateways.has(gatewayId)) return false;
-    this.enqueue(() => {
-      const handler = this.gateways.get(gatewayId);
-      if (handler) handler(batch);
-    });
+    const handler = this.closed ? undefined : this.gateways.get(gatewayId);
+    if (!handler) return false;
+    try {
+      handler(batch);
+    } catch (err) {
+      this.onHandlerError(err);
+    }
     return true;
   }
 

@@ -234,7 +234,17 @@ export class Zone implements ZoneEndpoint {
     this.publishGhosts();
     for (const e of this.players.values()) if (!e.player!.kicked) this.sendFrame(e);
     for (const e of leaving) this.handOff(e.entity, e.to);
-    this.flushBatches();
+  }
+
+  /**
+   * Hand this tick's frames, rejects and kicks to the gateways. Separate from tick() so the host
+   * can send each zone's frames as soon as that zone is done, and time the simulation alone.
+   */
+  flush(): void {
+    for (const [gw, b] of this.batches) {
+      if (b.deliveries.length > 0 || b.kicks.length > 0) this.ctx.bus.sendToGateway(gw, b);
+    }
+    this.batches.clear();
   }
 
   private drainInbox(nowMs: number): void {
@@ -590,13 +600,6 @@ export class Zone implements ZoneEndpoint {
     let b = this.batches.get(gatewayId);
     if (!b) this.batches.set(gatewayId, (b = { zone: this.id, deliveries: [], kicks: [] }));
     return b;
-  }
-
-  private flushBatches(): void {
-    for (const [gw, b] of this.batches) {
-      if (b.deliveries.length > 0 || b.kicks.length > 0) this.ctx.bus.sendToGateway(gw, b);
-    }
-    this.batches.clear();
   }
 
   // ---- ownership ----------------------------------------------------------------------------
