@@ -192,9 +192,17 @@ export class Zone implements ZoneEndpoint {
     if (msg.kind === 'ghosts') {
       if (msg.hasPlayers) this.neighbourPlayersAtMs = this.ctx.now();
       this.ghostInbox.set(msg.from, msg);
-    } else {
-      this.inbox.push(msg);
+      return;
     }
+    // A player handed off moments ago: forward now, not at our next tick, so its inputs reach
+    // the new owner before that zone's next tick and the player never stalls for a tick.
+    const tomb = this.owned.has(msg.entityId) ? undefined : this.tombstones.get(msg.entityId);
+    if (tomb) {
+      this.ctx.bus.sendToZone(tomb.to, msg);
+      this.ctx.metrics.busMessages.inc({ kind: 'forwarded' });
+      return;
+    }
+    this.inbox.push(msg);
   }
 
   adopt(offer: HandoffOffer): HandoffAnswer {

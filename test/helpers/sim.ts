@@ -109,8 +109,12 @@ export class Sim {
     this.bus.sendToZone(p.zone, { kind: 'inputs', entityId: p.id, ackFrame: p.lastFrame?.seq ?? 0, inputs });
   }
 
-  /** Advance the clock one tick, step every awake zone, and let all bus traffic settle. */
+  /**
+   * Deliver what was sent since the last tick (as a real event loop reads sockets before the
+   * timer fires), advance the clock one tick, step every awake zone, and let traffic settle.
+   */
   async tick(): Promise<void> {
+    await settle();
     this.nowMs += 1000 / this.settings.tickRate;
     this.host.step();
     await settle();
