@@ -28,6 +28,8 @@ const TURN_CHANCE = 1 / (5 * TICK_RATE);
 const SCENARIO_BUDGET_MS = 5.5 * 60_000;
 
 export interface TickRow {
+  /** 'dense': ~100 others within 200 m; 'spread': 1,000 players per 10 km^2 (~13 within 200 m). */
+  crowd: 'dense' | 'spread';
   players: number;
   spawnRadiusM: number;
   /** Players per km^2 in the spawn disk. */
@@ -111,8 +113,14 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function runOne(n: number, seed: number): Promise<TickRow> {
-  const radius = denseSpawnRadius(n, AOI_RADIUS_M, TARGET_NEIGHBOURS);
+/** The `sockets` scenario's spread density: 1,000 players per 10 km^2. */
+const SPREAD_PER_KM2 = 100;
+
+async function runOne(n: number, seed: number, crowd: 'dense' | 'spread'): Promise<TickRow> {
+  const radius =
+    crowd === 'dense'
+      ? denseSpawnRadius(n, AOI_RADIUS_M, TARGET_NEIGHBOURS)
+      : Math.sqrt(n / SPREAD_PER_KM2 / Math.PI) * 1000;
   const bus = new MemoryBus();
   const metrics = new Metrics();
   let busErrors = 0;
@@ -251,6 +259,7 @@ async function runOne(n: number, seed: number): Promise<TickRow> {
     players: n,
     spawnRadiusM: round(radius, 0),
     densityPerKm2: round(n / (Math.PI * (radius / 1000) ** 2), 0),
+    crowd,
     expectedWithin200m: round(expectedNeighbours(n, radius, AOI_RADIUS_M), 1),
     visibleAvg: round(visCount > 0 ? (vis.sum - visAtStart.sum) / visCount : 0, 1),
     zones: stats.zones,
@@ -269,11 +278,14 @@ async function runOne(n: number, seed: number): Promise<TickRow> {
 }
 
 export async function runTick(opts: { quick: boolean; signal: AbortSignal }): Promise<TickResult> {
-  const counts = opts.quick ? [1000, 5000] : [1000, 5000, 20000];
+  // Dense crowds at three sizes, then the spread world of the `sockets` scenario for comparison.
+  const counts: Array<[number, 'dense' | 'spread']> = opts.quick
+    ? [[1000, 'dense'], [5000, 'dense'], [2000, 'spread']]
+    : [[1000, 'dense'], [5000, 'dense'], [20000, 'dense'], [2000, 'spread']];
   const rows: TickRow[] = [];
   const skipped: number[] = [];
   const startedAt = performance.now();
-  for (const n of counts) {
+  for (const [n, crowd] of counts) {
     if (opts.signal.aborted) break;
     // Keep the scenario within ~6 minutes: extrapolate the last row's cost per player-tick.
     const last = rows[rows.length - 1];
@@ -283,10 +295,10 @@ export async function runTick(opts: { quick: boolean; signal: AbortSignal }): Pr
       skipped.push(n);
       continue;
     }
-    progress(`tick: ${n} players (2 s warm-up + 5 s measured, fake clock)`);
-    const row = await runOne(n, 12345 + n);
+    progress(`tick: ${n} players, ${crowd} (2 s warm-up + 5 s measured, fake clock)`);
+    const row = await runOne(n, 12345 + n, crowd);
     progress(
-      `tick: ${n} players: step p50 ${row.stepP50Ms} ms p99 ${row.stepP99Ms} ms, ${row.stepUsPerPlayer} us/player, ` +
+      `tick: ${n} players, ${crowd}: step p50 ${row.stepP50Ms} ms p99 ${row.stepP99Ms} ms, ${row.stepUsPerPlayer} us/player, ` +
         `${row.bytesPerPlayerPerTick} B/player/tick, visible ${row.visibleAvg}`,
     );
     rows.push(row);
@@ -297,8 +309,9 @@ export async function runTick(opts: { quick: boolean; signal: AbortSignal }): Pr
 export function formatTick(r: TickResult): string {
   const skipped = r.skipped.length > 0 ? `skipped to stay within the time budget: ${r.skipped.join(', ')} players\n` : '';
   return table(
-    'tick: in-process zone simulation, dense crowd (~100 others within 200 m), every player walking',
+    'tick: in-process zone simulation, every player walking; dense = ~100 others within 200 m, spread = 1,000 per 10 km^2',
     [
+      'crowd',
       'players',
       'spawn r m',
       'per km2',
@@ -316,6 +329,7 @@ export function formatTick(r: TickResult): string {
       'rss MB',
     ],
     r.rows.map((x) => [
+      x.crowd,
       x.players,
       x.spawnRadiusM,
       x.densityPerKm2,
