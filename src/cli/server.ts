@@ -2,7 +2,12 @@
 // host placing zones on demand, and the in-memory bus. Tests and the CLI both start worlds here.
 import type { Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { Bus } from '../cluster/bus.ts';
 import { MemoryBus } from '../cluster/memory-bus.ts';
+import { ThreadZoneBus, type FromZoneThread } from '../cluster/thread-bus.ts';
+import { startTsWorker } from '../ops/ts-worker.ts';
+import type { ZoneThreadInit } from '../zone/thread.ts';
 import { ConfigError, type ServerConfig } from '../ops/config.ts';
 import { createHttpServer, listen } from '../ops/http.ts';
 import { createLogger, type Logger } from '../ops/log.ts';
@@ -17,12 +22,19 @@ export interface RunningServer {
   url: string;
   wsUrl: string;
   port: number;
+  /** The network thread's metrics; metricsText() includes the zone thread's too. */
   metrics: Metrics;
-  host: ZoneHost;
+  /** The zone host when zones run on this thread (--zone-threads 0). */
+  host: ZoneHost | undefined;
   gateway: Gateway;
   logger: Logger;
+  metricsText(): Promise<string>;
+  zoneStats(reset?: boolean): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
+
+/** NPCs take ids from 1, players from here: disjoint even when they are made on two threads. */
+const PLAYER_ID_BASE = 1_000_000;
 
 /** Monotonic server clock in ms. */
 export const serverNow = (): number => performance.timeOrigin + performance.now();
@@ -32,10 +44,8 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
   mkdirSync(config.dataDir, { recursive: true });
   const logger = opts.logger ?? createLogger({ level: config.logLevel, name: 'bluemarble' });
   const metrics = new Metrics();
-  const bus = new MemoryBus();
-  bus.onHandlerError = (err) => logger.error({ err }, 'bus handler failed');
-  let lastId = 0;
-  const nextEntityId = (): EntityId => ++lastId;
+  let nextPlayerId = PLAYER_ID_BASE;
+  const nextEntityId = (): EntityId => nextPlayerId++;
   const rules = DEFAULT_MOVEMENT_RULES;
   const settings: ZoneSettings = {
     tickRate: config.tickRate,
@@ -48,19 +58,19 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
     inputGapTimeoutMs: 250,
     moveClockSlackMs: 1000,
   };
-  const host = new ZoneHost({ bus, metrics, logger, settings, now: serverNow }, bus);
-  host.start();
-  const spawned = await host.spawnNpcs({
+  const npcs = {
     count: config.world.npcs,
-    center: config.world.spawn,
+    center: { lat: config.world.spawn.lat, lon: config.world.spawn.lon },
     radiusM: Math.max(config.world.spawn.radiusM, 100),
     seed: config.world.seed,
-    nextId: nextEntityId,
-  });
+    firstId: 1,
+  };
+  const zones = config.zoneThreads === 0 ? await zonesHere(settings, npcs, metrics, logger) : await zonesInThread(settings, npcs, config, logger);
+  const { bus, host, spawned } = zones;
   const gateway = new Gateway(
     { bus, metrics, logger, now: serverNow, nextEntityId },
     {
-      gatewayId: 'gw-1',
+      gatewayId: GATEWAY_ID,
       path: '/ws',
       maxMessageBytes: config.limits.maxMessageBytes,
       floodMessagesPerSecond: config.limits.floodMessagesPerSecond,
@@ -89,16 +99,17 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
         method: 'GET',
         path: '/stats',
         // Exact recent tick percentiles for benchmarks and the ops view; ?reset=1 starts a window.
-        handle: (req, res) => {
+        handle: async (req, res) => {
           const reset = (req.url ?? '').includes('reset=1');
-          const body = JSON.stringify({ ...host.stats(), players: gateway.playerCount, ...host.timings({ reset }) });
+          const body = JSON.stringify({ ...(await zones.stats(reset)), players: gateway.playerCount });
           res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
           res.end(body);
         },
       },
     ],
+    metricsText: () => metricsText(),
     health: () => {
-      const s = host.stats();
+      const s = zones.lastStats();
       return {
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
         players: gateway.playerCount,
@@ -106,6 +117,7 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
         zonesAwake: s.awake,
         entities: s.entities,
         tickRate: config.tickRate,
+        zoneThreads: config.zoneThreads,
       };
     },
   });
@@ -113,6 +125,12 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
   const addr = await listen(http, config.host, config.port);
   const wsUrl = `ws://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/ws`;
   logger.info({ url: addr.url, wsUrl, npcs: spawned, tickRate: config.tickRate }, 'world started');
+  const metricsText = async (): Promise<string> => {
+    const extra = await zones.metricsJson();
+    if (!extra) return metrics.text();
+    const merged = AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), extra]);
+    return merged.metrics();
+  };
   let closed = false;
   return {
     url: addr.url,
@@ -122,20 +140,95 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
     host,
     gateway,
     logger,
+    metricsText,
+    zoneStats: (reset = false) => zones.stats(reset),
     async close() {
       if (closed) return;
       closed = true;
       await gateway.close();
-      await host.stop();
+      await zones.stop();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
       });
-      await bus.close();
       logger.info('world stopped');
     },
   };
 }
+
+interface Zones {
+  bus: Bus;
+  host: ZoneHost | undefined;
+  spawned: number;
+  stats(reset: boolean): Promise<Record<string, unknown>>;
+  /** Cheap, possibly a second old: for /healthz. */
+  lastStats(): { zones: number; awake: number; entities: number };
+  metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[] | undefined>;
+  stop(): Promise<void>;
+}
+
+type NpcSpawn = ZoneThreadInit['npcs'];
+
+/** Zones on this thread, on an in-memory bus shared with the gateway. */
+async function zonesHere(settings: ZoneSettings, npcs: NpcSpawn, metrics: Metrics, logger: Logger): Promise<Zones> {
+  const bus = new MemoryBus();
+  bus.onHandlerError = (err) => logger.error({ err }, 'bus handler failed');
+  const host = new ZoneHost({ bus, metrics, logger, settings, now: serverNow }, bus);
+  host.start();
+  let nextId = npcs.firstId;
+  const spawned = await host.spawnNpcs({ ...npcs, nextId: () => nextId++ });
+  return {
+    bus,
+    host,
+    spawned,
+    stats: async (reset) => ({ ...host.stats(), ...host.timings({ reset }) }),
+    lastStats: () => host.stats(),
+    metricsJson: async () => undefined,
+    stop: async () => {
+      await host.stop();
+      await bus.close();
+    },
+  };
+}
+
+/** Zones in a worker thread: the network thread only moves bytes. */
+async function zonesInThread(settings: ZoneSettings, npcs: NpcSpawn, config: ServerConfig, logger: Logger): Promise<Zones> {
+  const init: ZoneThreadInit = { settings, gatewayId: GATEWAY_ID, logLevel: config.logLevel, npcs };
+  const worker = startTsWorker(new URL('../zone/thread.ts', import.meta.url), init);
+  const bus = new ThreadZoneBus(worker);
+  const spawned = await new Promise<number>((resolve, reject) => {
+    const onMessage = (m: FromZoneThread) => {
+      if (m.t !== 'ready') return;
+      worker.off('message', onMessage);
+      resolve(m.npcs);
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+  });
+  worker.on('error', (err) => logger.fatal({ err }, 'zone thread failed'));
+  let last = { zones: 0, awake: 0, entities: 0 };
+  const stats = async (reset: boolean) => {
+    const s = (await bus.request('stats', reset)) as Record<string, number>;
+    last = { zones: s.zones ?? 0, awake: s.awake ?? 0, entities: s.entities ?? 0 };
+    return s;
+  };
+  const poll = setInterval(() => void stats(false).catch(() => {}), 1000);
+  poll.unref();
+  return {
+    bus,
+    host: undefined,
+    spawned,
+    stats,
+    lastStats: () => last,
+    metricsJson: async () => (await bus.request('metrics')) as MetricObjectWithValues<MetricValue<string>>[],
+    stop: async () => {
+      clearInterval(poll);
+      await bus.close();
+    },
+  };
+}
+
+const GATEWAY_ID = 'gw-1';
 
 /**
  * Border ghosts reach only the ring of neighbouring zones, so the area of interest (plus its

@@ -14,6 +14,8 @@ export interface ServerConfig {
   port: number;
   /** Zone simulation rate in Hz. */
   tickRate: number;
+  /** 0: zones tick on the network thread; 1: in one worker thread beside it. */
+  zoneThreads: number;
   /** Absolute path of the folder for anything kept on disk. */
   dataDir: string;
   logLevel: LogLevel;
@@ -163,6 +165,12 @@ const SETTINGS = {
   host: setting('host', '127.0.0.1', hostKind, 'Address to listen on.'),
   port: setting('port', '8080', int(0, 65535), 'TCP port for HTTP and WebSocket; 0 picks a free port.'),
   tickRate: setting('tick-rate', '20', int(10, 30), 'Zone simulation rate in Hz.'),
+  zoneThreads: setting(
+    'zone-threads',
+    '0',
+    int(0, 1),
+    'Worker threads running the zones: 0 runs them on the network thread, 1 in a thread of their own.',
+  ),
   dataDir: setting('data', './data', dirKind, 'Folder for anything kept on disk.'),
   zoneResolution: setting('zone-resolution', '8', int(5, 10), 'H3 resolution of zone cells.'),
   regionResolution: setting(
@@ -406,6 +414,7 @@ function assemble(v: Flat): ServerConfig {
     host: v.host,
     port: v.port,
     tickRate: v.tickRate,
+    zoneThreads: v.zoneThreads,
     dataDir: v.dataDir,
     logLevel: v.logLevel,
     world: {

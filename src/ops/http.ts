@@ -16,6 +16,8 @@ export interface HttpRoute {
 
 export interface HttpServerOptions {
   metrics: Metrics;
+  /** Prometheus text for /metrics when it is more than `metrics` (e.g. merged with a zone thread's). */
+  metricsText?: () => Promise<string>;
   health: () => Record<string, unknown>;
   logger: Logger;
   /** Checked before the built-in routes, so one may replace the landing page at '/'. */
@@ -61,7 +63,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         sendJson(res, 200, { status: 'ok', ...health() }, { 'Cache-Control': 'no-store' });
         return;
       case '/metrics': {
-        const body = await metrics.text();
+        const body = opts.metricsText ? await opts.metricsText() : await metrics.text();
         send(res, 200, metrics.contentType, body, { 'Cache-Control': 'no-store' });
         return;
       }

@@ -43,10 +43,14 @@ export class Metrics {
   readonly protocolErrors: Counter<'code'>;
   readonly busMessages: Counter<'kind'>;
 
-  constructor() {
+  /**
+   * processMetrics: Node's default process metrics (CPU, memory, event loop). Off for a zone
+   * thread, whose registry is merged into the main thread's: the process is counted once.
+   */
+  constructor(opts: { processMetrics?: boolean } = {}) {
     const registry = new Registry();
     this.registry = registry;
-    collectDefaultMetrics({ register: registry });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
     const registers = [registry];
 
     this.playersConnected = new Gauge({

@@ -134,6 +134,10 @@ export class Zone implements ZoneEndpoint {
   /** Latest ghost batch per neighbour: a newer one replaces an unprocessed older one. */
   private readonly ghostInbox = new Map<ZoneId, GhostBatch>();
   private tickNo = 0;
+  private tickServerTime = 0;
+  private countFrames = 0;
+  private countFull = 0;
+  private countApplied = 0;
   private ghostStamp = 0;
   private lastTickMs = -1;
   private neighbourPlayersAtMs = -Infinity;
@@ -226,6 +230,7 @@ export class Zone implements ZoneEndpoint {
   // ---- tick ---------------------------------------------------------------------------------
 
   tick(nowMs: number): void {
+    this.tickServerTime = serverTime32(nowMs);
     const elapsed = this.lastTickMs < 0 ? this.dtMs : Math.min(nowMs - this.lastTickMs, 1000);
     this.lastTickMs = nowMs;
     this.tickNo++;
@@ -242,6 +247,12 @@ export class Zone implements ZoneEndpoint {
     this.publishGhosts();
     for (const e of this.players.values()) if (!e.player!.kicked) this.sendFrame(e);
     for (const e of leaving) this.handOff(e.entity, e.to);
+    // Counters once per tick rather than once per frame or input.
+    const m = this.ctx.metrics;
+    if (this.countFrames > 0) m.framesSent.inc(this.countFrames);
+    if (this.countFull > 0) m.fullSnapshots.inc(this.countFull);
+    if (this.countApplied > 0) m.inputsApplied.inc(this.countApplied);
+    this.countFrames = this.countFull = this.countApplied = 0;
   }
 
   /**
@@ -302,7 +313,14 @@ export class Zone implements ZoneEndpoint {
         this.reject(e, inp.seq, RejectReason.StaleSequence);
         continue;
       }
-      // Insert keeping ascending order; a seq already pending is a replay.
+      const pend = p.pending;
+      if (pend.length === 0 || pend[pend.length - 1]!.seq < inp.seq) {
+        // The usual case: the next input in order.
+        if (pend.length >= this.ctx.settings.maxInputsPerSecond) this.reject(e, inp.seq, RejectReason.Rate);
+        else pend.push(inp);
+        continue;
+      }
+      // Out of order: insert keeping ascending order; a seq already pending is a replay.
       let i = p.pending.length;
       while (i > 0 && p.pending[i - 1]!.seq > inp.seq) i--;
       if (i > 0 && p.pending[i - 1]!.seq === inp.seq) {
@@ -356,7 +374,7 @@ export class Zone implements ZoneEndpoint {
         continue;
       }
       e.pose = stepPose(e.pose, intent, s.rules);
-      this.ctx.metrics.inputsApplied.inc();
+      this.countApplied++;
       // Movement stands even when an action is refused: the action is rejected on its own.
       for (const a of inp.actions) {
         const why = p.cooldowns.check(a, nowMs);
@@ -567,10 +585,10 @@ export class Zone implements ZoneEndpoint {
     }
     snap.count = n;
     const useBaseline = baseline !== undefined;
-    if (!useBaseline) this.ctx.metrics.fullSnapshots.inc();
+    if (!useBaseline) this.countFull++;
     const bytes = encodeFrame(this.writer, {
       seq,
-      serverTime: serverTime32(this.ctx.now()),
+      serverTime: this.tickServerTime,
       zone: this.id,
       baselineSeq: useBaseline ? view.ackFrame : 0,
       baseline: baseline ?? null,
@@ -582,7 +600,7 @@ export class Zone implements ZoneEndpoint {
     for (let k = 0; k < n; k++) sent.ids[k] = out[k * SNAPSHOT_STRIDE]!;
     sent.count = n;
     this.ctx.metrics.visibleEntities.observe(n);
-    this.ctx.metrics.framesSent.inc();
+    this.countFrames++;
     this.deliver_(p.gatewayId, { entityId: e.id, bytes, droppable: true });
   }
 

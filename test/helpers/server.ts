@@ -7,8 +7,10 @@ import { loadServerConfig } from '../../src/ops/config.ts';
 
 export async function startTestServer(flags: string[] = []): Promise<RunningServer & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bluemarble-test-'));
+  // TEST_ZONE_THREADS=1 runs any suite with the zones in a worker thread.
+  const threads = process.env.TEST_ZONE_THREADS ? ['--zone-threads', process.env.TEST_ZONE_THREADS] : [];
   const config = loadServerConfig(
-    ['--port', '0', '--data', dataDir, '--log-level', process.env.TEST_LOG ?? 'silent', ...flags],
+    ['--port', '0', '--data', dataDir, '--log-level', process.env.TEST_LOG ?? 'silent', ...threads, ...flags],
     {},
   );
   const server = await startServer(config);
@@ -24,7 +26,7 @@ export async function startTestServer(flags: string[] = []): Promise<RunningServ
 
 /** Value of a counter/gauge sample from Prometheus text, e.g. metric('x_total{reason="speed"}'). */
 export async function metric(server: RunningServer, sample: string): Promise<number> {
-  const text = await server.metrics.text();
+  const text = await server.metricsText();
   for (const line of text.split('\n')) {
     if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
   }
