@@ -1,14 +1,13 @@
 // A zone host runs the tick loops of the zones it owns. In the embedded server it also places
-// every zone (claims any zone that something is addressed to); with a networked bus the
-// coordinator decides placement instead.
+// every zone that an entity is offered to; with a networked bus the coordinator decides
+// placement instead.
 import type { Bus, Subscription } from '../cluster/bus.ts';
 import type { EntityTransfer } from '../cluster/messages.ts';
-import { destination } from '../world/geo.ts';
+import { destination, poseFromDegrees } from '../world/geo.ts';
 import { NpcBrain } from '../world/npc.ts';
 import { Rng } from '../world/rng.ts';
 import type { EntityId, ZoneId } from '../world/types.ts';
 import { EntityKind } from '../world/types.ts';
-import { poseFromDegrees } from '../world/geo.ts';
 import { isValidZone, zoneOfPose } from '../world/zoning.ts';
 import type { ZoneContext } from './zone.ts';
 import { Zone } from './zone.ts';
