@@ -10,7 +10,7 @@
 // - Percentiles come from a shared fixed-bucket log histogram (LatencyHistogram, 2 % buckets):
 //   each reported value is at most 2 % above the exact sample percentile.
 import { GameConnection, KickError, LatencyHistogram, kickReasonName } from '../client/connection.ts';
-import type { CreateSocket, HistogramData } from '../client/connection.ts';
+import type { CreateSocket, HistogramData, MoveInput } from '../client/connection.ts';
 import { ACTIONS } from '../world/types.ts';
 
 export interface BotProgress {
@@ -138,6 +138,8 @@ export function makeRng(seed: number): () => number {
 
 interface Bot {
   conn: GameConnection;
+  /** Position in `bots` (and in the scheduler's dueAt array). */
+  index: number;
   welcomed: boolean;
   periodMs: number;
   maxSpeedCms: number;
@@ -275,6 +277,12 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   const latencyHist = new LatencyHistogram();
 
   const bots: Bot[] = [];
+  // Earliest of each bot's next heading/input/ping time (Infinity until welcomed), packed so
+  // the scheduler scans one small array instead of touching every bot and connection per wake.
+  const dueAt = new Float64Array(count).fill(Infinity);
+  const updateDue = (bot: Bot): void => {
+    dueAt[bot.index] = bot.welcomed ? Math.min(bot.nextHeadingAt, bot.nextInputAt, bot.nextPingAt) : Infinity;
+  };
   let connectedNow = 0;
   let peakConnected = 0;
   let disconnects = 0;
@@ -308,6 +316,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     });
     const bot: Bot = {
       conn,
+      index,
       welcomed: false,
       periodMs: 50,
       maxSpeedCms: 0,
@@ -329,6 +338,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
         kicksByReason[name] = (kicksByReason[name] ?? 0) + 1;
       }
       bot.welcomed = false;
+      updateDue(bot);
       closedCount++;
       if (closedCount === bots.length) onAllClosed?.();
     });
@@ -341,6 +351,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       bot.nextPingAt = t + rng() * PING_INTERVAL_MS; // spread pings over the second
       bot.nextActionAt = t + rng() * 10_000;
       pickHeading(bot, t);
+      updateDue(bot);
       connectedNow++;
       if (connectedNow > peakConnected) peakConnected = connectedNow;
     });
@@ -387,6 +398,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   let progClientMs = 0;
 
   const rate = (delta: number, cms: number): number => (cms > 0 ? delta / (cms / 1000) : 0);
+  const intent: MoveInput = { eastCms: 0, northCms: 0, upCms: 0, actions: undefined };
 
   function step(t: number): void {
     // Ramp: open connections evenly across rampMs.
@@ -402,7 +414,9 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     clientMs += connectedNow * dt;
     progClientMs += connectedNow * dt;
 
-    for (const bot of bots) {
+    for (let i = 0; i < bots.length; i++) {
+      if (t < dueAt[i]!) continue; // not due (or not welcomed): skip without touching the bot
+      const bot = bots[i]!;
       if (!bot.welcomed) continue;
       const conn = bot.conn;
       if (!conn.isOpen) continue;
@@ -413,7 +427,12 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
           actions = ACTION_LISTS[Math.floor(rng() * ACTION_LISTS.length)];
           bot.nextActionAt = t + 8000 + rng() * 4000;
         }
-        conn.sendInput({ eastCms: bot.eastCms, northCms: bot.northCms, upCms: 0, actions });
+        // One reused intent: sendInput reads it synchronously and keeps nothing of it.
+        intent.eastCms = bot.eastCms;
+        intent.northCms = bot.northCms;
+        intent.actions = actions;
+        conn.sendInput(intent);
+        intent.actions = undefined;
         bot.nextInputAt += bot.periodMs;
         // Falling far behind: skip ahead instead of bursting inputs the server would rate-limit.
         if (t - bot.nextInputAt > 2 * bot.periodMs) {
@@ -426,6 +445,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
         bot.nextPingAt += PING_INTERVAL_MS;
         if (bot.nextPingAt < t) bot.nextPingAt = t + PING_INTERVAL_MS;
       }
+      updateDue(bot);
     }
 
     if (!measuring && t >= measureStart) {

@@ -2,8 +2,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import WebSocket from 'ws';
 import type { WebSocketLike } from '../client/connection.ts';
+import { createBotSocket } from './socket.ts';
 import { BotsConnectError, combineProgress, runBots, summarizeBots } from './bots.ts';
 import type { BotProgress, BotRawResult, BotSummary } from './bots.ts';
 import type { BotsWorkerCommand, BotsWorkerInput, BotsWorkerMessage } from './worker.ts';
@@ -266,8 +266,7 @@ export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {
   const external = io.signal;
   external?.addEventListener('abort', onSigint, { once: true });
   if (!io.signal) process.once('SIGINT', onSigint);
-  const createSocket =
-    io.createSocket ?? ((url: string): WebSocketLike => new WebSocket(url, { perMessageDeflate: false }));
+  const createSocket = io.createSocket ?? createBotSocket;
 
   let summary: BotSummary;
   try {

@@ -1,8 +1,7 @@
 // Worker-thread entry for `bluemarble bots --workers N`: runs one group of bots and reports
 // progress and mergeable results to the main thread (see startBotsWorker in cli.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import WebSocket from 'ws';
-import type { WebSocketLike } from '../client/connection.ts';
+import { createBotSocket } from './socket.ts';
 import { BotsConnectError, runBotsRaw } from './bots.ts';
 import type { BotProgress, BotRawResult } from './bots.ts';
 
@@ -35,7 +34,7 @@ if (port) {
   const post = (m: BotsWorkerMessage): void => port.postMessage(m);
   runBotsRaw({
     ...input,
-    createSocket: (url: string): WebSocketLike => new WebSocket(url, { perMessageDeflate: false }),
+    createSocket: createBotSocket,
     onProgress: (progress) => post({ type: 'progress', progress }),
     signal: abort.signal,
   }).then(

@@ -1,12 +1,30 @@
 // Client side of the game protocol: one WebSocket session (handshake, inputs, frames, pings).
 // Runs in browsers and in Node (bots), so it imports only protocol/world code and uses no Node APIs;
 // the caller supplies the socket. Hot paths reuse objects because bots run thousands of these.
-import { decodeMessage, encodeHello, encodeInput, encodePing } from '../protocol/messages.ts';
-import { decodeFrame } from '../protocol/frame.ts';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_ACTIONS_PER_INPUT,
+  beginMessage,
+  decodeMessage,
+  encodeHello,
+  finishMessage,
+} from '../protocol/messages.ts';
+import { crc32 } from '../protocol/crc32.ts';
+import { wordsToZone } from '../protocol/zone-id.ts';
+import { createFrameDecodeTarget, decodeFrameInto } from '../protocol/frame.ts';
+import type { FrameDecodeTarget } from '../protocol/frame.ts';
 import { FrameHistory } from '../protocol/history.ts';
-import { ProtocolError } from '../protocol/codec.ts';
-import { MessageType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, ProtocolErrorCode } from '../protocol/types.ts';
-import type { FrameDecoded, FrameState, InputMessage, Welcome, WireInput } from '../protocol/types.ts';
+import { ProtocolError, Writer } from '../protocol/codec.ts';
+import {
+  HEADER_SIZE,
+  MessageType,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  ProtocolErrorCode,
+  SNAPSHOT_STRIDE,
+} from '../protocol/types.ts';
+import type { FrameDecoded, FrameHeader, FrameState, Welcome } from '../protocol/types.ts';
+import type { ZoneId } from '../world/types.ts';
 import { KICK_REASON_NAMES, KickReason, REJECT_REASON_NAMES } from '../world/types.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -263,17 +281,122 @@ export function rejectReasonName(reason: number): string {
 const SEND_RING = 256;
 /** Clock offset is taken from the lowest-RTT pong among the last few (least queueing noise). */
 const OFFSET_WINDOW = 8;
-const NO_ACTIONS: number[] = [];
+const EMPTY_IDS_ARRAY: readonly number[] = [];
 
 function defaultNow(): number {
   return performance.now();
 }
 
 function toBytes(data: unknown): Uint8Array | undefined {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (data instanceof Uint8Array) return data; // Node Buffer is a Uint8Array
+  if (data instanceof Uint8Array) return data; // Node Buffer (ws 'nodebuffer') is a Uint8Array: no copy
+  if (data instanceof ArrayBuffer) return new Uint8Array(data); // browsers: a view, no copy
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return undefined;
+}
+
+// --- incoming FRAMEs ------------------------------------------------------------------------
+
+function u32At(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+/** Last zone words and their ZoneId string, so steady frames do not rebuild the string. */
+interface ZoneCache {
+  lo: number;
+  hi: number;
+  zone: ZoneId;
+}
+
+/**
+ * The common case of decodeHeader (protocol/messages.ts) without allocating: true, with `h`
+ * filled in, when `bytes` is a FRAME that passes every header check decodeHeader makes (size,
+ * length, CRC, version, type). Anything else returns false and goes through decodeMessage,
+ * which then produces the exact result or error, so this adds no accept or reject of its own.
+ */
+function readFrameHeader(bytes: Uint8Array, h: FrameHeader, zc: ZoneCache): boolean {
+  const total = bytes.length;
+  if (total < HEADER_SIZE || total > DEFAULT_MAX_MESSAGE_BYTES) return false;
+  const version = bytes[0]!;
+  if (bytes[1] !== MessageType.Frame || version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION) return false;
+  const payloadLength = bytes[2]! | (bytes[3]! << 8);
+  if (payloadLength !== total - HEADER_SIZE) return false;
+  if (crc32(bytes, HEADER_SIZE, total, crc32(bytes, 0, 20)) !== u32At(bytes, 20)) return false;
+  const lo = u32At(bytes, 12);
+  const hi = u32At(bytes, 16);
+  if (lo !== zc.lo || hi !== zc.hi) {
+    zc.zone = wordsToZone(lo, hi);
+    zc.lo = lo;
+    zc.hi = hi;
+  }
+  h.version = version;
+  h.type = MessageType.Frame;
+  h.payloadLength = payloadLength;
+  h.seq = u32At(bytes, 4);
+  h.serverTime = u32At(bytes, 8);
+  h.zone = zc.zone;
+  return true;
+}
+
+// --- outgoing messages ---------------------------------------------------------------------
+// One Writer for every connection (encoding is synchronous), and message bytes carved from a
+// shared slab instead of one ArrayBuffer each. Slab views are never handed out twice (a full
+// slab is replaced, not rewound), so a socket may keep a sent message as long as it likes.
+
+const SLAB_BYTES = 16 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+function slabAlloc(n: number): Uint8Array {
+  if (n > SLAB_BYTES >> 4) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
+const sendWriter = new Writer(64);
+
+/**
+ * One INPUT carrying one input: the layout of encodeInput (protocol/messages.ts) for the
+ * single-input case, with its checks, written without per-message allocations.
+ */
+function encodeOneInput(
+  version: number,
+  ackFrame: number,
+  seq: number,
+  dtMs: number,
+  eastCms: number,
+  northCms: number,
+  upCms: number,
+  actions: readonly number[],
+): Uint8Array {
+  if (seq >>> 0 !== seq) throw new RangeError('input seq out of u32');
+  if (ackFrame >>> 0 !== ackFrame) throw new RangeError(`ackFrame out of u32: ${ackFrame}`);
+  if (actions.length > MAX_ACTIONS_PER_INPUT) throw new RangeError('too many actions');
+  const w = sendWriter;
+  beginMessage(w, MessageType.Input, version, seq, 0, '0');
+  w.uvarint(ackFrame);
+  w.u8(1);
+  w.uvarint(seq);
+  w.u16(dtMs);
+  w.svarint(eastCms);
+  w.svarint(northCms);
+  w.svarint(upCms);
+  w.u8(actions.length);
+  for (let i = 0; i < actions.length; i++) w.u8(actions[i]!);
+  return finishMessage(w, slabAlloc);
+}
+
+/** PING, as encodePing (protocol/messages.ts) writes it. */
+function encodePingMessage(version: number, seq: number, clientTime: number): Uint8Array {
+  if (!Number.isFinite(clientTime)) throw new RangeError(`clientTime must be finite: ${clientTime}`);
+  const w = sendWriter;
+  beginMessage(w, MessageType.Ping, version, seq, 0, '0');
+  w.f64(clientTime);
+  return finishMessage(w, slabAlloc);
 }
 
 function errorOf(err: unknown): Error {
@@ -303,7 +426,6 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   readonly rejects: Record<string, number> = {};
   protocolErrors = 0;
   socketErrors = 0;
-  lastFrame: FrameDecoded | undefined;
   /** Last measured round trip (ms); NaN before the first pong. */
   rttMs = NaN;
   /** Server clock minus client clock (ms), from the lowest-RTT recent pong; NaN before one. */
@@ -326,6 +448,20 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   private socket: WebSocketLike | undefined;
   private readonly history = new FrameHistory(32);
   private readonly baselineOf = (seq: number): FrameState | undefined => this.history.get(seq);
+  // Frames decode straight into the history's build slot (no per-frame allocation). Two targets:
+  // `frameLast` describes the latest good frame, `frameNext` receives the next one and is swapped
+  // in only if it decodes and stores cleanly, so a bad frame never disturbs the last good one.
+  private frameNext: FrameDecodeTarget = createFrameDecodeTarget();
+  private frameLast: FrameDecodeTarget = createFrameDecodeTarget();
+  private haveFrame = false;
+  private lastSeq = 0;
+  private lastServerTime = 0;
+  private lastZone: ZoneId = '0';
+  /** Filled by readFrameHeader for each FRAME. */
+  private readonly frameHeader: FrameHeader = { version: 0, type: MessageType.Frame, payloadLength: 0, seq: 0, serverTime: 0, zone: '0' };
+  private readonly zoneCache: ZoneCache = { lo: 0, hi: 0, zone: '0' };
+  /** lastFrame as a FrameDecoded, built on first request after each frame. */
+  private lastFrameCopy: FrameDecoded | undefined;
   private dtMs = 50;
   private closeRequested = false;
   private closeEmitted = false;
@@ -337,11 +473,8 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     | { resolve: (w: Welcome) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
     | undefined;
 
-  // Reused for every input to keep the per-tick path allocation-free apart from the encoded bytes.
-  private readonly wireInput: WireInput = { seq: 0, dtMs: 0, eastCms: 0, northCms: 0, upCms: 0, actions: NO_ACTIONS };
-  private readonly inputMsg: InputMessage = { ackFrame: 0, inputs: [this.wireInput] };
-  // Encoders take the header seq from the message itself; only the version matters here.
-  private readonly encodeOpts = { version: PROTOCOL_VERSION };
+  /** Protocol version of outgoing messages (the negotiated one after WELCOME). */
+  private version = PROTOCOL_VERSION;
 
   private readonly sendTimes = new Float64Array(SEND_RING);
   /** Oldest input seq whose update latency is not yet recorded. */
@@ -364,7 +497,42 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
 
   /** Entities in view in the latest frame. */
   get visibleEntities(): number {
-    return this.lastFrame?.state.entities.count ?? 0;
+    return this.haveFrame ? this.frameLast.state.entities.count : 0;
+  }
+
+  /**
+   * The latest frame, decoded; undefined before the first. A copy made on first access after
+   * each frame (and then returned again until the next one), so it may be kept indefinitely.
+   * Code that reads every frame should prefer frameState, which copies nothing.
+   */
+  get lastFrame(): FrameDecoded | undefined {
+    if (!this.haveFrame) return undefined;
+    if (this.lastFrameCopy === undefined) {
+      const f = this.frameLast;
+      const { own, entities } = f.state;
+      this.lastFrameCopy = {
+        seq: this.lastSeq,
+        serverTime: this.lastServerTime,
+        zone: this.lastZone,
+        baselineSeq: f.baselineSeq,
+        lastInputSeq: f.lastInputSeq,
+        state: {
+          own: { ...own },
+          entities: { count: entities.count, data: entities.data.slice(0, entities.count * SNAPSHOT_STRIDE) },
+        },
+        added: Array.from(f.added.subarray(0, f.addedCount)),
+        removed: Array.from(f.removed.subarray(0, f.removedCount)),
+      };
+    }
+    return this.lastFrameCopy;
+  }
+
+  /**
+   * State of the latest frame without copying (undefined before the first): owned by the
+   * connection, read-only, and valid only until the next frame arrives.
+   */
+  get frameState(): FrameState | undefined {
+    return this.haveFrame ? this.frameLast.state : undefined;
   }
 
   /** True once WELCOME arrived and until the socket closes: sendInput() may be called. */
@@ -403,7 +571,11 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
         return;
       }
       this.socket = socket;
-      socket.binaryType = 'arraybuffer';
+      // `ws` (Node) delivers Buffers without a copy as 'nodebuffer' (its default; 'arraybuffer'
+      // copies each message). A browser ignores that value (binaryType is an enum there) and
+      // then gets 'arraybuffer'. toBytes() takes either without copying.
+      socket.binaryType = 'nodebuffer';
+      if (socket.binaryType !== 'nodebuffer') socket.binaryType = 'arraybuffer';
       socket.onopen = () => this.handleOpen(hello);
       socket.onmessage = (ev) => this.handleMessage(ev.data);
       socket.onclose = (ev) => this.handleClose(ev.code, typeof ev.reason === 'string' ? ev.reason : String(ev.reason ?? ''));
@@ -418,20 +590,16 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   sendInput(intent: MoveInput): number {
     if (this.state !== 'open') throw new Error(`sendInput() in state ${this.state}`);
     const seq = this.nextInputSeq;
-    const w = this.wireInput;
-    w.seq = seq;
-    w.dtMs = this.dtMs;
-    w.eastCms = Math.round(intent.eastCms);
-    w.northCms = Math.round(intent.northCms);
-    w.upCms = Math.round(intent.upCms);
-    w.actions = intent.actions ?? NO_ACTIONS;
-    this.inputMsg.ackFrame = this.ackFrame;
-    let bytes: Uint8Array;
-    try {
-      bytes = encodeInput(this.inputMsg, this.encodeOpts);
-    } finally {
-      w.actions = NO_ACTIONS; // do not keep the caller's array alive
-    }
+    const bytes = encodeOneInput(
+      this.version,
+      this.ackFrame,
+      seq,
+      this.dtMs,
+      Math.round(intent.eastCms),
+      Math.round(intent.northCms),
+      Math.round(intent.upCms),
+      intent.actions ?? EMPTY_IDS_ARRAY,
+    );
     // Advance only after a successful encode so a bad intent cannot leave a gap in the seqs.
     this.nextInputSeq = (seq + 1) >>> 0;
     this.sendTimes[seq & (SEND_RING - 1)] = this.now();
@@ -445,7 +613,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     if (this.state !== 'open') return;
     const seq = this.pingSeq;
     this.pingSeq = (seq + 1) >>> 0;
-    this.send(encodePing({ seq, clientTime: this.now() }, this.encodeOpts));
+    this.send(encodePingMessage(this.version, seq, this.now()));
   }
 
   /** Closes the connection; the 'close' event reports requested: true. */
@@ -485,16 +653,16 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     }
     this.bytesIn += bytes.byteLength;
     this.messagesIn++;
+    // Most messages are FRAMEs: check their header in place and decode the payload where it is.
+    const fh = this.frameHeader;
+    if (readFrameHeader(bytes, fh, this.zoneCache)) {
+      this.receiveFrame(fh, bytes, HEADER_SIZE);
+      return;
+    }
     // Decode first, then act: errors thrown by event listeners must not be counted as protocol errors.
     let msg;
-    let frame: FrameDecoded | undefined;
     try {
       msg = decodeMessage(bytes);
-      if (msg.type === MessageType.Frame) {
-        if (this.state !== 'open') throw new ProtocolError(ProtocolErrorCode.BadField, 'FRAME before WELCOME');
-        frame = decodeFrame(msg.header, msg.payload, this.baselineOf);
-        this.storeFrame(frame);
-      }
     } catch (err) {
       this.protocolFailure(errorOf(err));
       return;
@@ -504,7 +672,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
         this.handleWelcome(msg.body);
         return;
       case MessageType.Frame:
-        if (frame) this.handleFrame(frame);
+        this.receiveFrame(msg.header, msg.payload, 0);
         return;
       case MessageType.Reject: {
         const reasonName = rejectReasonName(msg.body.reason);
@@ -530,13 +698,28 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     }
   }
 
+  /** FRAME payload at payload[offset..]: decode, keep as a baseline, then report. */
+  private receiveFrame(header: FrameHeader, payload: Uint8Array, offset: number): void {
+    try {
+      if (this.state !== 'open') throw new ProtocolError(ProtocolErrorCode.BadField, 'FRAME before WELCOME');
+      const out = this.frameNext;
+      out.state = this.history.writable();
+      decodeFrameInto(header, payload, this.baselineOf, out, offset);
+      this.storeFrame(header.seq, out.baselineSeq);
+    } catch (err) {
+      this.protocolFailure(errorOf(err));
+      return;
+    }
+    this.handleFrame(header);
+  }
+
   private handleWelcome(w: Welcome): void {
     if (this.state !== 'handshaking') {
       this.protocolFailure(new ProtocolError(ProtocolErrorCode.BadField, 'unexpected WELCOME'));
       return;
     }
     this.welcome = w;
-    this.encodeOpts.version = w.version;
+    this.version = w.version;
     this.dtMs = Math.round(1000 / w.tickRate);
     this.nextInputSeq = w.nextInputSeq >>> 0;
     this.pendingFrom = this.nextInputSeq;
@@ -551,27 +734,38 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     this.emit('welcome', w);
   }
 
-  /** Keeps the frame as a future baseline; throws (a protocol error) if its seq does not fit. */
-  private storeFrame(f: FrameDecoded): void {
-    if (f.baselineSeq === 0 && f.seq <= this.history.latestSeq) {
+  /**
+   * Keeps the frame just decoded into history.writable() as a future baseline; throws (a
+   * protocol error) if its seq does not fit.
+   */
+  private storeFrame(seq: number, baselineSeq: number): void {
+    if (baselineSeq === 0 && seq <= this.history.latestSeq) {
       // A full snapshot may restart numbering (e.g. after a zone change): old baselines are void.
       this.history.clear();
       this.ackFrame = 0;
-    } else if (f.seq <= this.history.latestSeq) {
-      throw new ProtocolError(ProtocolErrorCode.BadField, `frame seq ${f.seq} not after ${this.history.latestSeq}`);
+    } else if (seq <= this.history.latestSeq) {
+      throw new ProtocolError(ProtocolErrorCode.BadField, `frame seq ${seq} not after ${this.history.latestSeq}`);
     }
-    this.history.put(f.seq, f.state);
+    this.history.commit(seq);
     // The server never deltas against anything older than the baseline it just used.
-    if (f.baselineSeq > 0) this.history.dropBefore(f.baselineSeq);
+    if (baselineSeq > 0) this.history.dropBefore(baselineSeq);
   }
 
-  private handleFrame(f: FrameDecoded): void {
+  private handleFrame(header: FrameHeader): void {
+    const f = this.frameNext;
+    this.frameNext = this.frameLast;
+    this.frameLast = f;
+    this.haveFrame = true;
+    this.lastSeq = header.seq;
+    this.lastServerTime = header.serverTime;
+    this.lastZone = header.zone;
+    this.lastFrameCopy = undefined;
     this.framesIn++;
-    if (f.seq > this.ackFrame) this.ackFrame = f.seq;
-    this.lastFrame = f;
+    if (header.seq > this.ackFrame) this.ackFrame = header.seq;
     if (f.lastInputSeq > this.lastProcessedInputSeq) this.lastProcessedInputSeq = f.lastInputSeq;
     this.recordUpdateLatency(f.lastInputSeq);
-    this.emit('frame', f);
+    // Building the FrameDecoded copies the frame: only when someone listens.
+    if (this.hasListeners('frame')) this.emit('frame', this.lastFrame!);
   }
 
   /** Records send-to-update time for every input newly covered by lastInputSeq, each once. */

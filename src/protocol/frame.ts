@@ -1,7 +1,7 @@
 // FRAME: per-client world state as a delta against a frame the client acknowledged.
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
-import { ProtocolError, Reader, Writer } from './codec.ts';
+import { MAX_UVARINT, MAX_UVARINT_BYTES, ProtocolError, Writer } from './codec.ts';
 import { LAT_E7_MAX, LON_E7_HALF, MAX_U32, beginMessage, finishMessage } from './messages.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
 import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
@@ -227,7 +227,78 @@ function bad(message: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.BadField, message);
 }
 
-function u32Field(r: Reader, what: string): number {
+/**
+ * Bounds-checked cursor over a FRAME payload with Reader's exact semantics and errors for the
+ * few primitives FRAME uses, minus the DataView a Reader allocates (decoding runs per frame
+ * per client, so that allocation showed up in client profiles).
+ */
+class FrameReader {
+  private readonly buf: Uint8Array;
+  private readonly end: number;
+  pos: number;
+
+  constructor(buf: Uint8Array, pos: number) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = buf.length;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  u8(): number {
+    const p = this.pos;
+    if (p >= this.end) throw new ProtocolError(ProtocolErrorCode.Truncated);
+    this.pos = p + 1;
+    return this.buf[p]!;
+  }
+
+  u16(): number {
+    const p = this.pos;
+    if (this.end - p < 2) throw new ProtocolError(ProtocolErrorCode.Truncated);
+    this.pos = p + 2;
+    return this.buf[p]! | (this.buf[p + 1]! << 8);
+  }
+
+  /** As Reader.uvarint: canonical LEB128, at most 8 bytes, at most 2^53-1. */
+  uvarint(): number {
+    const buf = this.buf;
+    let p = this.pos;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < MAX_UVARINT_BYTES; i++) {
+      if (p >= this.end) throw new ProtocolError(ProtocolErrorCode.Truncated);
+      const b = buf[p++]!;
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        if (b === 0 && i > 0) throw new ProtocolError(ProtocolErrorCode.BadField, 'non-canonical varint');
+        if (result > MAX_UVARINT) throw new ProtocolError(ProtocolErrorCode.BadField, 'varint above 2^53-1');
+        this.pos = p;
+        return result;
+      }
+      mul *= 128;
+    }
+    throw new ProtocolError(ProtocolErrorCode.BadField, 'varint longer than 8 bytes');
+  }
+
+  svarint(): number {
+    const z = this.uvarint();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  /** Steps over n bytes (the same truncation error as reading them). */
+  skip(n: number): void {
+    if (this.end - this.pos < n) throw new ProtocolError(ProtocolErrorCode.Truncated);
+    this.pos += n;
+  }
+
+  expectEnd(): void {
+    if (this.pos !== this.end) throw new ProtocolError(ProtocolErrorCode.BadLength, `${this.end - this.pos} unread bytes`);
+  }
+}
+
+function u32Field(r: FrameReader, what: string): number {
   const v = r.uvarint();
   if (v > MAX_U32) throw bad(`${what} above u32`);
   return v;
@@ -238,7 +309,8 @@ function checkI32(v: number, what: string): number {
   return v;
 }
 
-function readOwn(r: Reader, ref: OwnState): OwnState {
+/** Reads the OWN block (a delta on ref) into dst; dst must not be ref. */
+function readOwnInto(r: FrameReader, ref: OwnState, dst: OwnState): void {
   const mask = r.u8();
   if (mask & ~OWN_MASK_ALL) throw bad(`own mask 0x${mask.toString(16)}`);
   let { latE7, lonE7, altCm, heading16, action, actionSeq } = ref;
@@ -255,7 +327,12 @@ function readOwn(r: Reader, ref: OwnState): OwnState {
     action = r.u8();
     actionSeq = r.u8();
   }
-  return { latE7, lonE7, altCm, heading16, action, actionSeq };
+  dst.latE7 = latE7;
+  dst.lonE7 = lonE7;
+  dst.altCm = altCm;
+  dst.heading16 = heading16;
+  dst.action = action;
+  dst.actionSeq = actionSeq;
 }
 
 /** Applies a position delta to out[o]; the wire longitude delta must already be wrapped. */
@@ -264,10 +341,13 @@ function applyMove(out: Int32Array, o: number, dLat: number, dLon: number): void
   if (lat < -LAT_E6_MAX || lat > LAT_E6_MAX) throw bad(`latE6 ${lat}`);
   if (dLon < -LON_E6_HALF || dLon >= LON_E6_HALF) throw bad(`dLonE6 ${dLon}`);
   out[o + LAT] = lat;
-  out[o + LON] = wrapDelta(out[o + LON]! + dLon, LON_E6_PERIOD);
+  const lon = out[o + LON]! + dLon;
+  // wrapDelta only when the sum left the range (it is the identity inside): the float modulo
+  // it uses is slow next to the rest of this loop.
+  out[o + LON] = lon >= -LON_E6_HALF && lon < LON_E6_HALF ? lon : wrapDelta(lon, LON_E6_PERIOD);
 }
 
-function readUpdate(r: Reader, code: number, out: Int32Array, o: number): void {
+function readUpdate(r: FrameReader, code: number, out: Int32Array, o: number): void {
   if (code === UpdateCode.SmallMove) {
     const b = r.u8();
     // Sign-extend each 4-bit two's-complement nibble.
@@ -293,16 +373,62 @@ function readUpdate(r: Reader, code: number, out: Int32Array, o: number): void {
 }
 
 /**
- * Decodes a FRAME payload (from decodeMessage) against the baseline it names. The returned
- * state is freshly allocated and never aliases the baseline.
+ * Where decodeFrameInto writes one frame. Reuse one per connection so steady-state decoding
+ * allocates nothing beyond the occasional growth of an array.
  */
-export function decodeFrame(
+export interface FrameDecodeTarget {
+  baselineSeq: number;
+  lastInputSeq: number;
+  /**
+   * Written in place: own fields are overwritten and entities.data is replaced by a larger array
+   * when it is too small. Must not be (or share arrays with) the baseline the frame names.
+   */
+  state: FrameState;
+  /** Ids that entered view are added[0, addedCount); the array is replaced when it must grow. */
+  added: Int32Array;
+  addedCount: number;
+  /** Ids that left view are removed[0, removedCount); the array is replaced when it must grow. */
+  removed: Int32Array;
+  removedCount: number;
+}
+
+export function createFrameDecodeTarget(state?: FrameState): FrameDecodeTarget {
+  return {
+    baselineSeq: 0,
+    lastInputSeq: 0,
+    state: state ?? { own: { ...ZERO_OWN }, entities: { count: 0, data: new Int32Array(0) } },
+    added: new Int32Array(0),
+    addedCount: 0,
+    removed: new Int32Array(0),
+    removedCount: 0,
+  };
+}
+
+// Decode scratch, grown on demand. Module-level is safe: decoding is synchronous.
+let removedIdxScratch: Int32Array = new Int32Array(64);
+let addedScratch: Int32Array = new Int32Array(64 * S);
+
+/** `a` if it holds n values, else a new array of max(n, 2 * a.length) (exactly n when a is empty). */
+function grown(a: Int32Array, n: number): Int32Array {
+  return a.length >= n ? a : new Int32Array(Math.max(n, 2 * a.length));
+}
+
+/**
+ * Decodes a FRAME payload (from decodeMessage) against the baseline it names, into `out`
+ * (see FrameDecodeTarget). Validation is exactly decodeFrame's. On a throw, `out` holds a
+ * partial result and must be discarded. The payload is payload[payloadOffset..], so a caller
+ * that checked the header itself can pass the whole message with HEADER_SIZE.
+ */
+export function decodeFrameInto(
   header: FrameHeader,
   payload: Uint8Array,
   baselineOf: (seq: number) => FrameState | undefined,
-): FrameDecoded {
+  out: FrameDecodeTarget,
+  payloadOffset = 0,
+): void {
   if (header.type !== MessageType.Frame) throw new RangeError(`not a FRAME header: type ${header.type}`);
-  const r = new Reader(payload);
+  if (!(payloadOffset >= 0 && payloadOffset <= payload.length)) throw new RangeError(`bad payload offset ${payloadOffset}`);
+  const r = new FrameReader(payload, payloadOffset);
   const baselineSeq = u32Field(r, 'baselineSeq');
   const lastInputSeq = u32Field(r, 'lastInputSeq');
   let baseline: FrameState | null = null;
@@ -312,13 +438,24 @@ export function decodeFrame(
     if (b === undefined) throw new ProtocolError(ProtocolErrorCode.NoBaseline, `baseline ${baselineSeq}`);
     baseline = b;
   }
-  const own = readOwn(r, baseline === null ? ZERO_OWN : baseline.own);
+  const target = out.state;
+  if (
+    baseline !== null &&
+    (baseline === target ||
+      baseline.own === target.own ||
+      baseline.entities === target.entities ||
+      (baseline.entities.data === target.entities.data && target.entities.data.length > 0))
+  ) {
+    throw new RangeError('decodeFrameInto: the target state aliases the baseline');
+  }
+  readOwnInto(r, baseline === null ? ZERO_OWN : baseline.own, target.own);
   const bd = baseline === null ? EMPTY.data : baseline.entities.data;
   const bn = baseline === null ? 0 : baseline.entities.count;
 
   const removedCount = r.uvarint();
   if (removedCount > bn) throw bad(`removes ${removedCount} of ${bn} entities`);
-  const removedIdx = new Int32Array(removedCount);
+  if (removedIdxScratch.length < removedCount) removedIdxScratch = grown(removedIdxScratch, removedCount);
+  const removedIdx = removedIdxScratch;
   let prev = -1;
   for (let k = 0; k < removedCount; k++) {
     const idx = prev + 1 + r.uvarint();
@@ -329,7 +466,8 @@ export function decodeFrame(
 
   const addedCount = r.uvarint();
   if (addedCount > r.remaining / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
-  const ad = new Int32Array(addedCount * S);
+  if (addedScratch.length < addedCount * S) addedScratch = grown(addedScratch, addedCount * S);
+  const ad = addedScratch;
   let prevId = 0;
   for (let k = 0; k < addedCount; k++) {
     const gap = r.uvarint();
@@ -354,11 +492,15 @@ export function decodeFrame(
 
   const kept = bn - removedCount;
   const bitmapBytes = (2 * kept + 7) >> 3;
-  const bitmap = r.bytes(bitmapBytes);
-  if ((kept & 3) !== 0 && bitmap[bitmapBytes - 1]! >> ((kept & 3) * 2) !== 0) throw bad('unused bitmap bits set');
+  // Step over the bitmap and index it in place.
+  const bitmapAt = r.pos;
+  r.skip(bitmapBytes);
+  if ((kept & 3) !== 0 && payload[bitmapAt + bitmapBytes - 1]! >> ((kept & 3) * 2) !== 0) throw bad('unused bitmap bits set');
 
-  const entities = createSnapshot(kept + addedCount);
-  const od = entities.data;
+  const ents = target.entities;
+  let od = ents.data;
+  if (od.length < (kept + addedCount) * S) ents.data = od = grown(od, (kept + addedCount) * S);
+  ents.count = 0;
   let n = 0;
   let bi = 0;
   let ri = 0;
@@ -375,11 +517,13 @@ export function decodeFrame(
     if (keptId === addId) throw bad(`added id ${addId} is already in view`);
     const o = n * S;
     if (addId < keptId) {
-      od.set(ad.subarray(ai * S, ai * S + S), o);
+      const a = ai * S;
+      for (let f = 0; f < S; f++) od[o + f] = ad[a + f]!;
       ai++;
     } else {
-      od.set(bd.subarray(bi * S, bi * S + S), o);
-      const code = (bitmap[k >> 2]! >> ((k & 3) * 2)) & 3;
+      const b = bi * S;
+      for (let f = 0; f < S; f++) od[o + f] = bd[b + f]!;
+      const code = (payload[bitmapAt + (k >> 2)]! >> ((k & 3) * 2)) & 3;
       if (code !== UpdateCode.Unchanged) readUpdate(r, code, od, o);
       k++;
       bi++;
@@ -387,20 +531,43 @@ export function decodeFrame(
     n++;
   }
   r.expectEnd();
-  entities.count = n;
+  ents.count = n;
 
-  const removed: number[] = [];
-  for (let q = 0; q < removedCount; q++) removed.push(bd[removedIdx[q]! * S + ID]!);
-  const added: number[] = [];
-  for (let q = 0; q < addedCount; q++) added.push(ad[q * S + ID]!);
+  if (removedCount > 0) {
+    if (out.removed.length < removedCount) out.removed = grown(out.removed, removedCount);
+    const removed = out.removed;
+    for (let q = 0; q < removedCount; q++) removed[q] = bd[removedIdx[q]! * S + ID]!;
+  }
+  out.removedCount = removedCount;
+  if (addedCount > 0) {
+    if (out.added.length < addedCount) out.added = grown(out.added, addedCount);
+    const added = out.added;
+    for (let q = 0; q < addedCount; q++) added[q] = ad[q * S + ID]!;
+  }
+  out.addedCount = addedCount;
+  out.baselineSeq = baselineSeq;
+  out.lastInputSeq = lastInputSeq;
+}
+
+/**
+ * Decodes a FRAME payload (from decodeMessage) against the baseline it names. The returned
+ * state is freshly allocated and never aliases the baseline.
+ */
+export function decodeFrame(
+  header: FrameHeader,
+  payload: Uint8Array,
+  baselineOf: (seq: number) => FrameState | undefined,
+): FrameDecoded {
+  const out = createFrameDecodeTarget();
+  decodeFrameInto(header, payload, baselineOf, out);
   return {
     seq: header.seq,
     serverTime: header.serverTime,
     zone: header.zone,
-    baselineSeq,
-    lastInputSeq,
-    state: { own, entities },
-    added,
-    removed,
+    baselineSeq: out.baselineSeq,
+    lastInputSeq: out.lastInputSeq,
+    state: out.state,
+    added: Array.from(out.added.subarray(0, out.addedCount)),
+    removed: Array.from(out.removed.subarray(0, out.removedCount)),
   };
 }

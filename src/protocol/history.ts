@@ -37,6 +37,8 @@ export class FrameHistory {
   private head = 0;
   private stored = 0;
   private latest = 0;
+  /** Build space for writable()/commit(), created on first use. */
+  private spare: Slot | undefined;
 
   /**
    * Retains the last `capacity` frames put (not the last `capacity` seq numbers), so gaps in
@@ -98,6 +100,57 @@ export class FrameHistory {
     dst.count = src.count;
     copyOwn(slot.state.own, state.own);
     slot.seq = seq;
+    this.latest = seq;
+  }
+
+  /**
+   * Storage to build the next frame in place (e.g. decodeFrameInto), then store with commit()
+   * instead of copying it in with put(). It is never a stored frame, so it cannot alias a
+   * baseline obtained from get(). The same object is returned until commit() takes it.
+   */
+  writable(): FrameState {
+    if (this.spare === undefined) this.spare = newSlot();
+    return this.spare.state;
+  }
+
+  /**
+   * Stores the writable() state under `seq` without copying (same seq rules and eviction as
+   * put()); the slot it replaces becomes the next writable() state.
+   */
+  commit(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq <= this.latest) {
+      throw new RangeError(`frame seq must increase: got ${seq} after ${this.latest}`);
+    }
+    const spare = this.spare;
+    if (spare === undefined) throw new Error('commit() without writable()');
+    const src = spare.state.entities;
+    if (!Number.isInteger(src.count) || src.count < 0 || src.data.length < src.count * SNAPSHOT_STRIDE) {
+      throw new RangeError(`entity snapshot count ${src.count} does not fit data of length ${src.data.length}`);
+    }
+    const cap = this.capacity;
+    let idx: number;
+    if (this.stored < cap) {
+      idx = (this.head + this.stored) % cap;
+      this.stored++;
+    } else {
+      idx = this.head;
+      this.head = (this.head + 1) % cap;
+    }
+    let free = this.slots[idx]!;
+    free.seq = 0;
+    spare.seq = seq;
+    this.slots[idx] = spare;
+    if (this.stored < cap) {
+      // Empty positions are interchangeable: take the most recently dropped slot (just behind
+      // head, still in cache) as the next build slot rather than the one the ring reached,
+      // which was last used `capacity` frames ago. A client that drops as it goes then cycles
+      // through a few warm slots instead of all of them.
+      const back = (this.head + cap - 1) % cap;
+      const warm = this.slots[back]!;
+      this.slots[back] = free;
+      free = warm;
+    }
+    this.spare = free;
     this.latest = seq;
   }
 

@@ -12,7 +12,14 @@ import { KickReason, RejectReason } from '../../src/world/types.ts';
 
 /** Client end of an in-memory socket; the test plays the server through open/deliver/serverClose. */
 class FakeSocket implements WebSocketLike {
-  binaryType = 'blob';
+  // Like a browser WebSocket: binaryType is an enum and other values are ignored.
+  protected type = 'blob';
+  get binaryType(): string {
+    return this.type;
+  }
+  set binaryType(v: string) {
+    if (v === 'blob' || v === 'arraybuffer') this.type = v;
+  }
   readyState = 0;
   onopen: ((ev: unknown) => void) | null = null;
   onmessage: ((ev: { data: unknown }) => void) | null = null;
@@ -87,23 +94,49 @@ interface Harness {
   events: { type: string; value: unknown }[];
 }
 
-function makeConnection(extra: { handshakeTimeoutMs?: number } = {}): Harness & { sockets: FakeSocket[] } {
+/**
+ * Like the `ws` package in Node: binaryType 'nodebuffer' is accepted, and each message arrives
+ * as a view into a larger receive buffer (not at offset 0), which the client must not copy.
+ */
+class NodeLikeSocket extends FakeSocket {
+  override get binaryType(): string {
+    return this.type;
+  }
+  override set binaryType(v: string) {
+    if (v === 'nodebuffer' || v === 'arraybuffer' || v === 'fragments') this.type = v;
+  }
+  readonly delivered: Uint8Array[] = [];
+
+  override deliver(bytes: Uint8Array): void {
+    assert.equal(this.type, 'nodebuffer');
+    const chunk = new Uint8Array(bytes.byteLength + 13);
+    chunk.set(bytes, 7);
+    const view = chunk.subarray(7, 7 + bytes.byteLength);
+    this.delivered.push(view);
+    this.onmessage?.({ data: view });
+  }
+}
+
+function makeConnection(
+  extra: { handshakeTimeoutMs?: number; nodeLike?: boolean; listen?: boolean } = {},
+): Harness & { sockets: FakeSocket[] } {
+  const { nodeLike = false, listen = true, ...options } = extra;
   const clock = { t: 0 };
   const sockets: FakeSocket[] = [];
   const conn = new GameConnection({
     url: 'ws://test/ws',
     name: 'alice',
     createSocket: (url) => {
-      const s = new FakeSocket(url);
+      const s = nodeLike ? new NodeLikeSocket(url) : new FakeSocket(url);
       sockets.push(s);
       return s;
     },
     now: () => clock.t,
-    ...extra,
+    ...options,
   });
   const events: { type: string; value: unknown }[] = [];
   for (const type of ['welcome', 'frame', 'reject', 'kick', 'pong', 'close', 'error'] as const) {
-    conn.on(type, (value: unknown) => events.push({ type, value }));
+    if (listen || type !== 'frame') conn.on(type, (value: unknown) => events.push({ type, value }));
   }
   return {
     conn,
@@ -118,8 +151,8 @@ function makeConnection(extra: { handshakeTimeoutMs?: number } = {}): Harness & 
   };
 }
 
-async function connected(): Promise<Harness> {
-  const h = makeConnection();
+async function connected(extra: { nodeLike?: boolean; listen?: boolean } = {}): Promise<Harness> {
+  const h = makeConnection(extra);
   const p = h.conn.connect();
   h.socket.open();
   h.socket.deliver(encodeWelcome(WELCOME));
@@ -489,4 +522,153 @@ test('LatencyHistogram percentiles are within 2 % and bounded by min/max', () =>
   assert.equal(hist.count, 0);
   hist.record(1e9); // beyond the last bucket: clamped, not lost
   assert.equal(hist.percentile(50), 1e9);
+});
+
+/** A walking crowd: entity i of frame t (ids come and go, positions drift, fields change). */
+function crowdState(t: number): FrameState {
+  const ents: number[][] = [];
+  for (let id = 1; id <= 40; id++) {
+    if ((id * 7 + t) % 11 < 3) continue; // out of view for a while
+    const e = ent(id, 47_300_000 + ((id * t * 13) % 900) - 450, 8_500_000 + ((id + t) % 5) * 3);
+    e[5] = (id * 3 + (t >> 2)) & 0xff; // heading now and then
+    if (t % 17 === id % 17) e[6] = 2; // an action
+    ents.push(e);
+  }
+  return state({ latE7: 473_000_000 + t * 50, heading16: (t * 97) & 0xffff }, ents);
+}
+
+function sameState(actual: FrameState | undefined, expected: FrameState, what: string): void {
+  assert.ok(actual, what);
+  assert.deepEqual(actual.own, expected.own, what);
+  assert.equal(actual.entities.count, expected.entities.count, what);
+  const n = expected.entities.count * SNAPSHOT_STRIDE;
+  assert.deepEqual(Array.from(actual.entities.data.subarray(0, n)), Array.from(expected.entities.data.subarray(0, n)), what);
+}
+
+for (const nodeLike of [false, true]) {
+  for (const listen of [false, true]) {
+    test(`long delta chains decode exactly (${nodeLike ? 'Node Buffers' : 'ArrayBuffers'}, ${listen ? 'with' : 'without'} a frame listener)`, async () => {
+      const h = await connected({ nodeLike, listen });
+      assert.equal(h.socket.binaryType, nodeLike ? 'nodebuffer' : 'arraybuffer');
+      const sent = new Map<number, FrameState>();
+      let kept: { seq: number; frame: NonNullable<GameConnection['lastFrame']> } | undefined;
+      for (let seq = 1; seq <= 150; seq++) {
+        const cur = crowdState(seq);
+        // Baselines lag like a client's ack: 1..6 frames, and at times exactly the oldest of a
+        // full 32-frame history (the slot the next frame would evict).
+        const lag = seq < 3 ? 0 : seq >= 60 && seq < 70 ? 32 : 1 + (seq % 6);
+        const baselineSeq = lag === 0 || seq - lag < 1 ? 0 : seq - lag;
+        const baseline = baselineSeq === 0 ? null : sent.get(baselineSeq)!;
+        // Frames 28..59 are full snapshots, so nothing is dropped and frames 60..69 (lag 32)
+        // delta against the oldest frame of a full history.
+        const full = seq >= 28 && seq < 60;
+        h.socket.deliver(frameBytes(seq, full ? 0 : baselineSeq, full ? null : baseline, cur, 999));
+        sent.set(seq, cur);
+        assert.equal(h.conn.protocolErrors, 0, `frame ${seq}`);
+        sameState(h.conn.frameState, cur, `frameState of ${seq}`);
+        assert.equal(h.conn.visibleEntities, cur.entities.count);
+        if (seq % 10 === 0 || listen) {
+          const f = h.conn.lastFrame;
+          assert.ok(f);
+          assert.equal(f.seq, seq);
+          assert.equal(f.serverTime, seq * 33);
+          assert.equal(h.conn.lastFrame, f, 'same object until the next frame');
+          sameState(f.state, cur, `lastFrame of ${seq}`);
+          if (seq === 50) kept = { seq, frame: f };
+        }
+      }
+      assert.equal(h.conn.framesIn, 150);
+      assert.equal(h.events.filter((e) => e.type === 'frame').length, listen ? 150 : 0);
+      // A lastFrame kept from long ago is a copy: later frames did not change it.
+      assert.ok(kept);
+      sameState(kept.frame.state, crowdState(kept.seq), 'kept lastFrame');
+      if (nodeLike) {
+        // The client decoded the delivered views in place.
+        const d = (h.socket as NodeLikeSocket).delivered;
+        assert.equal(d.length, 151);
+      }
+    });
+  }
+}
+
+test('a corrupt or inconsistent frame is a protocol error and leaves the last good frame intact', async () => {
+  for (const corrupt of ['crc', 'inconsistent'] as const) {
+    const h = await connected({ nodeLike: true, listen: false });
+    const s1 = crowdState(1);
+    const s2 = crowdState(2);
+    h.socket.deliver(frameBytes(1, 0, null, s1, 999));
+    h.socket.deliver(frameBytes(2, 1, s1, s2, 999));
+    sameState(h.conn.frameState, s2, 'before');
+    let bad: Uint8Array;
+    if (corrupt === 'crc') {
+      bad = frameBytes(3, 2, s2, crowdState(3), 999);
+      bad[bad.length - 1]! ^= 0x40;
+    } else {
+      // A valid message whose delta was made against a different baseline than it names.
+      bad = frameBytes(3, 2, crowdState(40), crowdState(3), 999);
+    }
+    h.socket.deliver(bad);
+    assert.equal(h.conn.protocolErrors, 1, corrupt);
+    const err = h.events.find((e) => e.type === 'error')?.value;
+    assert.ok(err instanceof ProtocolError, corrupt);
+    if (corrupt === 'crc') assert.equal(err.code, 'bad_checksum');
+    assert.equal(h.conn.framesIn, 2);
+    sameState(h.conn.frameState, s2, `after ${corrupt}`);
+    sameState(h.conn.lastFrame?.state, s2, `lastFrame after ${corrupt}`);
+    assert.equal(h.socket.closeCalls[0]?.code, CLOSE_PROTOCOL_ERROR);
+  }
+});
+
+test('sent INPUT and PING messages are independent copies that decode exactly', async () => {
+  const h = await connected({ nodeLike: true });
+  const raw: Uint8Array[] = [];
+  const socket = h.socket;
+  const orig = socket.send.bind(socket);
+  socket.send = (data: Uint8Array): void => {
+    raw.push(data);
+    orig(data);
+  };
+  for (let i = 0; i < 3000; i++) {
+    h.conn.sendInput({ eastCms: i - 1500.4, northCms: -i, upCms: i % 7, actions: i % 50 === 0 ? [1, 2] : undefined });
+    if (i % 100 === 0) h.conn.ping();
+  }
+  // Nothing sent earlier was overwritten by later messages.
+  assert.equal(raw.length, socket.sent.length - 1);
+  for (let i = 0; i < raw.length; i++) assert.deepEqual(raw[i], socket.sent[i + 1], `message ${i}`);
+  let input = 0;
+  for (let i = 1; i < socket.sent.length; i++) {
+    const m = socket.decodeSent(i);
+    if (m.type === MessageType.Ping) continue;
+    assert.equal(m.type, MessageType.Input);
+    if (m.type !== MessageType.Input) return;
+    const w = m.body.inputs[0]!;
+    assert.equal(m.body.inputs.length, 1);
+    assert.equal(w.seq, 1000 + input);
+    assert.equal(w.eastCms, Math.round(input - 1500.4) + 0); // + 0: the wire has no -0
+    assert.equal(w.northCms, -input + 0);
+    assert.deepEqual(w.actions, input % 50 === 0 ? [1, 2] : []);
+    input++;
+  }
+  assert.equal(input, 3000);
+  assert.throws(() => h.conn.sendInput({ eastCms: 0, northCms: 0, upCms: 0, actions: [1, 2, 3, 4, 5] }), /too many actions/);
+  assert.equal(h.conn.nextInputSeq, 4000, 'a refused input leaves no gap');
+});
+
+test('every single-byte corruption and every truncation of a FRAME is a protocol error', async () => {
+  const s1 = crowdState(1);
+  const good = frameBytes(2, 1, s1, crowdState(2), 999);
+  const variants: Uint8Array[] = [];
+  for (let i = 0; i < good.length; i++) {
+    const b = good.slice();
+    b[i]! ^= 1 << (i % 8);
+    variants.push(b, good.slice(0, i));
+  }
+  for (const bad of variants) {
+    const h = await connected({ nodeLike: true, listen: false });
+    h.socket.deliver(frameBytes(1, 0, null, s1, 999));
+    h.socket.deliver(bad);
+    assert.equal(h.conn.protocolErrors, 1);
+    assert.equal(h.conn.framesIn, 1);
+    sameState(h.conn.frameState, s1, 'last good frame kept');
+  }
 });
