@@ -26,6 +26,7 @@ Options:
   --json             also print all figures as one JSON object on the last stdout line
   --counts N,N,...   client counts for sockets (first one for aoi-off)
   --bot-procs N      bots processes per run (default: 1, or 2 above 1,000 clients)
+  --server-args=".." extra flags for every server started, e.g. --server-args="--zone-threads 1"
   -h, --help         show this help
 
 Progress goes to stderr, results to stdout. Child processes are killed on exit and on Ctrl+C.
@@ -37,6 +38,7 @@ interface BenchArgs {
   json: boolean;
   counts: number[] | undefined;
   botProcs: number;
+  serverArgs: string[];
 }
 
 class UsageError extends Error {}
@@ -53,6 +55,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         json: { type: 'boolean' },
         counts: { type: 'string' },
         'bot-procs': { type: 'string' },
+        'server-args': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -78,7 +81,8 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     throw new UsageError(`--bot-procs must be an integer 1..8, got '${values['bot-procs']}'`);
   }
   const scenarios = positionals.length > 0 ? [...new Set(positionals as Scenario[])] : DEFAULT_SCENARIOS;
-  return { scenarios, quick: values.quick ?? false, json: values.json ?? false, counts, botProcs };
+  const serverArgs = (values['server-args'] ?? '').split(/\s+/).filter((a) => a.length > 0);
+  return { scenarios, quick: values.quick ?? false, json: values.json ?? false, counts, botProcs, serverArgs };
 }
 
 interface BenchReport {
@@ -128,7 +132,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
     seconds: 0,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, loadAvg1mAtStart: round(loadavg()[0] ?? 0, 2) },
   };
-  const socketOpts = { quick: args.quick, signal: abort.signal, botProcs: args.botProcs, counts: args.counts };
+  const socketOpts = {
+    quick: args.quick,
+    signal: abort.signal,
+    botProcs: args.botProcs,
+    counts: args.counts,
+    serverArgs: args.serverArgs,
+  };
   let code = 0;
   try {
     for (const s of args.scenarios) {

@@ -22,6 +22,10 @@ const LAG_LIMIT_MS = 50;
 /** No scenario may run longer than this; remaining steps are skipped (and reported as such). */
 const SCENARIO_BUDGET_MS = 6 * 60_000 - 20_000;
 
+function notMeasured(s: ServerStats): ServerStats {
+  return { ...s, simStepP50Ms: NaN, simStepP99Ms: NaN, stepP50Ms: NaN, stepP99Ms: NaN, stepMaxMs: NaN, zoneTickP99Ms: NaN, lagP99Ms: NaN };
+}
+
 /** GET /stats of the embedded server (see src/cli/server.ts). */
 interface ServerStats {
   zones: number;
@@ -136,6 +140,8 @@ export interface SocketOptions {
   botProcs: number;
   /** Overrides the client counts of the `sockets` steps. */
   counts: number[] | undefined;
+  /** Extra `bluemarble start` flags for every server started, e.g. ['--zone-threads', '1']. */
+  serverArgs: string[];
 }
 
 export function spreadRadiusM(clients: number): number {
@@ -248,25 +254,31 @@ async function runStep(spec: StepSpec): Promise<StepResult> {
       children.push(bot);
     }
 
-    // Wait for the ramp to complete (or the deadline), then measure inside the bots' window.
+    // Wait for the ramp to complete (at most 5 s past it), then measure inside the bots' window.
+    // If the ramp never completes (an overloaded server drops handshakes), measure what is there.
     const botsEndAt = botsStartedAt + (rampS + spec.durationS) * 1000;
+    const rampDeadline = botsStartedAt + (rampS + 5) * 1000;
     let stats = await getStats(base, false);
-    while (stats.players < spec.clients * 0.98 && performance.now() < botsStartedAt + (rampS + 15) * 1000) {
+    while (stats.players < spec.clients * 0.98 && performance.now() < rampDeadline) {
       if (spec.signal.aborted || bots.some((b) => b.proc.exitCode !== null)) break;
       await sleep(500, spec.signal);
       stats = await getStats(base, false);
     }
-    await sleep(2000, spec.signal);
+    await sleep(Math.min(2000, Math.max(0, botsEndAt - 4000 - performance.now())), spec.signal);
     const cpu = new CpuMeter();
     const pids = [server.pid, ...bots.map((b) => b.pid)];
     await getStats(base, true);
     cpu.begin(pids);
     const windowStart = performance.now();
     // End a second before the bots' window closes so no bot is already disconnecting.
-    await sleep(Math.max(2000, botsEndAt - 1000 - performance.now()), spec.signal);
-    const window = await getStats(base, false);
+    const measurable = botsEndAt - 1000 - windowStart >= 3000;
+    await sleep(Math.max(0, botsEndAt - 1000 - performance.now()), spec.signal);
+    const measured = await getStats(base, false);
+    // Too little of the bots' window left to measure: say so (NaN) rather than report zeros.
+    const window: ServerStats = measurable ? measured : notMeasured(measured);
     const windowS = (performance.now() - windowStart) / 1000;
-    const [serverCpu = NaN, ...botsCpu] = cpu.end(pids);
+    const cpuPct = cpu.end(pids).map((c) => (measurable ? c : NaN));
+    const [serverCpu = NaN, ...botsCpu] = cpuPct;
 
     const summaries: BotsJson[] = [];
     for (const b of bots) {
@@ -373,7 +385,7 @@ export async function runSockets(opts: SocketOptions): Promise<SocketsResult> {
     const r = await runStep({
       label: `spread ${n}`,
       clients: n,
-      serverFlags: [],
+      serverFlags: opts.serverArgs,
       spawnRadiusM: radius,
       npcs: 0,
       durationS,
@@ -394,7 +406,7 @@ export async function runSockets(opts: SocketOptions): Promise<SocketsResult> {
     const r = await runStep({
       label: `dense 50 + ${npcs} NPCs`,
       clients: 50,
-      serverFlags: [],
+      serverFlags: opts.serverArgs,
       spawnRadiusM: 40,
       npcs,
       durationS,
@@ -432,7 +444,7 @@ export async function runAoiOff(opts: SocketOptions): Promise<AoiOffResult> {
   const on = await runStep({
     label: 'AOI on',
     clients,
-    serverFlags: spawnFlags,
+    serverFlags: [...opts.serverArgs, ...spawnFlags],
     spawnRadiusM: radius,
     npcs: 0,
     durationS,
@@ -444,7 +456,7 @@ export async function runAoiOff(opts: SocketOptions): Promise<AoiOffResult> {
   const off = await runStep({
     label: 'AOI off',
     clients,
-    serverFlags: [...spawnFlags, '--zone-resolution', '5', '--aoi-radius', String(aoiOff), '--frame-budget', '65000'],
+    serverFlags: [...opts.serverArgs, ...spawnFlags, '--zone-resolution', '5', '--aoi-radius', String(aoiOff), '--frame-budget', '65000'],
     spawnRadiusM: radius,
     npcs: 0,
     durationS,
