@@ -10,6 +10,7 @@ import { minCellInradiusM } from '../src/world/zoning.ts';
 import type { Child } from './proc.ts';
 import { startBluemarble, waitExit } from './proc.ts';
 import { CpuMeter, progress, round, sleep, table } from './util.ts';
+import type { BotSummary } from '../src/bots/bots.ts';
 
 const PARIS = { lat: 48.8566, lon: 2.3522 };
 /** Spread density: 1,000 players over 10 km^2. */
@@ -43,26 +44,8 @@ interface ServerStats {
   lagP99Ms: number;
 }
 
-/** The JSON line `bluemarble bots --json` prints last (src/bots/bots.ts BotSummary). */
-interface BotsJson {
-  clients: number;
-  connected: number;
-  seconds: number;
-  bytesInPerClientPerSecond: number;
-  framesPerClientPerSecond: number;
-  rttP50Ms: number;
-  rttP99Ms: number;
-  updateLatencyP50Ms: number;
-  updateLatencyP99Ms: number;
-  inputsRejected: number;
-  rejectsByReason: Record<string, number>;
-  disconnects: number;
-  kicksByReason: Record<string, number>;
-  connectFailures: number;
-  protocolErrors: number;
-  visibleEntitiesAvg: number;
-  lateTicks: number;
-}
+/** The JSON line `bluemarble bots --json` prints last. */
+type BotsJson = BotSummary;
 
 export interface StepResult {
   label: string;

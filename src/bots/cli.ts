@@ -1,7 +1,8 @@
 // `bluemarble bots`: argument parsing, live progress on stderr, summary on stdout.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '../ops/ts-worker.ts';
 import type { WebSocketLike } from '../client/connection.ts';
 import { createBotSocket } from './socket.ts';
 import { BotsConnectError, combineProgress, runBots, summarizeBots } from './bots.ts';
@@ -150,12 +151,6 @@ export function formatSummary(s: BotSummary): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
 
-/** Worker bootstrap: our sources are TypeScript, so load tsx's loader in the thread first. */
-function workerBootstrap(): string {
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const workerUrl = new URL('./worker.ts', import.meta.url).href;
-  return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl)}); });`;
-}
 
 /** Runs the bots split over worker threads (each with its own scheduler) and merges the results. */
 async function runBotsInWorkers(
@@ -168,7 +163,6 @@ async function runBotsInWorkers(
   const latest: (BotProgress | undefined)[] = new Array<BotProgress | undefined>(n);
   const fresh: boolean[] = new Array<boolean>(n).fill(false);
   const workers: Worker[] = [];
-  const boot = workerBootstrap();
   let nextIndex = 0;
   const stopAll = (): void => {
     for (const w of workers) w.postMessage({ type: 'stop' } satisfies BotsWorkerCommand);
@@ -188,7 +182,7 @@ async function runBotsInWorkers(
           seed: args.seed === undefined ? undefined : (args.seed + i * 1_000_003) | 0,
         };
         nextIndex += share; // bot names stay unique across workers
-        const worker = new Worker(boot, { eval: true, workerData: input });
+        const worker = startTsWorker(new URL('./worker.ts', import.meta.url), input);
         workers.push(worker);
         return new Promise<BotRawResult>((resolve, reject) => {
           let settled = false;

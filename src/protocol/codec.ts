@@ -174,7 +174,8 @@ export class Writer {
 /** Bounds-checked little-endian reader over bytes[offset, end). Every failure is a ProtocolError. */
 export class Reader {
   private readonly buf: Uint8Array;
-  private readonly dv: DataView;
+  /** Made on the first fixed-width read: varint-only payloads (FRAME) never pay for one. */
+  private dvCache: DataView | undefined;
   private pos: number;
   private readonly end: number;
 
@@ -183,9 +184,13 @@ export class Reader {
       throw new RangeError(`bad reader range [${offset}, ${end}) of ${bytes.length}`);
     }
     this.buf = bytes;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = offset;
     this.end = end;
+  }
+
+  private get dv(): DataView {
+    const b = this.buf;
+    return (this.dvCache ??= new DataView(b.buffer, b.byteOffset, b.byteLength));
   }
 
   get offset(): number {
@@ -208,7 +213,8 @@ export class Reader {
   }
 
   u16(): number {
-    return this.dv.getUint16(this.need(2), true);
+    const p = this.need(2);
+    return this.buf[p]! | (this.buf[p + 1]! << 8);
   }
 
   u32(): number {
@@ -255,6 +261,11 @@ export class Reader {
     const z = this.uvarint();
     // Arithmetic, not bit ops: z can exceed 32 bits. Odd -> negative.
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  /** Steps over n bytes (the same truncation error as reading them). */
+  skip(n: number): void {
+    this.need(n);
   }
 
   /** The next n bytes as a subarray view (no copy). */

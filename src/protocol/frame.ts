@@ -1,7 +1,7 @@
 // FRAME: per-client world state as a delta against a frame the client acknowledged.
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
-import { MAX_UVARINT, MAX_UVARINT_BYTES, ProtocolError, Writer } from './codec.ts';
+import { ProtocolError, Reader, Writer } from './codec.ts';
 import { LAT_E7_MAX, LON_E7_HALF, MAX_U32, beginMessage, finishMessage } from './messages.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
 import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
@@ -227,78 +227,7 @@ function bad(message: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.BadField, message);
 }
 
-/**
- * Bounds-checked cursor over a FRAME payload with Reader's exact semantics and errors for the
- * few primitives FRAME uses, minus the DataView a Reader allocates (decoding runs per frame
- * per client, so that allocation showed up in client profiles).
- */
-class FrameReader {
-  private readonly buf: Uint8Array;
-  private readonly end: number;
-  pos: number;
-
-  constructor(buf: Uint8Array, pos: number) {
-    this.buf = buf;
-    this.pos = pos;
-    this.end = buf.length;
-  }
-
-  get remaining(): number {
-    return this.end - this.pos;
-  }
-
-  u8(): number {
-    const p = this.pos;
-    if (p >= this.end) throw new ProtocolError(ProtocolErrorCode.Truncated);
-    this.pos = p + 1;
-    return this.buf[p]!;
-  }
-
-  u16(): number {
-    const p = this.pos;
-    if (this.end - p < 2) throw new ProtocolError(ProtocolErrorCode.Truncated);
-    this.pos = p + 2;
-    return this.buf[p]! | (this.buf[p + 1]! << 8);
-  }
-
-  /** As Reader.uvarint: canonical LEB128, at most 8 bytes, at most 2^53-1. */
-  uvarint(): number {
-    const buf = this.buf;
-    let p = this.pos;
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < MAX_UVARINT_BYTES; i++) {
-      if (p >= this.end) throw new ProtocolError(ProtocolErrorCode.Truncated);
-      const b = buf[p++]!;
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) {
-        if (b === 0 && i > 0) throw new ProtocolError(ProtocolErrorCode.BadField, 'non-canonical varint');
-        if (result > MAX_UVARINT) throw new ProtocolError(ProtocolErrorCode.BadField, 'varint above 2^53-1');
-        this.pos = p;
-        return result;
-      }
-      mul *= 128;
-    }
-    throw new ProtocolError(ProtocolErrorCode.BadField, 'varint longer than 8 bytes');
-  }
-
-  svarint(): number {
-    const z = this.uvarint();
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-  }
-
-  /** Steps over n bytes (the same truncation error as reading them). */
-  skip(n: number): void {
-    if (this.end - this.pos < n) throw new ProtocolError(ProtocolErrorCode.Truncated);
-    this.pos += n;
-  }
-
-  expectEnd(): void {
-    if (this.pos !== this.end) throw new ProtocolError(ProtocolErrorCode.BadLength, `${this.end - this.pos} unread bytes`);
-  }
-}
-
-function u32Field(r: FrameReader, what: string): number {
+function u32Field(r: Reader, what: string): number {
   const v = r.uvarint();
   if (v > MAX_U32) throw bad(`${what} above u32`);
   return v;
@@ -310,7 +239,7 @@ function checkI32(v: number, what: string): number {
 }
 
 /** Reads the OWN block (a delta on ref) into dst; dst must not be ref. */
-function readOwnInto(r: FrameReader, ref: OwnState, dst: OwnState): void {
+function readOwnInto(r: Reader, ref: OwnState, dst: OwnState): void {
   const mask = r.u8();
   if (mask & ~OWN_MASK_ALL) throw bad(`own mask 0x${mask.toString(16)}`);
   let { latE7, lonE7, altCm, heading16, action, actionSeq } = ref;
@@ -347,7 +276,7 @@ function applyMove(out: Int32Array, o: number, dLat: number, dLon: number): void
   out[o + LON] = lon >= -LON_E6_HALF && lon < LON_E6_HALF ? lon : wrapDelta(lon, LON_E6_PERIOD);
 }
 
-function readUpdate(r: FrameReader, code: number, out: Int32Array, o: number): void {
+function readUpdate(r: Reader, code: number, out: Int32Array, o: number): void {
   if (code === UpdateCode.SmallMove) {
     const b = r.u8();
     // Sign-extend each 4-bit two's-complement nibble.
@@ -428,7 +357,7 @@ export function decodeFrameInto(
 ): void {
   if (header.type !== MessageType.Frame) throw new RangeError(`not a FRAME header: type ${header.type}`);
   if (!(payloadOffset >= 0 && payloadOffset <= payload.length)) throw new RangeError(`bad payload offset ${payloadOffset}`);
-  const r = new FrameReader(payload, payloadOffset);
+  const r = new Reader(payload, payloadOffset);
   const baselineSeq = u32Field(r, 'baselineSeq');
   const lastInputSeq = u32Field(r, 'lastInputSeq');
   let baseline: FrameState | null = null;
@@ -493,7 +422,7 @@ export function decodeFrameInto(
   const kept = bn - removedCount;
   const bitmapBytes = (2 * kept + 7) >> 3;
   // Step over the bitmap and index it in place.
-  const bitmapAt = r.pos;
+  const bitmapAt = r.offset;
   r.skip(bitmapBytes);
   if ((kept & 3) !== 0 && payload[bitmapAt + bitmapBytes - 1]! >> ((kept & 3) * 2) !== 0) throw bad('unused bitmap bits set');
 
