@@ -11,6 +11,7 @@ import type { Child } from './proc.ts';
 import { startBluemarble, waitExit } from './proc.ts';
 import { CpuMeter, progress, round, sleep, table } from './util.ts';
 import type { BotSummary } from '../src/bots/bots.ts';
+import type { StepTimings, ZoneHostStats } from '../src/zone/host.ts';
 
 const PARIS = { lat: 48.8566, lon: 2.3522 };
 /** Spread density: 1,000 players over 10 km^2. */
@@ -28,21 +29,7 @@ function notMeasured(s: ServerStats): ServerStats {
 }
 
 /** GET /stats of the embedded server (see src/cli/server.ts). */
-interface ServerStats {
-  zones: number;
-  awake: number;
-  players: number;
-  entities: number;
-  ticks: number;
-  samples: number;
-  simStepP50Ms: number;
-  simStepP99Ms: number;
-  stepP50Ms: number;
-  stepP99Ms: number;
-  stepMaxMs: number;
-  zoneTickP99Ms: number;
-  lagP99Ms: number;
-}
+type ServerStats = ZoneHostStats & StepTimings;
 
 /** The JSON line `bluemarble bots --json` prints last. */
 type BotsJson = BotSummary;
