@@ -51,6 +51,13 @@ export interface LatLonRad {
   lon: number;
 }
 
+/** A great-circle step's end point plus the unit tangent of travel there (ECEF). */
+export interface StepEnd extends LatLonRad {
+  tx: number;
+  ty: number;
+  tz: number;
+}
+
 /**
  * Great-circle step in radians: from (lat, lon) along `bearing` (clockwise from north) by the
  * central angle `delta`. Result written into `out` (lon in (-PI, PI]).
@@ -60,7 +67,7 @@ export interface LatLonRad {
  * meridian lon+180, i.e. across the pole), which matches initialBearingDeg there, so walking
  * "north" through a pole continues down the other side.
  */
-export function destinationRad(lat: number, lon: number, bearing: number, delta: number, out: LatLonRad): void {
+export function destinationRad(lat: number, lon: number, bearing: number, delta: number, out: LatLonRad | StepEnd): void {
   const sinLat = Math.sin(lat);
   const cosLat = Math.cos(lat);
   const sinLon = Math.sin(lon);
@@ -79,6 +86,13 @@ export function destinationRad(lat: number, lon: number, bearing: number, delta:
   // atan2 instead of asin(qz): no domain error and full precision near the poles.
   out.lat = Math.atan2(qz, Math.sqrt(qx * qx + qy * qy));
   out.lon = Math.atan2(qy, qx);
+  // Tangent at the end, d' = d cos(delta) - p sin(delta), from the terms already computed: the
+  // movement step needs it for the arrival heading and would otherwise redo all the trigonometry.
+  if ('tx' in out) {
+    out.tx = dx * cd - cosLat * cosLon * sd;
+    out.ty = dy * cd - cosLat * sinLon * sd;
+    out.tz = dz * cd - sinLat * sd;
+  }
 }
 
 const scratch: LatLonRad = { lat: 0, lon: 0 };

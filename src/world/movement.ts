@@ -5,7 +5,7 @@
 // boundary, which the normal server correction absorbs.
 
 import { clampLatE7, destinationRad, E7, EARTH_RADIUS_M, heading16FromRad, wrapLonE7 } from './geo.ts';
-import type { LatLonRad } from './geo.ts';
+import type { StepEnd } from './geo.ts';
 import { RejectReason } from './types.ts';
 import type { MovementRules, MoveIntent, Pose } from './types.ts';
 
@@ -21,7 +21,7 @@ export const HEADING_MIN_SPEED = 0.05;
  */
 const LIMIT_EPSILON = 1e-9;
 
-const dest: LatLonRad = { lat: 0, lon: 0 };
+const dest: StepEnd = { lat: 0, lon: 0, tx: 0, ty: 0, tz: 0 };
 
 /**
  * Applies one intent. Moves along the great circle starting at bearing atan2(east, north) by
@@ -65,7 +65,7 @@ export function stepPoseInto(p: Pose, intent: MoveIntent, rules: MovementRules, 
     newLat = clampLatE7(Math.round(dest.lat * RAD_TO_DEG * E7)) + 0;
     newLon = wrapLonE7(Math.round(dest.lon * RAD_TO_DEG * E7)) + 0;
     if (speed > HEADING_MIN_SPEED) {
-      newHeading = heading16FromRad(arrivalBearing(latE7, lonE7, bearing, distM / EARTH_RADIUS_M, newLat, newLon));
+      newHeading = heading16FromRad(arrivalBearing(dest, newLat, newLon));
     }
   }
   let newAlt = Math.round(altCm + (up * dtMs) / 10);
@@ -87,24 +87,10 @@ export function stepPose(p: Pose, intent: MoveIntent, rules: MovementRules): Pos
  * Direction of travel at the end of the great-circle step, expressed in the east/north frame of
  * the rounded arrival pose (the frame the next step will use).
  */
-function arrivalBearing(latE7: number, lonE7: number, bearing: number, delta: number, newLatE7: number, newLonE7: number): number {
-  const lat = (latE7 / E7) * DEG_TO_RAD;
-  const lon = (lonE7 / E7) * DEG_TO_RAD;
-  const sinLat = Math.sin(lat);
-  const cosLat = Math.cos(lat);
-  const sinLon = Math.sin(lon);
-  const cosLon = Math.cos(lon);
-  const sb = Math.sin(bearing);
-  const cb = Math.cos(bearing);
-  const sd = Math.sin(delta);
-  const cd = Math.cos(delta);
-  // Tangent of the great circle at the end: d' = d cos(delta) - p sin(delta).
-  const dx = -sinLat * cosLon * cb - sinLon * sb;
-  const dy = -sinLat * sinLon * cb + cosLon * sb;
-  const dz = cosLat * cb;
-  const tx = dx * cd - cosLat * cosLon * sd;
-  const ty = dy * cd - cosLat * sinLon * sd;
-  const tz = dz * cd - sinLat * sd;
+function arrivalBearing(end: StepEnd, newLatE7: number, newLonE7: number): number {
+  const tx = end.tx;
+  const ty = end.ty;
+  const tz = end.tz;
   const lat2 = (newLatE7 / E7) * DEG_TO_RAD;
   const lon2 = (newLonE7 / E7) * DEG_TO_RAD;
   const sinLat2 = Math.sin(lat2);
