@@ -5,11 +5,13 @@ import { parseArgs } from 'node:util';
 import { killAllChildren } from './proc.ts';
 import { formatAoiOff, formatSockets, runAoiOff, runSockets } from './sockets.ts';
 import type { AoiOffResult, SocketsResult } from './sockets.ts';
+import { formatFloor, runFloor } from './floor.ts';
+import type { FloorResult } from './floor.ts';
 import { formatTick, runTick } from './tick.ts';
 import type { TickResult } from './tick.ts';
 import { progress, round } from './util.ts';
 
-const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off'] as const;
+const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off', 'ws-floor'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const DEFAULT_SCENARIOS: Scenario[] = ['tick', 'sockets', 'aoi-off'];
 
@@ -20,6 +22,7 @@ Scenarios (default: tick sockets aoi-off):
   sockets    server + bots over loopback, client steps 500..3000 (--quick: 200, 500), then dense
   dense      only the dense variant of sockets: 50 clients + 60 NPCs packed together
   aoi-off    bytes per client with area of interest on vs effectively off, 1,000 clients (--quick: 200)
+  ws-floor   the same message traffic through bare ws with no game: CPU floor per client (2,000 sockets)
 
 Options:
   --quick            small, fast forms of each scenario (a smoke test)
@@ -94,6 +97,7 @@ interface BenchReport {
   tick?: TickResult;
   sockets?: SocketsResult;
   'aoi-off'?: AoiOffResult;
+  'ws-floor'?: FloorResult;
   interrupted?: boolean;
 }
 
@@ -160,6 +164,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
           process.stdout.write(`\n${formatSockets(r)}`);
           break;
         }
+        case 'ws-floor':
+          report['ws-floor'] = await runFloor({ quick: args.quick, signal: abort.signal, counts: args.counts });
+          process.stdout.write(`\n${formatFloor(report['ws-floor'])}`);
+          break;
         case 'aoi-off':
           report['aoi-off'] = await runAoiOff(socketOpts);
           process.stdout.write(`\n${formatAoiOff(report['aoi-off'])}`);

@@ -42,8 +42,13 @@ type LineWaiter = (line: string) => boolean;
 
 /** Starts `node bin/bluemarble.js ...args`. `onStderr` sees each stderr line (progress). */
 export function startBluemarble(args: string[], opts: { onStderr?: (line: string) => void } = {}): Child {
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (proc.pid === undefined) throw new Error(`could not start ${BIN}`);
+  return startNode([BIN, ...args], opts);
+}
+
+/** Starts `node ...nodeArgs` as a registered child (killed with the others). */
+export function startNode(nodeArgs: string[], opts: { onStderr?: (line: string) => void } = {}): Child {
+  const proc = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (proc.pid === undefined) throw new Error(`could not start node ${nodeArgs.join(' ')}`);
   live.add(proc);
   const stdoutLines: string[] = [];
   const stderrLines: string[] = [];

@@ -2,14 +2,14 @@
 // in-memory bus, stepped with a fake clock, with a stand-in gateway that only counts bytes and
 // acknowledges frames the way a client does (so frames are deltas, as in production).
 import { MemoryBus } from '../src/cluster/memory-bus.ts';
-import type { EntityTransfer, GatewayBatch } from '../src/cluster/messages.ts';
+import { newPlayerEntity, type GatewayBatch } from '../src/cluster/messages.ts';
 import { createLogger } from '../src/ops/log.ts';
 import { Metrics } from '../src/ops/metrics.ts';
 import { MessageType } from '../src/protocol/types.ts';
 import type { WireInput } from '../src/protocol/types.ts';
 import { destination, poseFromDegrees } from '../src/world/geo.ts';
 import { Rng } from '../src/world/rng.ts';
-import { DEFAULT_MOVEMENT_RULES, EntityKind } from '../src/world/types.ts';
+import { DEFAULT_MOVEMENT_RULES } from '../src/world/types.ts';
 import type { ZoneId } from '../src/world/types.ts';
 import { zoneOfPose } from '../src/world/zoning.ts';
 import { ZoneHost } from '../src/zone/host.ts';
@@ -182,25 +182,14 @@ async function runOne(n: number, seed: number, crowd: 'dense' | 'spread'): Promi
     const zone = zoneOfPose(pose, settings.zoneResolution);
     zoneOf[id] = zone;
     turn(id);
-    const entity: EntityTransfer = {
+    const entity = newPlayerEntity({
       id,
-      kind: EntityKind.Player,
       name: `p${id}`,
       pose,
-      action: 0,
-      actionSeq: 0,
-      player: {
-        gatewayId: GATEWAY,
-        sessionId: `s${id}`,
-        lastInputSeq: 0,
-        pending: [],
-        moveClock: { slackMs: settings.moveClockSlackMs, bankMs: settings.moveClockSlackMs },
-        cooldowns: {},
-        rateWindowStartMs: 0,
-        rateWindowCount: 0,
-        view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
-      },
-    };
+      gatewayId: GATEWAY,
+      sessionId: `s${id}`,
+      moveClockSlackMs: settings.moveClockSlackMs,
+    });
     offers.push(bus.offerEntity(zone, { from: '0', entity }));
   }
   const refused = (await Promise.all(offers)).filter((a) => !a.accepted).length;

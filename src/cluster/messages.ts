@@ -4,7 +4,8 @@ import type { FrameHistoryJSON } from '../protocol/history.ts';
 import type { WireInput } from '../protocol/types.ts';
 import type { ActionCooldownsJSON } from '../world/actions.ts';
 import type { NpcBrainJSON } from '../world/npc.ts';
-import type { EntityId, EntityKind, Pose, ZoneId } from '../world/types.ts';
+import type { EntityId, Pose, ZoneId } from '../world/types.ts';
+import { EntityKind } from '../world/types.ts';
 
 /** A player's inputs as received by its gateway, routed to the zone that owns the player. */
 export interface PlayerInputs {
@@ -78,6 +79,39 @@ export interface EntityTransfer {
   actionSeq: number;
   npc?: NpcBrainJSON;
   player?: PlayerTransfer;
+}
+
+/**
+ * A player who has just logged in: no inputs yet, a full movement-time bank, and no frames, so
+ * its first frame is a full snapshot.
+ */
+export function newPlayerEntity(o: {
+  id: EntityId;
+  name: string;
+  pose: Pose;
+  gatewayId: string;
+  sessionId: string;
+  moveClockSlackMs: number;
+}): EntityTransfer {
+  return {
+    id: o.id,
+    kind: EntityKind.Player,
+    name: o.name,
+    pose: o.pose,
+    action: 0,
+    actionSeq: 0,
+    player: {
+      gatewayId: o.gatewayId,
+      sessionId: o.sessionId,
+      lastInputSeq: 0,
+      pending: [],
+      moveClock: { slackMs: o.moveClockSlackMs, bankMs: o.moveClockSlackMs },
+      cooldowns: {},
+      rateWindowStartMs: 0,
+      rateWindowCount: 0,
+      view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
+    },
+  };
 }
 
 export interface HandoffOffer {

@@ -7,7 +7,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Bus, Subscription } from '../cluster/bus.ts';
-import type { EntityTransfer, GatewayBatch } from '../cluster/messages.ts';
+import { newPlayerEntity, type GatewayBatch } from '../cluster/messages.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { ProtocolError } from '../protocol/codec.ts';
@@ -17,7 +17,7 @@ import type { Hello } from '../protocol/types.ts';
 import { destination, poseFromDegrees } from '../world/geo.ts';
 import { Rng } from '../world/rng.ts';
 import type { EntityId, MovementRules, ZoneId } from '../world/types.ts';
-import { EntityKind, KICK_REASON_NAMES, KickReason } from '../world/types.ts';
+import { KICK_REASON_NAMES, KickReason } from '../world/types.ts';
 import { zoneOfPose } from '../world/zoning.ts';
 
 export interface GatewaySettings {
@@ -236,25 +236,14 @@ export class Gateway {
     const entityId = this.ctx.nextEntityId();
     const sessionId = randomUUID();
     const zone = zoneOfPose(pose, this.s.zoneResolution);
-    const entity: EntityTransfer = {
+    const entity = newPlayerEntity({
       id: entityId,
-      kind: EntityKind.Player,
       name: hello.name,
       pose,
-      action: 0,
-      actionSeq: 0,
-      player: {
-        gatewayId: this.s.gatewayId,
-        sessionId,
-        lastInputSeq: 0,
-        pending: [],
-        moveClock: { slackMs: this.s.moveClockSlackMs, bankMs: this.s.moveClockSlackMs },
-        cooldowns: {},
-        rateWindowStartMs: 0,
-        rateWindowCount: 0,
-        view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
-      },
-    };
+      gatewayId: this.s.gatewayId,
+      sessionId,
+      moveClockSlackMs: this.s.moveClockSlackMs,
+    });
     this.ctx.bus.offerEntity(zone, { from: '0', entity }).then((answer) => {
       if (c.state !== 'joining') {
         // The socket closed while the zone was adopting: tell the zone the player left.

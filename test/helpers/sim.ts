@@ -1,7 +1,7 @@
 // An in-process world driven tick by tick with a fake clock: zones, the in-memory bus and a
 // recording stand-in for the gateway that decodes every frame like a client would.
 import { MemoryBus } from '../../src/cluster/memory-bus.ts';
-import type { EntityTransfer, GatewayBatch } from '../../src/cluster/messages.ts';
+import { newPlayerEntity, type GatewayBatch } from '../../src/cluster/messages.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { Metrics } from '../../src/ops/metrics.ts';
 import { decodeFrame } from '../../src/protocol/frame.ts';
@@ -10,7 +10,7 @@ import { decodeMessage } from '../../src/protocol/messages.ts';
 import { MessageType } from '../../src/protocol/types.ts';
 import type { FrameDecoded, WireInput } from '../../src/protocol/types.ts';
 import type { EntityId, Pose, ZoneId } from '../../src/world/types.ts';
-import { DEFAULT_MOVEMENT_RULES, EntityKind } from '../../src/world/types.ts';
+import { DEFAULT_MOVEMENT_RULES } from '../../src/world/types.ts';
 import { zoneOfPose } from '../../src/world/zoning.ts';
 import { ZoneHost } from '../../src/zone/host.ts';
 import type { ZoneSettings } from '../../src/zone/zone.ts';
@@ -69,25 +69,14 @@ export class Sim {
   async addPlayer(pose: Pose, name = 'p'): Promise<SimPlayer> {
     const id = this.nextId();
     const zone = zoneOfPose(pose, this.settings.zoneResolution);
-    const entity: EntityTransfer = {
+    const entity = newPlayerEntity({
       id,
-      kind: EntityKind.Player,
       name,
       pose,
-      action: 0,
-      actionSeq: 0,
-      player: {
-        gatewayId: GATEWAY,
-        sessionId: `s${id}`,
-        lastInputSeq: 0,
-        pending: [],
-        moveClock: { slackMs: 1000, bankMs: 1000 },
-        cooldowns: {},
-        rateWindowStartMs: 0,
-        rateWindowCount: 0,
-        view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
-      },
-    };
+      gatewayId: GATEWAY,
+      sessionId: `s${id}`,
+      moveClockSlackMs: this.settings.moveClockSlackMs,
+    });
     const answer = await this.bus.offerEntity(zone, { from: '0', entity });
     if (!answer.accepted) throw new Error(answer.reason);
     const p: SimPlayer = {

@@ -6,31 +6,8 @@ import { Writable } from 'node:stream';
 import { createHttpServer, listen } from '../../src/ops/http.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { Metrics } from '../../src/ops/metrics.ts';
+import { METRIC_NAMES } from '../helpers/metric-names.ts';
 
-const METRIC_NAMES = [
-  'bluemarble_players_connected',
-  'bluemarble_zone_tick_seconds',
-  'bluemarble_world_step_seconds',
-  'bluemarble_tick_lag_seconds',
-  'bluemarble_bytes_sent_total',
-  'bluemarble_bytes_received_total',
-  'bluemarble_messages_sent_total',
-  'bluemarble_messages_received_total',
-  'bluemarble_inputs_applied_total',
-  'bluemarble_inputs_rejected_total',
-  'bluemarble_visible_entities',
-  'bluemarble_frames_sent_total',
-  'bluemarble_frames_skipped_total',
-  'bluemarble_full_snapshots_total',
-  'bluemarble_zones_active',
-  'bluemarble_zones_sleeping',
-  'bluemarble_entities',
-  'bluemarble_handoffs_total',
-  'bluemarble_connections_opened_total',
-  'bluemarble_connections_closed_total',
-  'bluemarble_protocol_errors_total',
-  'bluemarble_bus_messages_total',
-];
 
 /** A raw request, so odd targets and methods reach the server unchanged (fetch normalises them). */
 function raw(

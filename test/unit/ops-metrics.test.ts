@@ -2,31 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Metrics, rejectReasonLabel } from '../../src/ops/metrics.ts';
 import { REJECT_REASON_NAMES, RejectReason } from '../../src/world/types.ts';
+import { METRIC_NAMES } from '../helpers/metric-names.ts';
 
-const METRIC_NAMES = [
-  'bluemarble_players_connected',
-  'bluemarble_zone_tick_seconds',
-  'bluemarble_world_step_seconds',
-  'bluemarble_tick_lag_seconds',
-  'bluemarble_bytes_sent_total',
-  'bluemarble_bytes_received_total',
-  'bluemarble_messages_sent_total',
-  'bluemarble_messages_received_total',
-  'bluemarble_inputs_applied_total',
-  'bluemarble_inputs_rejected_total',
-  'bluemarble_visible_entities',
-  'bluemarble_frames_sent_total',
-  'bluemarble_frames_skipped_total',
-  'bluemarble_full_snapshots_total',
-  'bluemarble_zones_active',
-  'bluemarble_zones_sleeping',
-  'bluemarble_entities',
-  'bluemarble_handoffs_total',
-  'bluemarble_connections_opened_total',
-  'bluemarble_connections_closed_total',
-  'bluemarble_protocol_errors_total',
-  'bluemarble_bus_messages_total',
-];
 
 describe('Metrics', () => {
   it('exposes every metric, plus default process metrics', async () => {
