@@ -19,6 +19,11 @@ export interface SessionEnded {
   tokenHash: string;
   playerId: number;
   reason: SessionEndReason;
+  /**
+   * True when another process ended it and this one heard of it (Redis pub/sub). Lets a listener
+   * count each ending once across a cluster (metrics) while still kicking sockets for all.
+   */
+  remote?: boolean;
 }
 
 export interface Sessions {
@@ -45,3 +50,6 @@ export interface SessionsOptions {
   /** Inactivity after which a session expires (default 30 minutes). */
   idleMs: number;
 }
+
+/** 30 minutes: a player away from the keyboard that long logs in again. */
+export const DEFAULT_IDLE_MS = 30 * 60_000;

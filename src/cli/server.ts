@@ -7,12 +7,15 @@ import type { Bus } from '../cluster/bus.ts';
 import { MemoryBus } from '../cluster/memory-bus.ts';
 import { ThreadZoneBus, type FromZoneThread } from '../cluster/thread-bus.ts';
 import { startTsWorker } from '../ops/ts-worker.ts';
-import type { ZoneThreadInit } from '../zone/thread.ts';
+import type { NpcSpawn, ZoneThreadInit } from '../zone/thread.ts';
 import { ConfigError, type ServerConfig } from '../ops/config.ts';
 import { createHttpServer, listen } from '../ops/http.ts';
 import { createLogger, type Logger } from '../ops/log.ts';
 import { Metrics } from '../ops/metrics.ts';
-import { Gateway } from '../gateway/gateway.ts';
+import { GUEST_ENTITY_BASE, Gateway } from '../gateway/gateway.ts';
+import type { PlayerSave, WorldEntityRecord } from '../store/store.ts';
+import type { CharacterSink } from '../zone/zone.ts';
+import { openPersistence, type Persistence } from './persistence.ts';
 import { DEFAULT_MOVEMENT_RULES, type EntityId } from '../world/types.ts';
 import { minCellInradiusM } from '../world/zoning.ts';
 import { ZoneHost } from '../zone/host.ts';
@@ -27,14 +30,15 @@ export interface RunningServer {
   /** The zone host when zones run on this thread (--zone-threads 0). */
   host: ZoneHost | undefined;
   gateway: Gateway;
+  persistence: Persistence;
   logger: Logger;
   metricsText(): Promise<string>;
   zoneStats(reset?: boolean): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
-/** NPCs take ids from 1, players from here: disjoint even when they are made on two threads. */
-const PLAYER_ID_BASE = 1_000_000;
+/** World entities (NPCs) are written this often, and at shutdown. */
+const WORLD_SAVE_MS = 30_000;
 
 /** Monotonic server clock in ms. */
 export const serverNow = (): number => performance.timeOrigin + performance.now();
@@ -44,8 +48,10 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
   mkdirSync(config.dataDir, { recursive: true });
   const logger = opts.logger ?? createLogger({ level: config.logLevel, name: 'bluemarble' });
   const metrics = new Metrics();
-  let nextPlayerId = PLAYER_ID_BASE;
-  const nextEntityId = (): EntityId => nextPlayerId++;
+  // NPCs take ids from 1, account players from 1,000,000 + player id, guests from here.
+  let nextGuestId = GUEST_ENTITY_BASE;
+  const nextEntityId = (): EntityId => nextGuestId++;
+  const persistence = await openPersistence(config, logger, metrics.registry);
   const rules = DEFAULT_MOVEMENT_RULES;
   const settings: ZoneSettings = {
     tickRate: config.tickRate,
@@ -65,10 +71,34 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
     seed: config.world.seed,
     firstId: 1,
   };
-  const zones = config.zoneThreads === 0 ? await zonesHere(settings, npcs, metrics, logger) : await zonesInThread(settings, npcs, config, logger);
-  const { bus, host, spawned } = zones;
+  // The gateway is made after the zones; the zones' sink reaches it through this late binding.
+  const late: { gateway?: Gateway } = {};
+  const sink = persistence.characterSink((playerId) => late.gateway?.departed(playerId));
+  let zones: Zones;
+  try {
+    zones = config.zoneThreads === 0 ? await zonesHere(settings, metrics, logger, sink) : await zonesInThread(settings, config, logger, sink);
+  } catch (err) {
+    await persistence.close();
+    throw err;
+  }
+  const { bus, host } = zones;
+  // A world that was saved comes back as it was; a new one gets fresh NPCs (--npcs).
+  const saved = await persistence.store.loadWorldEntities();
+  const spawned = saved.length > 0 ? await zones.restore(saved) : await zones.spawnNpcs(npcs);
+  if (saved.length === 0 && spawned > 0) await persistence.store.saveWorldEntities(await zones.worldEntities());
+  let zonesStopped = false;
+  persistence.start(() => (zonesStopped ? [] : zones.collectSaves()));
+  const saveWorld = async (): Promise<void> => {
+    try {
+      await persistence.store.saveWorldEntities(await zones.worldEntities());
+    } catch (err) {
+      logger.error({ err }, 'world entities not saved; will retry');
+    }
+  };
+  const worldTimer = setInterval(() => void saveWorld(), WORLD_SAVE_MS);
+  worldTimer.unref();
   const gateway = new Gateway(
-    { bus, metrics, logger, now: serverNow, nextEntityId },
+    { bus, metrics, logger, now: serverNow, nextEntityId, directory: persistence.directory },
     {
       gatewayId: GATEWAY_ID,
       path: '/ws',
@@ -88,13 +118,18 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
       zoneResolution: config.world.zoneResolution,
       moveClockSlackMs: settings.moveClockSlackMs,
       seed: config.world.seed,
+      guests: config.persistence.guests,
+      // Well inside the idle expiry, so a player in the world never has their session expire.
+      sessionKeepAliveMs: Math.max(1000, Math.min(60_000, config.persistence.sessionIdleMs / 3)),
     },
   );
+  late.gateway = gateway;
   const startedAt = Date.now();
   const http: Server = createHttpServer({
     metrics,
     logger,
     routes: [
+      ...persistence.routes,
       {
         method: 'GET',
         path: '/stats',
@@ -124,7 +159,10 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
   gateway.attach(http);
   const addr = await listen(http, config.host, config.port);
   const wsUrl = `ws://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/ws`;
-  logger.info({ url: addr.url, wsUrl, npcs: spawned, tickRate: config.tickRate }, 'world started');
+  logger.info(
+    { url: addr.url, wsUrl, npcs: spawned, restored: saved.length > 0, tickRate: config.tickRate, store: persistence.store.kind },
+    'world started',
+  );
   const metricsText = async (): Promise<string> => {
     const extra = await zones.metricsJson();
     if (!extra) return metrics.text();
@@ -139,14 +177,23 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
     metrics,
     host,
     gateway,
+    persistence,
     logger,
     metricsText,
     zoneStats: (reset = false) => zones.stats(reset),
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(worldTimer);
+      // Players first (sockets closed), then what the zones hold is written while they can
+      // still be asked (NPCs, then every changed character), then the zones stop, and the
+      // last saves of players who left meanwhile go out as persistence closes.
       await gateway.close();
+      await saveWorld();
+      await persistence.writeBehind.flush({ force: true });
+      zonesStopped = true;
       await zones.stop();
+      await persistence.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
@@ -159,7 +206,10 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
 interface Zones {
   bus: Bus;
   host: ZoneHost | undefined;
-  spawned: number;
+  spawnNpcs(npcs: NpcSpawn): Promise<number>;
+  restore(records: WorldEntityRecord[]): Promise<number>;
+  collectSaves(): PlayerSave[] | Promise<PlayerSave[]>;
+  worldEntities(): Promise<WorldEntityRecord[]>;
   stats(reset: boolean): Promise<Record<string, unknown>>;
   /** Cheap, possibly a second old: for /healthz. */
   lastStats(): { zones: number; awake: number; entities: number };
@@ -167,20 +217,23 @@ interface Zones {
   stop(): Promise<void>;
 }
 
-type NpcSpawn = ZoneThreadInit['npcs'];
 
 /** Zones on this thread, on an in-memory bus shared with the gateway. */
-async function zonesHere(settings: ZoneSettings, npcs: NpcSpawn, metrics: Metrics, logger: Logger): Promise<Zones> {
+async function zonesHere(settings: ZoneSettings, metrics: Metrics, logger: Logger, characters: CharacterSink): Promise<Zones> {
   const bus = new MemoryBus();
   bus.onHandlerError = (err) => logger.error({ err }, 'bus handler failed');
-  const host = new ZoneHost({ bus, metrics, logger, settings, now: serverNow }, bus);
+  const host = new ZoneHost({ bus, metrics, logger, settings, now: serverNow, characters }, bus);
   host.start();
-  let nextId = npcs.firstId;
-  const spawned = await host.spawnNpcs({ ...npcs, nextId: () => nextId++ });
   return {
     bus,
     host,
-    spawned,
+    spawnNpcs: (npcs) => {
+      let nextId = npcs.firstId;
+      return host.spawnNpcs({ ...npcs, nextId: () => nextId++ });
+    },
+    restore: (records) => host.restoreWorldEntities(records),
+    collectSaves: () => host.collectSaves(),
+    worldEntities: async () => host.worldEntities(),
     stats: async (reset) => ({ ...host.stats(), ...host.timings({ reset }) }),
     lastStats: () => host.stats(),
     metricsJson: async () => undefined,
@@ -192,15 +245,16 @@ async function zonesHere(settings: ZoneSettings, npcs: NpcSpawn, metrics: Metric
 }
 
 /** Zones in a worker thread: the network thread only moves bytes. */
-async function zonesInThread(settings: ZoneSettings, npcs: NpcSpawn, config: ServerConfig, logger: Logger): Promise<Zones> {
-  const init: ZoneThreadInit = { settings, gatewayId: GATEWAY_ID, logLevel: config.logLevel, npcs };
+async function zonesInThread(settings: ZoneSettings, config: ServerConfig, logger: Logger, characters: CharacterSink): Promise<Zones> {
+  const init: ZoneThreadInit = { settings, gatewayId: GATEWAY_ID, logLevel: config.logLevel };
   const worker = startTsWorker(new URL('../zone/thread.ts', import.meta.url), init);
   const bus = new ThreadZoneBus(worker);
-  const spawned = await new Promise<number>((resolve, reject) => {
+  bus.characters = characters;
+  await new Promise<void>((resolve, reject) => {
     const onMessage = (m: FromZoneThread) => {
       if (m.t !== 'ready') return;
       worker.off('message', onMessage);
-      resolve(m.npcs);
+      resolve();
     };
     worker.on('message', onMessage);
     worker.once('error', reject);
@@ -208,7 +262,7 @@ async function zonesInThread(settings: ZoneSettings, npcs: NpcSpawn, config: Ser
   worker.on('error', (err) => logger.fatal({ err }, 'zone thread failed'));
   let last = { zones: 0, awake: 0, entities: 0 };
   const stats = async (reset: boolean) => {
-    const s = (await bus.request('stats', reset)) as Record<string, number>;
+    const s = (await bus.request(reset ? 'stats-reset' : 'stats')) as Record<string, number>;
     last = { zones: s.zones ?? 0, awake: s.awake ?? 0, entities: s.entities ?? 0 };
     return s;
   };
@@ -217,7 +271,10 @@ async function zonesInThread(settings: ZoneSettings, npcs: NpcSpawn, config: Ser
   return {
     bus,
     host: undefined,
-    spawned,
+    spawnNpcs: async (npcs) => (await bus.request('spawn', npcs)) as number,
+    restore: async (records) => (await bus.request('restore', records)) as number,
+    collectSaves: async () => (await bus.request('collect')) as PlayerSave[],
+    worldEntities: async () => (await bus.request('world')) as WorldEntityRecord[],
     stats,
     lastStats: () => last,
     metricsJson: async () => (await bus.request('metrics')) as MetricObjectWithValues<MetricValue<string>>[],

@@ -23,7 +23,7 @@ import {
   ProtocolErrorCode,
   SNAPSHOT_STRIDE,
 } from '../protocol/types.ts';
-import type { FrameDecoded, FrameHeader, FrameState, Welcome } from '../protocol/types.ts';
+import type { CharacterMessage, FrameDecoded, FrameHeader, FrameState, Welcome } from '../protocol/types.ts';
 import type { ZoneId } from '../world/types.ts';
 import { KICK_REASON_NAMES, KickReason, REJECT_REASON_NAMES } from '../world/types.ts';
 
@@ -223,6 +223,8 @@ export interface PongEvent {
 export interface GameConnectionEvents {
   welcome: Welcome;
   frame: FrameDecoded;
+  /** The whole character sheet, each time the server sends one (also kept as `character`). */
+  character: CharacterMessage;
   reject: RejectEvent;
   kick: KickEvent;
   pong: PongEvent;
@@ -237,7 +239,10 @@ export interface GameConnectionOptions {
   /** Display name, 1..32 UTF-8 bytes. */
   name: string;
   createSocket: CreateSocket;
-  /** Session token; empty (default) for a guest. */
+  /**
+   * Session token from the HTTP login API (docs/api.md); empty (default) for a guest, which only
+   * a server that allows guests accepts (others KICK with `unauthorized`).
+   */
   token?: string;
   /** Monotonic clock in ms; defaults to performance.now(). */
   now?: () => number;
@@ -420,6 +425,8 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   messagesIn = 0;
   messagesOut = 0;
   framesIn = 0;
+  /** CHARACTER messages received. */
+  charactersIn = 0;
   inputsSent = 0;
   rejectsTotal = 0;
   /** Rejected inputs by reason name. */
@@ -460,6 +467,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   /** Filled by readFrameHeader for each FRAME. */
   private readonly frameHeader: FrameHeader = { version: 0, type: MessageType.Frame, payloadLength: 0, seq: 0, serverTime: 0, zone: '0' };
   private readonly zoneCache: ZoneCache = { lo: 0, hi: 0, zone: '0' };
+  private characterLast: CharacterMessage | undefined;
   /** lastFrame as a FrameDecoded, built on first request after each frame. */
   private lastFrameCopy: FrameDecoded | undefined;
   private dtMs = 50;
@@ -533,6 +541,14 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
    */
   get frameState(): FrameState | undefined {
     return this.haveFrame ? this.frameLast.state : undefined;
+  }
+
+  /**
+   * The latest CHARACTER (the player's whole sheet: health, stamina, level, inventory, skills),
+   * undefined before the first. Each message replaces the previous one; kept after close.
+   */
+  get character(): CharacterMessage | undefined {
+    return this.characterLast;
   }
 
   /** True once WELCOME arrived and until the socket closes: sendInput() may be called. */
@@ -683,6 +699,15 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
       }
       case MessageType.Pong:
         this.handlePong(msg.body.seq, msg.body.clientTime, msg.body.serverTime);
+        return;
+      case MessageType.Character:
+        if (this.state !== 'open') {
+          this.protocolFailure(new ProtocolError(ProtocolErrorCode.BadField, 'CHARACTER before WELCOME'));
+          return;
+        }
+        this.characterLast = msg.body;
+        this.charactersIn++;
+        this.emit('character', msg.body);
         return;
       case MessageType.Kick: {
         const { reason, message } = msg.body;

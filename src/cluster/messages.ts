@@ -2,7 +2,9 @@
 // arrays, Uint8Array), so a networked adapter can serialise them without knowing game logic.
 import type { FrameHistoryJSON } from '../protocol/history.ts';
 import type { WireInput } from '../protocol/types.ts';
+import { CharacterCause } from '../protocol/types.ts';
 import type { ActionCooldownsJSON } from '../world/actions.ts';
+import type { CharacterSheet } from '../world/character.ts';
 import type { NpcBrainJSON } from '../world/npc.ts';
 import type { EntityId, Pose, ZoneId } from '../world/types.ts';
 import { EntityKind } from '../world/types.ts';
@@ -46,7 +48,37 @@ export const GhostField = {
 } as const;
 export const GHOST_STRIDE = 8;
 
-export type ZoneMessage = PlayerInputs | PlayerLeave | GhostBatch;
+/**
+ * A critical save of this player's character is durable: the zone may now tell the client. Sent
+ * to the zone that made the save; tombstone forwarding takes it on if the player moved on.
+ */
+export interface CharacterDurable {
+  kind: 'durable';
+  entityId: EntityId;
+  saveSeq: number;
+}
+
+export type ZoneMessage = PlayerInputs | PlayerLeave | GhostBatch | CharacterDurable;
+
+/** Bits of CharacterTransfer.dirty: which parts changed since the last save. */
+export const CharacterDirty = { State: 1, Inventory: 2, Skills: 4 } as const;
+
+/** A logged-in player's persistent character, carried with the entity across zones. */
+export interface CharacterTransfer {
+  playerId: number;
+  sheet: CharacterSheet;
+  playtimeMs: number;
+  /** Last saveSeq handed to persistence (saves carry saveSeq + 1 onwards). */
+  saveSeq: number;
+  /** CharacterDirty bits. */
+  dirty: number;
+  /** A critical save not yet durable: CHARACTER notices wait for it (0 = none). */
+  heldSeq: number;
+  /** CharacterCause to send the client at the next tick, or -1. */
+  notify: number;
+  /** What the notice reports as found, if anything. */
+  found: { itemId: number; quantity: number } | null;
+}
 
 /** Serialisable state of a player's frame stream, carried across zones so it never breaks. */
 export interface ViewTransfer {
@@ -67,6 +99,8 @@ export interface PlayerTransfer {
   rateWindowStartMs: number;
   rateWindowCount: number;
   view: ViewTransfer;
+  /** Absent for guests, whose characters are not kept. */
+  character?: CharacterTransfer;
 }
 
 /** Everything a zone needs to take over an entity: used for handoffs, joins and spawns. */
@@ -92,6 +126,7 @@ export function newPlayerEntity(o: {
   gatewayId: string;
   sessionId: string;
   moveClockSlackMs: number;
+  character?: { playerId: number; sheet: CharacterSheet; playtimeMs: number; saveSeq: number };
 }): EntityTransfer {
   return {
     id: o.id,
@@ -110,6 +145,9 @@ export function newPlayerEntity(o: {
       rateWindowStartMs: 0,
       rateWindowCount: 0,
       view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
+      ...(o.character && {
+        character: { ...o.character, dirty: 0, heldSeq: 0, notify: CharacterCause.Login, found: null },
+      }),
     },
   };
 }

@@ -8,6 +8,8 @@ import { Reader, Writer } from '../protocol/codec.ts';
 import { wordsToZone, zoneToWords } from '../protocol/zone-id.ts';
 import type { WireInput } from '../protocol/types.ts';
 import type { ZoneId } from '../world/types.ts';
+import type { PlayerSave } from '../store/store.ts';
+import type { CharacterSink } from '../zone/zone.ts';
 import type { Bus, Subscription, ZonePlacer } from './bus.ts';
 import type { Delivery, GatewayBatch, HandoffAnswer, HandoffOffer, KickOrder, ZoneMessage } from './messages.ts';
 
@@ -19,15 +21,21 @@ const I32_MAX = 0x7fffffff;
 export type ToZoneThread =
   | { t: 'in'; buf: ArrayBuffer }
   | { t: 'offer'; id: number; zone: ZoneId; offer: HandoffOffer }
-  | { t: 'request'; id: number; what: 'stats' | 'metrics'; reset?: boolean }
+  | { t: 'request'; id: number; what: ZoneThreadRequest; arg?: unknown }
+  | { t: 'durable'; id: number }
   | { t: 'stop' };
+
+/** Questions the network thread asks the zone host in the zone thread. */
+export type ZoneThreadRequest = 'stats' | 'stats-reset' | 'metrics' | 'collect' | 'world' | 'spawn' | 'restore';
 
 /** Zone thread -> network thread. */
 export type FromZoneThread =
   | { t: 'batch'; gatewayId: string; zone: ZoneId; buf: ArrayBuffer; kicks: KickOrder[] }
   | { t: 'answer'; id: number; answer: HandoffAnswer }
   | { t: 'reply'; id: number; body: unknown }
-  | { t: 'ready'; npcs: number }
+  | { t: 'ready' }
+  | { t: 'left'; playerId: number; save: PlayerSave | undefined }
+  | { t: 'critical'; id: number; save: PlayerSave }
   | { t: 'stopped' };
 
 /** Plain values are clamped into i32: an out-of-range cheat is still out of range after it. */
@@ -45,6 +53,9 @@ export class ThreadZoneBus implements Bus {
   private readonly zoneWords = new Map<ZoneId, [number, number]>();
   private closed = false;
   private readonly stopped: Promise<void>;
+
+  /** Where the zone thread's characters go (saves, departures); set by the composition root. */
+  characters: CharacterSink | undefined;
 
   constructor(private readonly worker: Worker) {
     worker.on('message', (m: FromZoneThread) => this.onMessage(m));
@@ -113,13 +124,13 @@ export class ThreadZoneBus implements Bus {
     });
   }
 
-  /** Ask the zone thread for its timings or its metrics (as prom-client JSON). */
-  request(what: 'stats' | 'metrics', reset = false): Promise<unknown> {
+  /** Ask the zone host in the zone thread (timings, metrics as prom-client JSON, saves...). */
+  request(what: ZoneThreadRequest, arg?: unknown): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('bus closed'));
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.worker.postMessage({ t: 'request', id, what, reset } satisfies ToZoneThread);
+      this.worker.postMessage({ t: 'request', id, what, arg } satisfies ToZoneThread);
     });
   }
 
@@ -161,6 +172,14 @@ export class ThreadZoneBus implements Bus {
         done?.(m.body);
         return;
       }
+      case 'left':
+        this.characters?.left(m.playerId, m.save);
+        return;
+      case 'critical':
+        void this.characters?.critical(m.save).then(() => {
+          if (!this.closed) this.worker.postMessage({ t: 'durable', id: m.id } satisfies ToZoneThread);
+        });
+        return;
       default:
         return;
     }
@@ -202,9 +221,9 @@ export function bridgeZoneThread(opts: {
   port: MessagePort;
   bus: Bus;
   gatewayId: string;
-  onRequest: (what: 'stats' | 'metrics', reset: boolean) => Promise<unknown> | unknown;
+  onRequest: (what: ZoneThreadRequest, arg: unknown) => Promise<unknown> | unknown;
   onStop: () => Promise<void>;
-}): void {
+}): { characters: CharacterSink } {
   const { port, bus, gatewayId } = opts;
   const packer = new Writer(64 * 1024);
   const zones = new Map<number, Map<number, ZoneId>>();
@@ -214,6 +233,19 @@ export function bridgeZoneThread(opts: {
     let z = byLo.get(lo);
     if (z === undefined) byLo.set(lo, (z = wordsToZone(lo, hi)));
     return z;
+  };
+  // Characters cross to the network thread, where persistence lives; a critical save's promise
+  // settles when the network thread reports it durable.
+  const criticals = new Map<number, () => void>();
+  let nextCritical = 1;
+  const characters: CharacterSink = {
+    left: (playerId, save) => port.postMessage({ t: 'left', playerId, save } satisfies FromZoneThread),
+    critical: (save) =>
+      new Promise<void>((resolve) => {
+        const id = nextCritical++;
+        criticals.set(id, resolve);
+        port.postMessage({ t: 'critical', id, save } satisfies FromZoneThread);
+      }),
   };
   bus.serveGateway(gatewayId, (batch) => {
     const buf = packBatch(packer, batch);
@@ -255,10 +287,16 @@ export function bridgeZoneThread(opts: {
         });
         return;
       case 'request':
-        void Promise.resolve(opts.onRequest(m.what, m.reset === true)).then((body) => {
+        void Promise.resolve(opts.onRequest(m.what, m.arg)).then((body) => {
           port.postMessage({ t: 'reply', id: m.id, body } satisfies FromZoneThread);
         });
         return;
+      case 'durable': {
+        const done = criticals.get(m.id);
+        criticals.delete(m.id);
+        done?.();
+        return;
+      }
       case 'stop':
         void opts.onStop().then(() => {
           port.postMessage({ t: 'stopped' } satisfies FromZoneThread);
@@ -267,4 +305,5 @@ export function bridgeZoneThread(opts: {
         return;
     }
   });
+  return { characters };
 }

@@ -8,6 +8,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Bus, Subscription } from '../cluster/bus.ts';
 import { newPlayerEntity, type GatewayBatch } from '../cluster/messages.ts';
+import type { SessionEnded, SessionRecord } from '../auth/sessions.ts';
+import type { PlayerRecord } from '../store/store.ts';
+import { newCharacterSheet } from '../world/character.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { ProtocolError } from '../protocol/codec.ts';
@@ -16,7 +19,7 @@ import { MessageType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../protocol
 import type { Hello } from '../protocol/types.ts';
 import { destination, poseFromDegrees } from '../world/geo.ts';
 import { Rng } from '../world/rng.ts';
-import type { EntityId, MovementRules, ZoneId } from '../world/types.ts';
+import type { EntityId, MovementRules, Pose, ZoneId } from '../world/types.ts';
 import { KICK_REASON_NAMES, KickReason } from '../world/types.ts';
 import { zoneOfPose } from '../world/zoning.ts';
 
@@ -39,6 +42,25 @@ export interface GatewaySettings {
   zoneResolution: number;
   moveClockSlackMs: number;
   seed: number;
+  /** HELLO without a token joins as a guest (nothing kept); otherwise it is refused. */
+  guests: boolean;
+  /** How often a connected player's session is kept alive (it expires after idleMs unused). */
+  sessionKeepAliveMs: number;
+}
+
+/**
+ * What the gateway needs of accounts and persistence, in the game's words. The composition root
+ * wires it to the AuthService, the Sessions adapter and the profile cache.
+ */
+export interface PlayerDirectory {
+  /** The session a token opens, or undefined when it is unknown, expired or revoked. */
+  authenticate(token: string): Promise<SessionRecord | undefined>;
+  /** Slides the session's inactivity expiry; false when it has ended. */
+  keepAlive(tokenHash: string): Promise<boolean>;
+  /** The character to enter the world with; waits for any save of it still being written. */
+  loadCharacter(playerId: number): Promise<PlayerRecord | undefined>;
+  /** Hears of sessions ended anywhere (logout, a newer login, expiry). */
+  onSessionEnded(listener: (ended: SessionEnded) => void): Subscription;
 }
 
 export interface GatewayContext {
@@ -46,10 +68,21 @@ export interface GatewayContext {
   metrics: Metrics;
   logger: Logger;
   now: () => number;
+  /** Entity ids for guests; account players use entityIdOfPlayer(playerId). */
   nextEntityId: () => EntityId;
+  /** Absent: guests only (no accounts configured). */
+  directory?: PlayerDirectory;
 }
 
-type ConnState = 'handshake' | 'joining' | 'playing' | 'closed';
+/** Players' entity ids derive from their account, so every gateway gives a player the same one. */
+export const PLAYER_ENTITY_BASE = 1_000_000;
+/** Guests take ids from here (entity ids are int32 on the wire): above any account's up to player 1,999,000,000. */
+export const GUEST_ENTITY_BASE = 2_000_000_000;
+export const entityIdOfPlayer = (playerId: number): EntityId => PLAYER_ENTITY_BASE + playerId;
+/** A relogging player's previous entity must be saved and gone first; this bounds the wait. */
+const DEPARTURE_WAIT_MS = 5000;
+
+type ConnState = 'handshake' | 'authenticating' | 'joining' | 'playing' | 'closed';
 
 interface Conn {
   ws: WebSocket;
@@ -67,12 +100,22 @@ interface Conn {
   lastAck: number;
   skippingSinceMs: number;
   kicked: boolean;
+  /** 0 for a guest. */
+  playerId: number;
+  tokenHash: string;
+  lastKeepAliveMs: number;
 }
 
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<Conn>();
   private readonly players = new Map<EntityId, Conn>();
+  /** Account players by player id, from the moment their token is accepted (one socket each). */
+  private readonly byPlayer = new Map<number, Conn>();
+  private readonly bySession = new Map<string, Conn>();
+  /** Players whose entity is leaving the world: a new login waits for their final save. */
+  private readonly departures = new Map<number, { done: Promise<void>; resolve: () => void }>();
+  private sessionSub: Subscription | undefined;
   private readonly rng: Rng;
   private sub: Subscription | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -100,6 +143,7 @@ export class Gateway {
   attach(server: Server): void {
     server.on('upgrade', this.onUpgrade);
     this.sub = this.ctx.bus.serveGateway(this.s.gatewayId, this.onBatch);
+    this.sessionSub = this.ctx.directory?.onSessionEnded(this.onSessionEnded);
     this.sweepTimer = setInterval(this.sweep, 250);
     this.sweepTimer.unref();
   }
@@ -109,6 +153,7 @@ export class Gateway {
     this.closing = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sub?.unsubscribe();
+    this.sessionSub?.unsubscribe();
     const closed: Array<Promise<void>> = [];
     for (const c of this.conns) {
       closed.push(new Promise((resolve) => c.ws.once('close', () => resolve())));
@@ -146,6 +191,9 @@ export class Gateway {
       lastAck: 0,
       skippingSinceMs: 0,
       kicked: false,
+      playerId: 0,
+      tokenHash: '',
+      lastKeepAliveMs: now,
     };
     this.conns.add(c);
     this.ctx.metrics.connectionsOpened.inc();
@@ -228,26 +276,98 @@ export class Gateway {
     }
     if (this.players.size >= this.s.maxPlayers) return this.kick(c, KickReason.ServerFull, 'server is full');
     c.version = version;
+    const directory = this.ctx.directory;
+    if (hello.token === '' || directory === undefined) {
+      if (!this.s.guests) {
+        return this.kick(c, KickReason.Unauthorized, 'a session token is required: log in with POST /api/login');
+      }
+      c.state = 'joining';
+      return this.join(c, { entityId: this.ctx.nextEntityId(), name: hello.name, pose: this.spawnPose() });
+    }
+    c.state = 'authenticating';
+    void this.authenticate(c, hello.token, directory).catch((err: unknown) => {
+      this.ctx.logger.error({ err, conn: c.id, player: c.playerId }, 'login on the socket failed');
+      if (c.state === 'authenticating') this.kick(c, KickReason.ServerFull, 'could not load the character: try again');
+    });
+  }
+
+  private async authenticate(c: Conn, token: string, directory: PlayerDirectory): Promise<void> {
+    const session = await directory.authenticate(token);
+    if (c.state !== 'authenticating') return;
+    if (!session) {
+      this.ctx.metrics.protocolErrors.inc({ code: 'unauthorized' });
+      return this.kick(c, KickReason.Unauthorized, 'session token is unknown, expired or revoked: log in again');
+    }
+    // One socket per account: the newer connection wins, the older is told why it was closed.
+    const older = this.byPlayer.get(session.playerId);
+    if (older && older !== c) this.kick(older, KickReason.LoggedInElsewhere, 'the account connected again elsewhere');
+    c.playerId = session.playerId;
+    c.tokenHash = session.tokenHash;
+    c.lastKeepAliveMs = this.ctx.now();
+    this.byPlayer.set(c.playerId, c);
+    this.bySession.set(c.tokenHash, c);
+    const departing = this.departures.get(c.playerId);
+    if (departing) await Promise.race([departing.done, delay(DEPARTURE_WAIT_MS)]);
+    if (c.state !== 'authenticating') return;
+    const record = await directory.loadCharacter(c.playerId);
+    if (c.state !== 'authenticating') return;
+    if (!record) return this.kick(c, KickReason.Unauthorized, 'the account no longer exists');
+    const st = record.state;
+    const pose = st ? { latE7: st.latE7, lonE7: st.lonE7, altCm: st.altCm, heading16: st.heading16 } : this.spawnPose();
+    const sheet = newCharacterSheet();
+    if (st) {
+      sheet.health = st.health;
+      sheet.stamina = st.stamina;
+      sheet.level = st.level;
+      sheet.experience = st.experience;
+    }
+    sheet.inventory = record.inventory.map((i) => ({ ...i }));
+    sheet.skills = record.skills.map((k) => ({ ...k }));
     c.state = 'joining';
+    this.join(c, {
+      entityId: entityIdOfPlayer(c.playerId),
+      name: record.username,
+      pose,
+      character: {
+        playerId: c.playerId,
+        sheet,
+        playtimeMs: (st?.playtimeSeconds ?? 0) * 1000,
+        saveSeq: st?.saveSeq ?? 0,
+      },
+    });
+  }
+
+  private spawnPose(): Pose {
     const spawn = this.s.spawn;
     const r = spawn.radiusM * Math.sqrt(this.rng.next());
     const at = destination(spawn.lat, spawn.lon, this.rng.next() * 360, r);
-    const pose = poseFromDegrees(at.lat, at.lon, 0, this.rng.next() * 360);
-    const entityId = this.ctx.nextEntityId();
+    return poseFromDegrees(at.lat, at.lon, 0, this.rng.next() * 360);
+  }
+
+  private join(
+    c: Conn,
+    who: { entityId: EntityId; name: string; pose: Pose; character?: Parameters<typeof newPlayerEntity>[0]['character'] },
+  ): void {
+    const { entityId, pose } = who;
+    const version = c.version;
     const sessionId = randomUUID();
     const zone = zoneOfPose(pose, this.s.zoneResolution);
     const entity = newPlayerEntity({
       id: entityId,
-      name: hello.name,
+      name: who.name,
       pose,
       gatewayId: this.s.gatewayId,
       sessionId,
       moveClockSlackMs: this.s.moveClockSlackMs,
+      ...(who.character && { character: who.character }),
     });
     this.ctx.bus.offerEntity(zone, { from: '0', entity }).then((answer) => {
       if (c.state !== 'joining') {
         // The socket closed while the zone was adopting: tell the zone the player left.
-        if (answer.accepted) this.ctx.bus.sendToZone(zone, { kind: 'leave', entityId });
+        if (answer.accepted) {
+          if (c.playerId !== 0) this.expectDeparture(c.playerId);
+          this.ctx.bus.sendToZone(zone, { kind: 'leave', entityId });
+        }
         return;
       }
       if (!answer.accepted) return this.kick(c, KickReason.ServerFull, `no zone could take the player: ${answer.reason}`);
@@ -274,9 +394,47 @@ export class Gateway {
         { serverTime: this.ctx.now() >>> 0, zone, version },
       );
       this.send(c, welcome);
-      this.ctx.logger.info({ conn: c.id, remote: c.remote, entity: entityId, zone, name: hello.name }, 'player joined');
+      this.ctx.logger.info(
+        { conn: c.id, remote: c.remote, entity: entityId, player: c.playerId || undefined, zone, name: who.name },
+        'player joined',
+      );
     });
   }
+
+  /** The zones report a player's entity gone and its final save queued (CharacterSink.left). */
+  departed(playerId: number): void {
+    const d = this.departures.get(playerId);
+    if (!d) return;
+    this.departures.delete(playerId);
+    d.resolve();
+  }
+
+  private expectDeparture(playerId: number): void {
+    if (this.departures.has(playerId)) return;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.departures.set(playerId, { done, resolve });
+    // Never wait forever on a zone that lost the entity.
+    setTimeout(() => this.departed(playerId), DEPARTURE_WAIT_MS * 2).unref();
+  }
+
+  private readonly onSessionEnded = (ended: SessionEnded): void => {
+    const c = this.bySession.get(ended.tokenHash);
+    if (!c) return;
+    switch (ended.reason) {
+      case 'logout':
+        return this.kick(c, KickReason.LoggedOut, 'logged out');
+      case 'logged_in_elsewhere':
+        return this.kick(c, KickReason.LoggedInElsewhere, 'the account logged in elsewhere');
+      case 'expired':
+        return this.kick(c, KickReason.Unauthorized, 'session expired: log in again');
+      case 'refreshed':
+        // The client holds a newer token for the same session: the socket stays; keep-alives stop.
+        this.bySession.delete(c.tokenHash);
+        c.tokenHash = '';
+        return;
+    }
+  };
 
   private readonly onBatch = (batch: GatewayBatch): void => {
     const now = this.ctx.now();
@@ -330,9 +488,23 @@ export class Gateway {
         this.kick(c, KickReason.HandshakeTimeout, `no HELLO within ${this.s.handshakeTimeoutMs} ms`);
       } else if (c.state === 'playing' && now - c.lastMessageAtMs > this.s.idleTimeoutMs) {
         this.kick(c, KickReason.IdleTimeout, `nothing received for ${this.s.idleTimeoutMs} ms`);
+      } else if (c.state === 'playing' && c.tokenHash !== '' && now - c.lastKeepAliveMs > this.s.sessionKeepAliveMs) {
+        this.keepAlive(c, now);
       }
     }
   };
+
+  /** Playing keeps the session alive; a session ended meanwhile closes the socket. */
+  private keepAlive(c: Conn, now: number): void {
+    c.lastKeepAliveMs = now;
+    const hash = c.tokenHash;
+    this.ctx.directory?.keepAlive(hash).then(
+      (alive) => {
+        if (!alive && c.tokenHash === hash) this.kick(c, KickReason.Unauthorized, 'session expired: log in again');
+      },
+      (err: unknown) => this.ctx.logger.warn({ err, conn: c.id }, 'session keep-alive failed; will retry'),
+    );
+  }
 
   private protocolError(c: Conn, code: string, detail: string): void {
     this.ctx.metrics.protocolErrors.inc({ code });
@@ -369,8 +541,11 @@ export class Gateway {
     if (c.state === 'playing') {
       this.players.delete(c.entityId);
       this.ctx.metrics.playersConnected.set(this.players.size);
+      if (c.playerId !== 0) this.expectDeparture(c.playerId);
       this.ctx.bus.sendToZone(c.zone, { kind: 'leave', entityId: c.entityId });
     }
+    if (c.playerId !== 0 && this.byPlayer.get(c.playerId) === c) this.byPlayer.delete(c.playerId);
+    if (c.tokenHash !== '' && this.bySession.get(c.tokenHash) === c) this.bySession.delete(c.tokenHash);
     c.state = 'closed';
   }
 }

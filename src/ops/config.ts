@@ -49,6 +49,18 @@ export interface ServerConfig {
     handshakeTimeoutMs: number;
     idleTimeoutMs: number;
   };
+  persistence: {
+    /** '' for the SQLite file in dataDir; else 'sqlite:<path>' or a postgres:// URL. */
+    db: string;
+    /** '' for in-process sessions and cache; else a redis:// URL. */
+    redis: string;
+    /** Write-behind interval: the most play a crash can lose (plus one batch write). */
+    saveIntervalMs: number;
+    /** Sessions expire after this long without use. */
+    sessionIdleMs: number;
+    /** Allow HELLO without a session token (a guest, whose character is not kept). */
+    guests: boolean;
+  };
 }
 
 /** Lists every problem found, one per line, each naming the flag and its environment variable. */
@@ -140,6 +152,28 @@ const dirKind: Kind<string> = {
     .string()
     .refine((s) => s.length > 0 && !s.includes('\0'), { error: 'is not a usable path: allowed a non-empty folder path' })
     .transform((s) => resolve(s)),
+};
+
+const dbKind: Kind<string> = {
+  allowed: "empty (SQLite file in --data), 'sqlite:<path>', or postgres://user@host:port/db",
+  schema: z.string().refine((s) => s === '' || s.startsWith('sqlite:') || /^postgres(ql)?:\/\/[^\s]+$/.test(s), {
+    error: "is not a database: allowed empty (SQLite in --data), 'sqlite:<path>' or a postgres:// URL",
+  }),
+};
+
+const redisKind: Kind<string> = {
+  allowed: 'empty (in-process sessions and cache) or redis://host:port[/db]',
+  schema: z.string().refine((s) => s === '' || /^rediss?:\/\/[^\s]+$/.test(s), {
+    error: 'is not a Redis URL: allowed empty or redis://host:port[/db]',
+  }),
+};
+
+const boolKind: Kind<boolean> = {
+  allowed: 'true or false',
+  schema: z
+    .string()
+    .refine((s) => s === 'true' || s === 'false', { error: 'is not a boolean: allowed true or false' })
+    .transform((s) => s === 'true'),
 };
 
 const logLevelKind: Kind<LogLevel> = {
@@ -242,6 +276,16 @@ const SETTINGS = {
     int(1000, 3600000),
     'Milliseconds without any message after which a connection is closed.',
   ),
+  db: setting('db', '', dbKind, 'Database: empty for the SQLite file under --data, or a postgres:// URL.'),
+  redis: setting('redis', '', redisKind, 'Redis for sessions and the shared cache; empty keeps them in process.'),
+  saveInterval: setting(
+    'save-interval',
+    '5',
+    decimal(0.1, 300),
+    'Seconds between write-behind batches of changed characters: the most a crash can lose.',
+  ),
+  sessionIdleMinutes: setting('session-idle-minutes', '30', decimal(0.05, 10080), 'Minutes of inactivity after which a session expires.'),
+  guests: setting('guests', 'false', boolKind, 'Let clients play without an account (nothing of theirs is kept).'),
   logLevel: setting('log-level', 'info', logLevelKind, 'Log level.'),
   seed: setting('seed', '1', int(0, 4294967295), 'World RNG seed.'),
 } as const;
@@ -435,6 +479,13 @@ function assemble(v: Flat): ServerConfig {
       slowConsumerSeconds: v.slowConsumerSeconds,
       handshakeTimeoutMs: v.handshakeTimeoutMs,
       idleTimeoutMs: v.idleTimeoutMs,
+    },
+    persistence: {
+      db: v.db,
+      redis: v.redis,
+      saveIntervalMs: Math.round(v.saveInterval * 1000),
+      sessionIdleMs: Math.round(v.sessionIdleMinutes * 60_000),
+      guests: v.guests,
     },
   };
 }

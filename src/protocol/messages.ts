@@ -10,6 +10,7 @@ import {
   ProtocolErrorCode,
 } from './types.ts';
 import type {
+  CharacterMessage,
   DecodedMessage,
   FrameHeader,
   Hello,
@@ -33,6 +34,9 @@ export const MAX_ACTIONS_PER_INPUT = 4;
 export const SESSION_ID_MAX_BYTES = 64;
 export const KICK_MESSAGE_MAX_BYTES = 200;
 export const MAX_U32 = 0xffffffff;
+/** Most inventory items / skill records one CHARACTER may carry. */
+export const CHARACTER_MAX_ITEMS = 64;
+export const CHARACTER_MAX_SKILLS = 64;
 /** Own-state ranges on the world grid (see src/world/types.ts Pose). */
 export const LAT_E7_MAX = 900_000_000;
 export const LON_E7_HALF = 1_800_000_000;
@@ -231,6 +235,90 @@ export function encodeKick(m: Kick, o: EncodeOptions = {}): Uint8Array {
   });
 }
 
+/** round(x) clamped to the u16 range; x must be finite. */
+function clampU16(what: string, x: number): number {
+  checkFinite(what, x);
+  return Math.min(0xffff, Math.max(0, Math.round(x)));
+}
+
+/** A 0..1 fraction as a u8: round(x * 255). */
+function fraction8(what: string, x: number): number {
+  if (!(x >= 0 && x <= 1)) throw new RangeError(`${what} must be in 0..1: ${x}`);
+  return Math.round(x * 255);
+}
+
+function checkInt(what: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer in ${min}..${max}: ${v}`);
+}
+
+/**
+ * Header seq is 0 (o.seq is ignored). Health and stamina are rounded and clamped to 0..65535,
+ * durability and quality (0..1) quantised to multiples of 1/255. Items are written in slot
+ * order and skills in skillId order (the arrays themselves are not reordered); duplicate slots
+ * or skillIds, counts over 64 and out-of-range values are RangeErrors.
+ */
+export function encodeCharacter(m: CharacterMessage, o: EncodeOptions = {}): Uint8Array {
+  checkInt('cause', m.cause, 0, 0xff);
+  const health = clampU16('health', m.health);
+  const stamina = clampU16('stamina', m.stamina);
+  checkInt('level', m.level, 0, 0xffff);
+  checkInt('experience', m.experience, 0, Number.MAX_SAFE_INTEGER);
+  if (m.inventory.length > CHARACTER_MAX_ITEMS) {
+    throw new RangeError(`CHARACTER carries at most ${CHARACTER_MAX_ITEMS} items, got ${m.inventory.length}`);
+  }
+  if (m.skills.length > CHARACTER_MAX_SKILLS) {
+    throw new RangeError(`CHARACTER carries at most ${CHARACTER_MAX_SKILLS} skills, got ${m.skills.length}`);
+  }
+  const items = m.inventory.slice().sort((a, b) => a.slot - b.slot);
+  const itemBytes = items.map((it, i) => {
+    checkInt('slot', it.slot, 0, 0xff);
+    if (i > 0 && it.slot === items[i - 1]!.slot) throw new RangeError(`duplicate inventory slot ${it.slot}`);
+    checkInt('itemId', it.itemId, 1, MAX_U32);
+    checkInt('quantity', it.quantity, 0, MAX_U32);
+    return [fraction8('durability', it.durability), fraction8('quality', it.quality)] as const;
+  });
+  const skills = m.skills.slice().sort((a, b) => a.skillId - b.skillId);
+  skills.forEach((sk, i) => {
+    checkInt('skillId', sk.skillId, 1, MAX_U32);
+    if (i > 0 && sk.skillId === skills[i - 1]!.skillId) throw new RangeError(`duplicate skillId ${sk.skillId}`);
+    checkInt('skill level', sk.level, 0, 0xffff);
+    checkInt('skill experience', sk.experience, 0, Number.MAX_SAFE_INTEGER);
+  });
+  const found = m.found;
+  if (found) {
+    checkInt('found.itemId', found.itemId, 1, MAX_U32);
+    checkInt('found.quantity', found.quantity, 0, MAX_U32);
+  }
+  return encodeMessage(MessageType.Character, { ...o, seq: 0 }, (w) => {
+    w.u8(m.cause);
+    w.u16(health);
+    w.u16(stamina);
+    w.u16(m.level);
+    w.uvarint(m.experience);
+    w.u8(items.length);
+    items.forEach((it, i) => {
+      const [durability, quality] = itemBytes[i]!;
+      w.u8(it.slot);
+      w.uvarint(it.itemId);
+      w.uvarint(it.quantity);
+      w.u8(durability);
+      w.u8(quality);
+    });
+    w.u8(skills.length);
+    for (const sk of skills) {
+      w.uvarint(sk.skillId);
+      w.u16(sk.level);
+      w.uvarint(sk.experience);
+    }
+    if (found) {
+      w.uvarint(found.itemId);
+      w.uvarint(found.quantity);
+    } else {
+      w.uvarint(0);
+    }
+  });
+}
+
 /**
  * Validates framing (size, length, CRC, version, type) and returns the header. Check order and
  * error codes are part of the spec (docs/protocol.md, "Header").
@@ -339,6 +427,41 @@ function decodeWelcome(r: Reader): Welcome {
   };
 }
 
+function decodeCharacter(r: Reader): CharacterMessage {
+  const cause = r.u8();
+  const health = r.u16();
+  const stamina = r.u16();
+  const level = r.u16();
+  const experience = r.uvarint();
+  const itemCount = r.u8();
+  if (itemCount > CHARACTER_MAX_ITEMS) throw bad(`item count ${itemCount}`);
+  const inventory: CharacterMessage['inventory'] = [];
+  for (let i = 0; i < itemCount; i++) {
+    const slot = r.u8();
+    if (i > 0 && slot <= inventory[i - 1]!.slot) throw bad('inventory slots not strictly ascending');
+    const itemId = u32Field(r, 'itemId');
+    if (itemId === 0) throw bad('itemId 0');
+    const quantity = u32Field(r, 'quantity');
+    const durability = r.u8() / 255;
+    const quality = r.u8() / 255;
+    inventory.push({ slot, itemId, quantity, durability, quality });
+  }
+  const skillCount = r.u8();
+  if (skillCount > CHARACTER_MAX_SKILLS) throw bad(`skill count ${skillCount}`);
+  const skills: CharacterMessage['skills'] = [];
+  for (let i = 0; i < skillCount; i++) {
+    const skillId = u32Field(r, 'skillId');
+    if (skillId === 0) throw bad('skillId 0');
+    if (i > 0 && skillId <= skills[i - 1]!.skillId) throw bad('skillIds not strictly ascending');
+    const skillLevel = r.u16();
+    const skillExperience = r.uvarint();
+    skills.push({ skillId, level: skillLevel, experience: skillExperience });
+  }
+  const foundId = u32Field(r, 'found itemId');
+  const found = foundId === 0 ? null : { itemId: foundId, quantity: u32Field(r, 'found quantity') };
+  return { cause, health, stamina, level, experience, inventory, skills, found };
+}
+
 /**
  * Decodes one whole message. FRAME is returned undecoded ({type, header, payload}) because it
  * needs the client's baseline: pass header and payload to decodeFrame (frame.ts).
@@ -381,6 +504,9 @@ export function decodeMessage(bytes: Uint8Array, opts: DecodeOptions = {}): Deco
       msg = { type: MessageType.Kick, header, body: { reason, message } };
       break;
     }
+    case MessageType.Character:
+      msg = { type: MessageType.Character, header, body: decodeCharacter(r) };
+      break;
     default:
       // decodeHeader already rejected unknown types; this keeps the switch exhaustive.
       throw new ProtocolError(ProtocolErrorCode.UnknownType, `type ${header.type}`);

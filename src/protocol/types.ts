@@ -1,5 +1,6 @@
 // Wire message shapes. Byte layouts are specified in docs/protocol.md; codecs live beside this file.
 import type { ZoneId } from '../world/types.ts';
+import type { InventoryItem, SkillRecord } from '../world/character.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Oldest protocol version this build still speaks. */
@@ -17,6 +18,7 @@ export const MessageType = {
   Reject: 66,
   Pong: 67,
   Kick: 68,
+  Character: 69,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -35,7 +37,10 @@ export interface Hello {
   maxVersion: number;
   /** Display name, 1..32 UTF-8 bytes. */
   name: string;
-  /** Session token for resume/login; empty for a guest. */
+  /**
+   * Session token from the HTTP login API (docs/api.md); empty for a guest, which only a server
+   * that allows guests accepts (otherwise KICK unauthorized).
+   */
   token: string;
 }
 
@@ -101,6 +106,34 @@ export interface Kick {
   message: string; // human readable, <= 200 bytes
 }
 
+/** Why a CHARACTER was sent. Decoders accept any u8: treat unknown values like Changed. */
+export const CharacterCause = {
+  /** The sheet as loaded when the session started (sent right after WELCOME). */
+  Login: 0,
+  /** Something on the sheet changed. */
+  Changed: 1,
+  /** A critical change (e.g. a rare item) is now durable. */
+  Confirmed: 2,
+} as const;
+export type CharacterCause = (typeof CharacterCause)[keyof typeof CharacterCause];
+
+/**
+ * The player's whole character sheet (not a delta: it replaces the client's copy). On the wire
+ * health and stamina are whole numbers and durability/quality are multiples of 1/255; the decoder
+ * returns inventory sorted by slot and skills sorted by skillId.
+ */
+export interface CharacterMessage {
+  cause: number; // CharacterCause, u8
+  health: number; // u16 (encoder rounds and clamps to 0..65535)
+  stamina: number; // u16 (same)
+  level: number; // u16
+  experience: number; // uvarint, 0..2^53-1
+  inventory: InventoryItem[]; // at most 64, unique slots
+  skills: SkillRecord[]; // at most 64, unique skillIds
+  /** The item whose finding caused this message, if any. */
+  found: { itemId: number; quantity: number } | null;
+}
+
 /**
  * Entities one client sees in one frame, quantised for the wire and sorted by id ascending.
  * Stride SNAPSHOT_STRIDE int32s per entity, in the order of the SnapshotField offsets.
@@ -148,6 +181,7 @@ export type DecodedMessage =
   | { type: typeof MessageType.Reject; header: FrameHeader; body: Reject }
   | { type: typeof MessageType.Pong; header: FrameHeader; body: Pong }
   | { type: typeof MessageType.Kick; header: FrameHeader; body: Kick }
+  | { type: typeof MessageType.Character; header: FrameHeader; body: CharacterMessage }
   | { type: typeof MessageType.Frame; header: FrameHeader; payload: Uint8Array };
 
 export const ProtocolErrorCode = {

@@ -1,7 +1,11 @@
 // The Store port: what the game keeps on disk, in the game's words. Two adapters implement it with
 // identical behaviour: SQLite (embedded default, a file under --data) and PostgreSQL (--db postgres://...).
 // One contract suite (test/contract/store.contract.ts) runs against both.
+import type { InventoryItem, SkillRecord } from '../world/character.ts';
 import type { ZoneId } from '../world/types.ts';
+
+// Inventory and skill rows are the world's own shapes (shared with the client).
+export type { InventoryItem, SkillRecord };
 
 /** An account as stored. Usernames are unique case-insensitively; emails are stored lower-cased. */
 export interface AccountRecord {
@@ -39,23 +43,6 @@ export interface PlayerState {
    * another host can never move a character back in time.
    */
   saveSeq: number;
-}
-
-export interface InventoryItem {
-  /** 0-based, unique per player. */
-  slot: number;
-  itemId: number;
-  quantity: number;
-  /** 0..1 */
-  durability: number;
-  /** 0..1 */
-  quality: number;
-}
-
-export interface SkillRecord {
-  skillId: number;
-  level: number;
-  experience: number;
 }
 
 /**

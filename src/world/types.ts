@@ -85,6 +85,10 @@ export const KickReason = {
   Oversize: 8,
   ServerFull: 9,
   LoggedInElsewhere: 10,
+  /** HELLO without a valid session token (unknown, expired or revoked), or none where one is required. */
+  Unauthorized: 11,
+  /** The session was ended by logout (possibly from another device). */
+  LoggedOut: 12,
 } as const;
 export type KickReason = (typeof KickReason)[keyof typeof KickReason];
 
@@ -99,6 +103,8 @@ export const KICK_REASON_NAMES: Record<KickReason, string> = {
   8: 'oversize',
   9: 'server_full',
   10: 'logged_in_elsewhere',
+  11: 'unauthorized',
+  12: 'logged_out',
 };
 
 /** Actions a player may request with an input. Ids are wire values. */

@@ -2,7 +2,9 @@
 // every zone that an entity is offered to; with a networked bus the coordinator decides
 // placement instead.
 import type { Bus, Subscription } from '../cluster/bus.ts';
+import { z } from 'zod';
 import type { EntityTransfer } from '../cluster/messages.ts';
+import type { PlayerSave, WorldEntityRecord } from '../store/store.ts';
 import { destination, poseFromDegrees } from '../world/geo.ts';
 import { NpcBrain } from '../world/npc.ts';
 import { Rng } from '../world/rng.ts';
@@ -119,6 +121,38 @@ export class ZoneHost {
       this.zoneTickCount = 0;
     }
     return t;
+  }
+
+  /** Every character changed since the last call: the write-behind batch. */
+  collectSaves(): PlayerSave[] {
+    const out: PlayerSave[] = [];
+    for (const z of this.zones.values()) z.collectSaves(out);
+    return out;
+  }
+
+  /** Server-owned entities (NPCs) as records to keep across restarts. */
+  worldEntities(): WorldEntityRecord[] {
+    const out: WorldEntityRecord[] = [];
+    for (const z of this.zones.values()) z.collectWorldEntities(out);
+    return out;
+  }
+
+  /**
+   * Brings back entities saved by worldEntities(). Records come from disk, so each is checked;
+   * a bad one is skipped with a log line rather than trusted. Returns how many were placed.
+   */
+  async restoreWorldEntities(records: readonly WorldEntityRecord[]): Promise<number> {
+    const offers: Array<Promise<boolean>> = [];
+    for (const r of records) {
+      const entity = npcFromRecord(r);
+      if (!entity) {
+        this.ctx.logger.warn({ id: r.id, kind: r.kind }, 'world entity record skipped: malformed');
+        continue;
+      }
+      const zone = zoneOfPose(entity.pose, this.ctx.settings.zoneResolution);
+      offers.push(this.bus.offerEntity(zone, { from: '0', entity }).then((a) => a.accepted));
+    }
+    return (await Promise.all(offers)).filter(Boolean).length;
   }
 
   private readonly claims = new Map<ZoneId, Subscription>();
@@ -240,6 +274,43 @@ export class ZoneHost {
     if (end - this.nextStepAt > this.periodMs * 5) this.nextStepAt = end + this.periodMs;
     this.schedule();
   };
+}
+
+const finiteNum = z.number().finite();
+const npcRecordData = z.object({
+  name: z.string().min(1).max(64),
+  npc: z.object({
+    rng: z.number().int(),
+    home: z.object({ lat: finiteNum.min(-90).max(90), lon: finiteNum.min(-180).max(180) }),
+    homeRadiusM: finiteNum.positive(),
+    speed: finiteNum.nonnegative(),
+    headingDeg: finiteNum,
+    turnInMs: finiteNum,
+    pauseMs: finiteNum,
+  }),
+});
+
+function npcFromRecord(r: WorldEntityRecord): EntityTransfer | undefined {
+  if (r.kind !== EntityKind.Npc || !Number.isInteger(r.id) || r.id < 1 || r.id > 0xffffffff) return undefined;
+  const pose = { latE7: r.latE7, lonE7: r.lonE7, altCm: r.altCm, heading16: r.heading16 };
+  if (!isValidPose(pose)) return undefined;
+  const data = npcRecordData.safeParse(r.data);
+  if (!data.success) return undefined;
+  return { id: r.id, kind: EntityKind.Npc, name: data.data.name, pose, action: 0, actionSeq: 0, npc: data.data.npc };
+}
+
+function isValidPose(p: { latE7: number; lonE7: number; altCm: number; heading16: number }): boolean {
+  return (
+    Number.isInteger(p.latE7) &&
+    Math.abs(p.latE7) <= 900_000_000 &&
+    Number.isInteger(p.lonE7) &&
+    p.lonE7 >= -1_800_000_000 &&
+    p.lonE7 < 1_800_000_000 &&
+    Number.isInteger(p.altCm) &&
+    Number.isInteger(p.heading16) &&
+    p.heading16 >= 0 &&
+    p.heading16 <= 0xffff
+  );
 }
 
 function pct(sorted: number[], p: number): number {

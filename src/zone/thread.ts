@@ -5,6 +5,7 @@ import { bridgeZoneThread } from '../cluster/thread-bus.ts';
 import { MemoryBus } from '../cluster/memory-bus.ts';
 import { createLogger } from '../ops/log.ts';
 import { Metrics } from '../ops/metrics.ts';
+import type { WorldEntityRecord } from '../store/store.ts';
 import type { EntityId } from '../world/types.ts';
 import { ZoneHost } from './host.ts';
 import type { ZoneSettings } from './zone.ts';
@@ -13,8 +14,9 @@ export interface ZoneThreadInit {
   settings: ZoneSettings;
   gatewayId: string;
   logLevel: string;
-  npcs: { count: number; center: { lat: number; lon: number }; radiusM: number; seed: number; firstId: EntityId };
 }
+
+export type NpcSpawn = { count: number; center: { lat: number; lon: number }; radiusM: number; seed: number; firstId: EntityId };
 
 const init = workerData as ZoneThreadInit;
 if (!parentPort) throw new Error('src/zone/thread.ts runs as a worker thread');
@@ -24,19 +26,38 @@ const metrics = new Metrics({ processMetrics: false });
 const bus = new MemoryBus();
 bus.onHandlerError = (err) => logger.error({ err }, 'bus handler failed');
 const now = (): number => performance.timeOrigin + performance.now();
-const host = new ZoneHost({ bus, metrics, logger, settings: init.settings, now }, bus);
-host.start();
-bridgeZoneThread({
+const late: { host?: ZoneHost } = {};
+const { characters } = bridgeZoneThread({
   port,
   bus,
   gatewayId: init.gatewayId,
-  onRequest: async (what, reset) =>
-    what === 'stats' ? { ...host.stats(), ...host.timings({ reset }) } : await metrics.registry.getMetricsAsJSON(),
+  onRequest: async (what, arg) => {
+    const h = late.host!;
+    switch (what) {
+      case 'stats':
+      case 'stats-reset':
+        return { ...h.stats(), ...h.timings({ reset: what === 'stats-reset' }) };
+      case 'metrics':
+        return await metrics.registry.getMetricsAsJSON();
+      case 'collect':
+        return h.collectSaves();
+      case 'world':
+        return h.worldEntities();
+      case 'spawn': {
+        const npcs = arg as NpcSpawn;
+        let nextId = npcs.firstId;
+        return await h.spawnNpcs({ ...npcs, nextId: () => nextId++ });
+      }
+      case 'restore':
+        return await h.restoreWorldEntities(arg as WorldEntityRecord[]);
+    }
+  },
   onStop: async () => {
-    await host.stop();
+    await late.host?.stop();
     await bus.close();
   },
 });
-let nextId = init.npcs.firstId;
-const npcs = await host.spawnNpcs({ ...init.npcs, nextId: () => nextId++ });
-port.postMessage({ t: 'ready', npcs });
+const host = new ZoneHost({ bus, metrics, logger, settings: init.settings, now, characters }, bus);
+late.host = host;
+host.start();
+port.postMessage({ t: 'ready' });

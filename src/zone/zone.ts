@@ -5,7 +5,10 @@
 import { Buffer } from 'node:buffer';
 import type { Bus, ZoneEndpoint } from '../cluster/bus.ts';
 import { GHOST_STRIDE } from '../cluster/messages.ts';
+import { CharacterDirty } from '../cluster/messages.ts';
 import type {
+  CharacterDurable,
+  CharacterTransfer,
   Delivery,
   EntityTransfer,
   GatewayBatch,
@@ -21,13 +24,16 @@ import type { Logger } from '../ops/log.ts';
 import { Writer } from '../protocol/codec.ts';
 import { createSnapshot, encodeFrame } from '../protocol/frame.ts';
 import { FrameHistory } from '../protocol/history.ts';
-import { encodeReject } from '../protocol/messages.ts';
+import { encodeCharacter, encodeReject } from '../protocol/messages.ts';
 import { altCmToDm, heading16To8, latE7ToE6, lonE7ToE6 } from '../protocol/quantize.ts';
 import type { FrameState, WireInput } from '../protocol/types.ts';
-import { SNAPSHOT_STRIDE } from '../protocol/types.ts';
+import { CharacterCause, SNAPSHOT_STRIDE } from '../protocol/types.ts';
+import type { PlayerSave, WorldEntityRecord } from '../store/store.ts';
 import { ActionCooldowns } from '../world/actions.ts';
+import { FORAGE_XP, SkillId, addItem, forageItem, grantExperience } from '../world/character.ts';
 import { MoveClock, checkIntent, intentFromWire, stepPose } from '../world/movement.ts';
 import { NpcBrain } from '../world/npc.ts';
+import { Rng } from '../world/rng.ts';
 import type { EntityId, MovementRules, Pose, ZoneId } from '../world/types.ts';
 import { EntityKind, KickReason, REJECT_REASON_NAMES, RejectReason } from '../world/types.ts';
 import { ZoneGeometry, zoneOfPose } from '../world/zoning.ts';
@@ -48,7 +54,23 @@ export interface ZoneSettings {
   moveClockSlackMs: number;
 }
 
+/**
+ * Where characters go to be kept. Zones never wait on it: a left player's final save is queued,
+ * and a critical save's promise settles outside the tick (the zone hears of it as a message).
+ */
+export interface CharacterSink {
+  /** The player left the world; `save` is its final state (undefined when nothing changed). */
+  left(playerId: number, save: PlayerSave | undefined): void;
+  /** Resolves once the save is durable. Must not reject: persistence retries until it is. */
+  critical(save: PlayerSave): Promise<void>;
+}
+
+/** Action that forages the ground for an item (wire id, see world/types.ts ACTIONS). */
+const FORAGE_ACTION = 3;
+
 export interface ZoneContext {
+  /** Absent: characters are not kept (tests of the simulation alone). */
+  characters?: CharacterSink;
   bus: Bus;
   metrics: Metrics;
   logger: Logger;
@@ -78,6 +100,8 @@ interface PlayerCtl {
   rateWindowCount: number;
   view: PlayerView;
   kicked: boolean;
+  /** The persistent character; undefined for guests. Mutated in place, carried on handoff. */
+  character: CharacterTransfer | undefined;
 }
 
 /** An entity this zone owns. Quantised wire fields are cached once per tick, not per viewer. */
@@ -155,6 +179,7 @@ export class Zone implements ZoneEndpoint {
   private readonly tmpPose: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
   private readonly ghostLists = new Map<ZoneId, number[]>();
   private readonly batches = new Map<string, GatewayBatch>();
+  private readonly rng: Rng;
 
   constructor(id: ZoneId, ctx: ZoneContext) {
     this.id = id;
@@ -166,6 +191,7 @@ export class Zone implements ZoneEndpoint {
     this.ghostMargin = s.aoiRadius * (1 + s.aoiHysteresis) + s.rules.maxSpeed;
     this.dtMs = 1000 / s.tickRate;
     this.historyFrames = s.tickRate;
+    this.rng = new Rng(Number.parseInt(id.slice(-8), 16) ^ Date.now());
     this.current = {
       own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
       entities: createSnapshot(256),
@@ -245,7 +271,16 @@ export class Zone implements ZoneEndpoint {
     }
     const leaving = this.updatePlacement();
     this.publishGhosts();
-    for (const e of this.players.values()) if (!e.player!.kicked) this.sendFrame(e);
+    for (const e of this.players.values()) {
+      const p = e.player!;
+      if (p.kicked) continue;
+      this.sendFrame(e);
+      const c = p.character;
+      if (c !== undefined) {
+        c.playtimeMs += elapsed;
+        if (c.notify >= 0 && c.heldSeq === 0) this.sendCharacter(e, c);
+      }
+    }
     for (const e of leaving) this.handOff(e.entity, e.to);
     // Counters once per tick rather than once per frame or input.
     const m = this.ctx.metrics;
@@ -276,10 +311,13 @@ export class Zone implements ZoneEndpoint {
           break;
         case 'leave': {
           const e = this.owned.get(m.entityId);
-          if (e) this.removeOwned(e);
+          if (e) this.playerLeft(e);
           else this.forwardOrHold(m.entityId, m, nowMs);
           break;
         }
+        case 'durable':
+          this.onDurable(m, nowMs);
+          break;
         case 'ghosts':
           this.onGhosts(m);
           break;
@@ -375,6 +413,7 @@ export class Zone implements ZoneEndpoint {
       }
       e.pose = stepPose(e.pose, intent, s.rules);
       this.countApplied++;
+      if (p.character) p.character.dirty |= CharacterDirty.State;
       // Movement stands even when an action is refused: the action is rejected on its own.
       for (const a of inp.actions) {
         const why = p.cooldowns.check(a, nowMs);
@@ -385,6 +424,7 @@ export class Zone implements ZoneEndpoint {
         p.cooldowns.use(a, nowMs);
         e.action = a;
         e.actionSeq = (e.actionSeq + 1) & 0xff;
+        if (a === FORAGE_ACTION && p.character) this.forage(e, p.character);
       }
     }
   }
@@ -628,6 +668,107 @@ export class Zone implements ZoneEndpoint {
     return b;
   }
 
+  // ---- characters ---------------------------------------------------------------------------
+
+  /** Foraging finds an item and teaches the foraging skill. A rare find is saved before it is told. */
+  private forage(e: OwnedEntity, c: CharacterTransfer): void {
+    const item = forageItem(this.rng);
+    const left = addItem(c.sheet.inventory, item, 1);
+    grantExperience(c.sheet, SkillId.Foraging, FORAGE_XP);
+    c.dirty |= CharacterDirty.State | CharacterDirty.Inventory | CharacterDirty.Skills;
+    const found = left === 0 ? { itemId: item.itemId, quantity: 1 } : null;
+    c.found = found;
+    if (c.notify < 0) c.notify = CharacterCause.Changed;
+    const sink = this.ctx.characters;
+    if (found && item.rare && sink) {
+      const save = this.characterSave(e, c);
+      c.heldSeq = save.state.saveSeq;
+      c.notify = CharacterCause.Confirmed;
+      const msg: CharacterDurable = { kind: 'durable', entityId: e.id, saveSeq: save.state.saveSeq };
+      // Addressed to this zone; if the player has moved on, the tombstone forwards it.
+      void sink.critical(save).then(() => this.ctx.bus.sendToZone(this.id, msg));
+    }
+  }
+
+  private onDurable(m: CharacterDurable, nowMs: number): void {
+    const e = this.players.get(m.entityId);
+    if (!e) return this.forwardOrHold(m.entityId, m, nowMs);
+    const c = e.player!.character;
+    if (c && c.heldSeq !== 0 && m.saveSeq >= c.heldSeq) c.heldSeq = 0;
+  }
+
+  private sendCharacter(e: OwnedEntity, c: CharacterTransfer): void {
+    const sh = c.sheet;
+    const bytes = encodeCharacter(
+      {
+        cause: c.notify,
+        health: sh.health,
+        stamina: sh.stamina,
+        level: sh.level,
+        experience: sh.experience,
+        inventory: sh.inventory,
+        skills: sh.skills,
+        found: c.found,
+      },
+      { serverTime: this.tickServerTime, zone: this.id },
+    );
+    c.notify = -1;
+    c.found = null;
+    this.deliver_(e.player!.gatewayId, { entityId: e.id, bytes, droppable: false });
+  }
+
+  /** Snapshot for persistence: takes the next saveSeq and clears the dirty bits. */
+  private characterSave(e: OwnedEntity, c: CharacterTransfer): PlayerSave {
+    const sh = c.sheet;
+    const save: PlayerSave = {
+      state: {
+        playerId: c.playerId,
+        zone: this.id,
+        latE7: e.pose.latE7,
+        lonE7: e.pose.lonE7,
+        altCm: e.pose.altCm,
+        heading16: e.pose.heading16,
+        health: sh.health,
+        stamina: sh.stamina,
+        level: sh.level,
+        experience: sh.experience,
+        playtimeSeconds: Math.floor(c.playtimeMs / 1000),
+        saveSeq: ++c.saveSeq,
+      },
+    };
+    // Copies: the live sheet keeps changing while the save waits for its batch.
+    if (c.dirty & CharacterDirty.Inventory) save.inventory = sh.inventory.map((i) => ({ ...i }));
+    if (c.dirty & CharacterDirty.Skills) save.skills = sh.skills.map((k) => ({ ...k }));
+    c.dirty = 0;
+    return save;
+  }
+
+  /**
+   * Saves of every character changed since it was last collected: the write-behind batch. Runs
+   * between ticks, never inside one.
+   */
+  collectSaves(into: PlayerSave[]): void {
+    for (const e of this.players.values()) {
+      const c = e.player!.character;
+      if (c !== undefined && c.dirty !== 0) into.push(this.characterSave(e, c));
+    }
+  }
+
+  /** NPCs as records that survive a restart. */
+  collectWorldEntities(into: WorldEntityRecord[]): void {
+    for (const e of this.owned.values()) {
+      if (!e.npc) continue;
+      const p = e.pose;
+      into.push({ id: e.id, kind: e.kind, zone: this.id, ...p, data: { name: e.name, npc: e.npc.toJSON() } });
+    }
+  }
+
+  private playerLeft(e: OwnedEntity): void {
+    const c = e.player?.character;
+    this.removeOwned(e);
+    if (c) this.ctx.characters?.left(c.playerId, c.dirty !== 0 ? this.characterSave(e, c) : undefined);
+  }
+
   // ---- ownership ----------------------------------------------------------------------------
 
   private insertOwned(t: EntityTransfer): void {
@@ -666,6 +807,7 @@ export class Zone implements ZoneEndpoint {
           sent: visibleSetOf(pt.view.visible),
         },
         kicked: false,
+        character: pt.character ? structuredClone(pt.character) : undefined,
       };
     }
     // An owned entity replaces any ghost of itself that a neighbour published earlier.
@@ -716,6 +858,8 @@ export class Zone implements ZoneEndpoint {
           visible: Array.from(p.view.sent.ids.subarray(0, p.view.sent.count)),
         },
       };
+      // Handed over, not copied: this zone forgets the entity as it goes.
+      if (p.character) t.player.character = p.character;
     }
     return t;
   }

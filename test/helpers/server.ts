@@ -10,7 +10,8 @@ export async function startTestServer(flags: string[] = []): Promise<RunningServ
   // TEST_ZONE_THREADS=1 runs any suite with the zones in a worker thread.
   const threads = process.env.TEST_ZONE_THREADS ? ['--zone-threads', process.env.TEST_ZONE_THREADS] : [];
   const config = loadServerConfig(
-    ['--port', '0', '--data', dataDir, '--log-level', process.env.TEST_LOG ?? 'silent', ...threads, ...flags],
+    // Guests allowed unless a test says otherwise: most suites exercise the world, not accounts.
+    ['--port', '0', '--data', dataDir, '--log-level', process.env.TEST_LOG ?? 'silent', '--guests', 'true', ...threads, ...flags],
     {},
   );
   const server = await startServer(config);

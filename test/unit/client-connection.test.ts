@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { ConnectError, GameConnection, KickError, LatencyHistogram, CLOSE_PROTOCOL_ERROR } from '../../src/client/index.ts';
 import type { CloseEvent, KickEvent, RejectEvent, WebSocketLike } from '../../src/client/index.ts';
 import { Writer, ProtocolError } from '../../src/protocol/codec.ts';
-import { decodeMessage, encodeKick, encodePong, encodeReject, encodeWelcome } from '../../src/protocol/messages.ts';
+import { decodeMessage, encodeCharacter, encodeKick, encodePong, encodeReject, encodeWelcome } from '../../src/protocol/messages.ts';
 import { encodeFrame } from '../../src/protocol/frame.ts';
-import { MessageType, PROTOCOL_VERSION, SNAPSHOT_STRIDE } from '../../src/protocol/types.ts';
-import type { DecodedMessage, FrameState, Welcome } from '../../src/protocol/types.ts';
+import { CharacterCause, MessageType, PROTOCOL_VERSION, SNAPSHOT_STRIDE } from '../../src/protocol/types.ts';
+import type { CharacterMessage, DecodedMessage, FrameState, Welcome } from '../../src/protocol/types.ts';
 import { KickReason, RejectReason } from '../../src/world/types.ts';
 
 /** Client end of an in-memory socket; the test plays the server through open/deliver/serverClose. */
@@ -135,7 +135,7 @@ function makeConnection(
     ...options,
   });
   const events: { type: string; value: unknown }[] = [];
-  for (const type of ['welcome', 'frame', 'reject', 'kick', 'pong', 'close', 'error'] as const) {
+  for (const type of ['welcome', 'frame', 'character', 'reject', 'kick', 'pong', 'close', 'error'] as const) {
     if (listen || type !== 'frame') conn.on(type, (value: unknown) => events.push({ type, value }));
   }
   return {
@@ -375,6 +375,77 @@ test('REJECT updates counters by reason name and emits an event', async () => {
   assert.deepEqual(ev[0], { inputSeq: 1000, reason: RejectReason.Speed, reasonName: 'speed' });
   assert.equal(ev.length, 4);
   assert.ok(h.conn.isOpen, 'a reject does not close the connection');
+});
+
+const SHEET: CharacterMessage = {
+  cause: CharacterCause.Login,
+  health: 100,
+  stamina: 80,
+  level: 2,
+  experience: 135,
+  inventory: [
+    { slot: 0, itemId: 1, quantity: 12, durability: 1, quality: 1 },
+    { slot: 3, itemId: 4, quantity: 2, durability: 0.6, quality: 0.2 },
+  ],
+  skills: [{ skillId: 1, level: 2, experience: 135 }],
+  found: null,
+};
+
+test('CHARACTER is decoded, kept as `character` and emitted; each one replaces the last', async () => {
+  const h = await connected();
+  const before = h.conn.character;
+  assert.equal(before, undefined);
+  h.socket.deliver(encodeCharacter(SHEET, { zone: '8828308281fffff' }));
+  assert.deepEqual(h.conn.character, SHEET);
+  assert.equal(h.conn.charactersIn, 1);
+  // A rare find: the server confirms it once it is durable, naming the item found.
+  const confirmed: CharacterMessage = {
+    ...SHEET,
+    cause: CharacterCause.Confirmed,
+    stamina: 79.6, // rounded on the wire
+    experience: 140,
+    inventory: [...SHEET.inventory, { slot: 4, itemId: 5, quantity: 1, durability: 1, quality: 1 }],
+    found: { itemId: 5, quantity: 1 },
+  };
+  h.socket.deliver(encodeCharacter(confirmed));
+  const latest = h.conn.character;
+  assert.ok(latest);
+  assert.equal(latest.cause, CharacterCause.Confirmed);
+  assert.equal(latest.stamina, 80);
+  assert.deepEqual(latest.found, { itemId: 5, quantity: 1 });
+  assert.deepEqual(latest.inventory.map((i) => i.itemId), [1, 4, 5]);
+  assert.equal(latest.inventory[1]!.durability, 153 / 255); // 0.6 on the 1/255 grid
+  const events = h.events.filter((e) => e.type === 'character').map((e) => e.value as CharacterMessage);
+  assert.equal(events.length, 2);
+  assert.deepEqual(events[0], SHEET);
+  assert.equal(events[1], latest);
+  assert.equal(h.conn.charactersIn, 2);
+  assert.equal(h.conn.protocolErrors, 0);
+  assert.ok(h.conn.isOpen);
+  // Kept after the connection ends.
+  h.socket.serverClose(4000 + KickReason.LoggedOut);
+  assert.equal(h.conn.character, latest);
+  const close = h.events.find((e) => e.type === 'close')?.value as CloseEvent;
+  assert.equal(close.kickReason, KickReason.LoggedOut);
+});
+
+test('CHARACTER before WELCOME is a protocol error', async () => {
+  const h = makeConnection();
+  const p = h.conn.connect();
+  h.socket.open();
+  h.socket.deliver(encodeCharacter(SHEET));
+  await assert.rejects(p, /CHARACTER before WELCOME/);
+  assert.equal(h.conn.protocolErrors, 1);
+  assert.equal(h.conn.character, undefined);
+  assert.equal(h.socket.closeCalls[0]?.code, CLOSE_PROTOCOL_ERROR);
+});
+
+test('KICK unauthorized during the handshake rejects connect() with its name', async () => {
+  const h = makeConnection();
+  const p = h.conn.connect();
+  h.socket.open();
+  h.socket.deliver(encodeKick({ reason: KickReason.Unauthorized, message: 'session expired' }));
+  await assert.rejects(p, (err: unknown) => err instanceof KickError && err.reasonName === 'unauthorized' && /session expired/.test(err.message));
 });
 
 test('KICK during handshake rejects connect() with the reason name', async () => {

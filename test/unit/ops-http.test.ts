@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
-import { createHttpServer, listen } from '../../src/ops/http.ts';
+import { HttpError, createHttpServer, listen, readJsonBody, sendJson } from '../../src/ops/http.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { Metrics } from '../../src/ops/metrics.ts';
 import { METRIC_NAMES } from '../helpers/metric-names.ts';
@@ -187,5 +187,143 @@ describe('listen', () => {
     } finally {
       await new Promise<void>((resolve) => a.close(() => resolve()));
     }
+  });
+});
+
+describe('createHttpServer: POST routes, params and JSON bodies', () => {
+  let server: Server;
+  let base: string;
+  let port: number;
+
+  before(async () => {
+    server = createHttpServer({
+      metrics: new Metrics({ processMetrics: false }),
+      logger: createLogger({ level: 'silent' }),
+      health: () => ({}),
+      routes: [
+        {
+          method: 'POST',
+          path: '/api/echo',
+          handle: async (req, res) => sendJson(res, 200, { got: await readJsonBody(req) }),
+        },
+        {
+          method: 'POST',
+          path: '/api/small',
+          handle: async (req, res) => sendJson(res, 200, { got: await readJsonBody(req, 10) }),
+        },
+        { method: 'GET', path: '/api/items/:id', handle: (_req, res, params) => sendJson(res, 200, params) },
+        { method: 'POST', path: '/api/items/:id', handle: (_req, res, params) => sendJson(res, 201, params) },
+        {
+          method: 'POST',
+          path: '/api/teapot',
+          handle: () => {
+            throw new HttpError(418, 'teapot', 'short and stout', { spout: true }, { 'X-Kettle': 'no' });
+          },
+        },
+        { method: 'POST', path: '/healthz', handle: (_req, res) => sendJson(res, 200, { posted: true }) },
+      ],
+    });
+    ({ url: base, port } = await listen(server, '127.0.0.1', 0));
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const postJson = (path: string, body: string, type = 'application/json') =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+
+  it('reads a JSON body', async () => {
+    const res = await postJson('/api/echo', '{"a":[1,2,{"b":"ü"}]}');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { got: { a: [1, 2, { b: 'ü' }] } });
+  });
+
+  it('refuses malformed JSON, bad UTF-8 and empty bodies with 400 malformed_json', async () => {
+    for (const body of ['{', '', 'nope', '{"a":1}}']) {
+      const res = await postJson('/api/echo', body);
+      assert.equal(res.status, 400, body);
+      const json = (await res.json()) as { error: string; message: string };
+      assert.equal(json.error, 'malformed_json');
+      assert.equal(typeof json.message, 'string');
+    }
+    const res = await fetch(`${base}/api/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from([0x22, 0xff, 0xfe, 0x22]),
+    });
+    assert.equal(res.status, 400);
+  });
+
+  it('refuses a non-JSON content type with 415', async () => {
+    for (const type of ['text/plain', 'multipart/form-data', 'application/json-patch+json']) {
+      const res = await postJson('/api/echo', '{}', type);
+      assert.equal(res.status, 415, type);
+      assert.equal(((await res.json()) as { error: string }).error, 'unsupported_media_type');
+    }
+    const missing = await fetch(`${base}/api/echo`, { method: 'POST', body: new Uint8Array([123, 125]) });
+    assert.equal(missing.status, 415);
+  });
+
+  it('refuses bodies over the limit with 413 too_large (default 16 KiB)', async () => {
+    const res = await postJson('/api/echo', JSON.stringify('x'.repeat(16 * 1024)));
+    assert.equal(res.status, 413);
+    assert.deepEqual(await res.json(), {
+      error: 'too_large',
+      message: 'the request body exceeds 16384 bytes',
+      maxBytes: 16384,
+    });
+    assert.equal((await postJson('/api/echo', JSON.stringify('x'.repeat(16 * 1024 - 2)))).status, 200, 'exactly the limit');
+    assert.equal((await postJson('/api/small', '"12345678"')).status, 200);
+    assert.equal((await postJson('/api/small', '"123456789"')).status, 413);
+    // Still serving on a fresh connection.
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+
+  it('passes one :param segment, decoded; no match for missing or extra segments', async () => {
+    assert.deepEqual(await (await fetch(`${base}/api/items/42`)).json(), { id: '42' });
+    assert.deepEqual(await (await fetch(`${base}/api/items/a%20b?x=1`)).json(), { id: 'a b' });
+    const posted = await fetch(`${base}/api/items/7`, { method: 'POST' });
+    assert.equal(posted.status, 201);
+    assert.deepEqual(await posted.json(), { id: '7' });
+    for (const path of ['/api/items', '/api/items/', '/api/items/1/2', '/api/items/%zz']) {
+      assert.equal((await raw(port, 'GET', path)).status, 404, path);
+    }
+  });
+
+  it('answers 405 with the methods the path does accept', async () => {
+    const get = await raw(port, 'GET', '/api/echo');
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.allow, 'POST');
+    const body = JSON.parse(get.body) as { error: string; message: string };
+    assert.equal(body.error, 'method_not_allowed');
+    assert.equal(typeof body.message, 'string');
+    assert.equal((await raw(port, 'PUT', '/api/items/1')).headers.allow, 'GET, HEAD, POST');
+    // A route may add POST to a built-in path; GET still reaches the built-in.
+    assert.equal((await raw(port, 'DELETE', '/healthz')).headers.allow, 'GET, HEAD, POST');
+    assert.equal((await raw(port, 'POST', '/healthz')).status, 200);
+    assert.equal((await raw(port, 'GET', '/healthz')).status, 200);
+    assert.equal((await raw(port, 'POST', '/nope')).status, 404, 'unknown paths are 404 whatever the method');
+  });
+
+  it('turns a thrown HttpError into its JSON error with extra fields and headers', async () => {
+    const res = await postJson('/api/teapot', '{}');
+    assert.equal(res.status, 418);
+    assert.equal(res.headers.get('x-kettle'), 'no');
+    assert.deepEqual(await res.json(), { error: 'teapot', message: 'short and stout', spout: true });
+  });
+
+  it('rejects a route with two params', () => {
+    assert.throws(
+      () =>
+        createHttpServer({
+          metrics: new Metrics({ processMetrics: false }),
+          logger: createLogger({ level: 'silent' }),
+          health: () => ({}),
+          routes: [{ method: 'GET', path: '/a/:x/:y', handle: () => undefined }],
+        }),
+      /at most one :param/,
+    );
   });
 });

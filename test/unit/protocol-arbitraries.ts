@@ -1,6 +1,7 @@
 // Shared fast-check generators for the protocol tests (not a test file itself).
 import fc from 'fast-check';
-import type { Hello, InputMessage, Kick, OwnState, Ping, Pong, Reject, Welcome } from '../../src/protocol/types.ts';
+import type { CharacterMessage, Hello, InputMessage, Kick, OwnState, Ping, Pong, Reject, Welcome } from '../../src/protocol/types.ts';
+import type { InventoryItem, SkillRecord } from '../../src/world/character.ts';
 
 const utf8Len = (s: string): number => new TextEncoder().encode(s).length;
 const str = (min: number, max: number): fc.Arbitrary<string> =>
@@ -73,4 +74,39 @@ export const welcome: fc.Arbitrary<Welcome> = rec({
   nextInputSeq: u32,
   own: ownState,
   sessionId: str(0, 64),
+});
+
+/** A 0..1 fraction already on the wire's 1/255 grid, so it round-trips exactly. */
+export const fraction255 = fc.integer({ min: 0, max: 255 }).map((k) => k / 255);
+const id32 = fc.integer({ min: 1, max: 0xffffffff });
+const experience = fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
+
+export const inventoryItem: fc.Arbitrary<InventoryItem> = rec({
+  slot: u8,
+  itemId: fc.oneof(fc.integer({ min: 1, max: 5 }), id32),
+  quantity: fc.oneof(fc.integer({ min: 0, max: 99 }), u32),
+  durability: fraction255,
+  quality: fraction255,
+});
+
+export const skillRecord: fc.Arbitrary<SkillRecord> = rec({
+  skillId: fc.oneof(fc.integer({ min: 1, max: 10 }), id32),
+  level: u16,
+  experience,
+});
+
+/** Wire-exact CHARACTER bodies: whole health/stamina, quantised fractions, sorted unique slots/ids. */
+export const character: fc.Arbitrary<CharacterMessage> = rec({
+  cause: fc.oneof(fc.integer({ min: 0, max: 2 }), u8),
+  health: u16,
+  stamina: u16,
+  level: u16,
+  experience,
+  inventory: fc
+    .uniqueArray(inventoryItem, { maxLength: 64, selector: (i) => i.slot })
+    .map((items) => items.sort((a, b) => a.slot - b.slot)),
+  skills: fc
+    .uniqueArray(skillRecord, { maxLength: 64, selector: (s) => s.skillId })
+    .map((skills) => skills.sort((a, b) => a.skillId - b.skillId)),
+  found: fc.option(rec({ itemId: id32, quantity: u32 }), { nil: null }),
 });
