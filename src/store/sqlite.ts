@@ -2,7 +2,7 @@
 // so the server runs this class inside a worker thread (ThreadedStore, store-thread.ts); tests and
 // tools may use it directly.
 import BetterSqlite3 from 'better-sqlite3';
-import type { Database as SqliteDb, Statement } from 'better-sqlite3';
+import type { Database as SqliteDb } from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import {
   migrateToLatest,

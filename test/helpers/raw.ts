@@ -5,7 +5,7 @@ import { decodeFrame } from '../../src/protocol/frame.ts';
 import { FrameHistory } from '../../src/protocol/history.ts';
 import { decodeMessage, encodeHello, encodeInput } from '../../src/protocol/messages.ts';
 import { MessageType, PROTOCOL_VERSION } from '../../src/protocol/types.ts';
-import type { FrameDecoded, Kick, Welcome, WireInput } from '../../src/protocol/types.ts';
+import type { CharacterMessage, FrameDecoded, Kick, Welcome, WireInput } from '../../src/protocol/types.ts';
 
 export class RawClient {
   readonly ws: WebSocket;
@@ -13,6 +13,7 @@ export class RawClient {
   readonly frames: FrameDecoded[] = [];
   readonly rejects: Array<{ seq: number; reason: number }> = [];
   kick: Kick | undefined;
+  readonly characters: CharacterMessage[] = [];
   closeCode: number | undefined;
   pongs = 0;
   private readonly history = new FrameHistory(64);
@@ -39,10 +40,10 @@ export class RawClient {
     await this.opened;
   }
 
-  /** Open, say HELLO as a guest and wait for WELCOME. */
-  async join(name = 'raw'): Promise<Welcome> {
+  /** Open, say HELLO (as a guest without a token) and wait for WELCOME. */
+  async join(name = 'raw', token = ''): Promise<Welcome> {
     await this.open();
-    this.send(encodeHello({ minVersion: 1, maxVersion: PROTOCOL_VERSION, name, token: '' }));
+    this.send(encodeHello({ minVersion: 1, maxVersion: PROTOCOL_VERSION, name, token }));
     await waitFor(() => this.welcome !== undefined || this.closeCode !== undefined, 5000, 'WELCOME');
     if (!this.welcome) throw new Error(`not welcomed: close ${this.closeCode} ${this.kick?.message ?? ''}`);
     return this.welcome;
@@ -84,6 +85,9 @@ export class RawClient {
         break;
       case MessageType.Pong:
         this.pongs++;
+        break;
+      case MessageType.Character:
+        this.characters.push(msg.body);
         break;
     }
   }

@@ -5,8 +5,20 @@ import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/cli/server.ts';
 import { loadServerConfig } from '../../src/ops/config.ts';
 
-export async function startTestServer(flags: string[] = []): Promise<RunningServer & { dataDir: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'bluemarble-test-'));
+/** A temporary data folder; the caller removes it (for tests that restart a server on it). */
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'bluemarble-test-'));
+}
+
+/**
+ * With opts.dataDir the server uses that folder and leaves it in place on close (so a test can
+ * restart on the same world); without, it gets a temporary one removed on close.
+ */
+export async function startTestServer(
+  flags: string[] = [],
+  opts: { dataDir?: string } = {},
+): Promise<RunningServer & { dataDir: string }> {
+  const dataDir = opts.dataDir ?? tempDataDir();
   // TEST_ZONE_THREADS=1 runs any suite with the zones in a worker thread.
   const threads = process.env.TEST_ZONE_THREADS ? ['--zone-threads', process.env.TEST_ZONE_THREADS] : [];
   const config = loadServerConfig(
@@ -20,7 +32,7 @@ export async function startTestServer(flags: string[] = []): Promise<RunningServ
     dataDir,
     async close() {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

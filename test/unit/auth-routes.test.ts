@@ -125,7 +125,7 @@ describe('auth routes over HTTP', () => {
 
   it('refresh and logout without a bearer token are 401 invalid_token', async () => {
     for (const path of ['/api/refresh', '/api/logout']) {
-      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer' }, { authorization: 'Bearer a b' }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: 'Basic abc' }, { authorization: 'Bearer' }, { authorization: 'Bearer a b' }]) {
         const res = await post(path, '', headers);
         assert.equal(res.status, 401, `${path} ${JSON.stringify(headers)}`);
         assert.equal(res.body?.error, 'invalid_token');

@@ -1,0 +1,135 @@
+// Scenario `saves`: how many characters per second the write-behind batches can persist. Each
+// batch saves every player once (fresh saveSeq, moved a little), with about 3 in 100 carrying a
+// changed inventory, like a periodic flush of a busy server. SQLite runs as the server runs it
+// (ThreadedStore, a file in a temp dir); PostgreSQL in a temporary schema, dropped afterwards.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PostgresStore, createPgSchema, dropPgSchema, withSearchPath } from '../src/store/postgres.ts';
+import { ThreadedStore } from '../src/store/store-thread.ts';
+import type { InventoryItem, PlayerSave, Store } from '../src/store/store.ts';
+import { Rng } from '../src/world/rng.ts';
+import { median, round } from './util.ts';
+
+export interface SavesBenchOptions {
+  /** Accounts created and saved by every batch. Default 10,000. */
+  players?: number;
+  /** Measured batches per adapter (after one unmeasured batch that inserts the states). Default 10. */
+  batches?: number;
+  /** Also measure PostgreSQL at this URL. */
+  postgresUrl?: string;
+}
+
+export interface SavesBenchRow {
+  adapter: string;
+  players: number;
+  batches: number;
+  /** players / median batch time */
+  playersPerSecond: number;
+  batchMsP50: number;
+  batchMsMax: number;
+}
+
+const ZONE = '881f1d4887fffff';
+const CHANGED_INVENTORY_RATE = 0.03;
+
+function inventory(rng: Rng): InventoryItem[] {
+  const n = 1 + Math.floor(rng.next() * 8);
+  return Array.from({ length: n }, (_, slot) => ({
+    slot,
+    itemId: 1 + Math.floor(rng.next() * 5),
+    quantity: 1 + Math.floor(rng.next() * 20),
+    durability: rng.next(),
+    quality: rng.next(),
+  }));
+}
+
+function batch(ids: readonly number[], seq: number, rng: Rng, allInventories: boolean): PlayerSave[] {
+  return ids.map((playerId, i) => {
+    const save: PlayerSave = {
+      state: {
+        playerId,
+        zone: ZONE,
+        latE7: 488_566_000 + ((i * 131 + seq * 17) % 100_000),
+        lonE7: 23_522_000 + ((i * 71 + seq * 29) % 100_000),
+        altCm: 3500,
+        heading16: (i * 977 + seq) % 65_536,
+        health: 100 - (seq % 50) / 2,
+        stamina: rng.next() * 100,
+        level: 1 + (i % 60),
+        experience: i * 1000 + seq,
+        playtimeSeconds: seq * 30,
+        saveSeq: seq,
+      },
+    };
+    if (allInventories || rng.next() < CHANGED_INVENTORY_RATE) save.inventory = inventory(rng);
+    return save;
+  });
+}
+
+async function createAccounts(store: Store, players: number): Promise<number[]> {
+  const ids: number[] = [];
+  // Pipelined in groups: one at a time would take longer than the benchmark itself.
+  for (let from = 0; from < players; from += 500) {
+    const n = Math.min(500, players - from);
+    const accounts = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        store.createAccount({ username: `bench${from + i}`, email: `bench${from + i}@example.com`, passwordHash: 'x' }),
+      ),
+    );
+    ids.push(...accounts.map((a) => a.playerId));
+  }
+  return ids;
+}
+
+async function measure(adapter: string, store: Store, players: number, batches: number): Promise<SavesBenchRow> {
+  await store.migrate();
+  const ids = await createAccounts(store, players);
+  const rng = new Rng(0x5a7e5);
+  await store.savePlayers(batch(ids, 1, rng, true)); // inserts the states: not what is measured
+  const times: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const saves = batch(ids, b + 2, rng, false);
+    const t0 = performance.now();
+    const result = await store.savePlayers(saves);
+    times.push(performance.now() - t0);
+    if (result.written !== players) throw new Error(`${adapter}: batch wrote ${result.written} of ${players}`);
+  }
+  const p50 = median(times);
+  return {
+    adapter,
+    players,
+    batches,
+    playersPerSecond: Math.round(players / (p50 / 1000)),
+    batchMsP50: round(p50, 1),
+    batchMsMax: round(Math.max(...times), 1),
+  };
+}
+
+export async function runSavesBench(opts: SavesBenchOptions = {}): Promise<SavesBenchRow[]> {
+  const players = Math.max(1, Math.floor(opts.players ?? 10_000));
+  const batches = Math.max(1, Math.floor(opts.batches ?? 10));
+  const rows: SavesBenchRow[] = [];
+
+  const dir = mkdtempSync(join(tmpdir(), 'bluemarble-bench-saves-'));
+  const sqlite = new ThreadedStore(join(dir, 'bench.sqlite3'));
+  try {
+    rows.push(await measure('sqlite (worker thread)', sqlite, players, batches));
+  } finally {
+    await sqlite.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  if (opts.postgresUrl !== undefined) {
+    const schema = `bm_bench_${process.pid}_${Date.now().toString(36)}`;
+    await createPgSchema(opts.postgresUrl, schema);
+    const pg = new PostgresStore(withSearchPath(opts.postgresUrl, schema));
+    try {
+      rows.push(await measure('postgres', pg, players, batches));
+    } finally {
+      await pg.close();
+      await dropPgSchema(opts.postgresUrl, schema);
+    }
+  }
+  return rows;
+}
