@@ -184,6 +184,9 @@ async function runStep(spec: StepSpec): Promise<StepResult> {
       String(round(spec.spawnRadiusM, 1)),
       '--max-players',
       String(Math.max(10000, spec.clients * 2)),
+      // The world's cost, not the logins': bots join as guests (the logins scenario measures those).
+      '--guests',
+      'true',
       ...spec.serverFlags,
     ]);
     children.push(server);

@@ -7,6 +7,7 @@ const USAGE = `usage: bluemarble <command> [options]
 commands:
   start     run a world in this process (HTTP and WebSocket on one port)
   bots      connect simulated players to a running world
+  migrate   apply database migrations (also done by start) and exit
   bench     run the benchmarks
   help      show this text
 
@@ -18,6 +19,9 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start':
       code = await startCommand(rest);
+      break;
+    case 'migrate':
+      code = await migrateCommand(rest);
       break;
     case 'bots': {
       const { botsCommand } = await import('../bots/cli.ts');
@@ -62,7 +66,9 @@ async function startCommand(argv: string[]): Promise<number> {
       console.error(`bluemarble start: cannot listen: ${e.message}`);
       return 1;
     }
-    throw err;
+    // A database or Redis that cannot be reached is the operator's to fix: say so, no stack.
+    console.error(`bluemarble start: ${e.message ?? String(err)}`);
+    return 1;
   }
   console.log(`BlueMarble world running.\n  play / health: ${server.url}/healthz\n  metrics:       ${server.url}/metrics\n  WebSocket:     ${server.wsUrl}\n  bots:          npx bluemarble bots --url ${server.wsUrl} --count 200 --duration 30\nPress Ctrl+C to stop.`);
   await new Promise<void>((resolve) => {
@@ -81,4 +87,29 @@ async function startCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
+}
+
+/** Applies pending migrations to the configured database (--db / BLUEMARBLE_DB) and exits. */
+async function migrateCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log('usage: bluemarble migrate [--db <url>] [--data <folder>]\n\nApplies pending migrations and exits. Takes the same --db and --data as start.');
+    return 0;
+  }
+  try {
+    const config = loadServerConfig(argv, process.env);
+    const { openStore } = await import('../store/open.ts');
+    const store = await openStore({ db: config.persistence.db, dataDir: config.dataDir });
+    // openStore migrates; a second call reports nothing left to do, which is what we print.
+    const left = await store.migrate();
+    await store.close();
+    console.log(`bluemarble migrate: ${store.kind} database is up to date${left.length > 0 ? ` (applied ${left.join(', ')})` : ''}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`bluemarble migrate: ${err.message}`);
+      return 2;
+    }
+    console.error(`bluemarble migrate: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
 }
