@@ -226,14 +226,26 @@ class StaticMigrationProvider implements MigrationProvider {
 /** Names of every migration in the history, oldest first. */
 export const MIGRATION_NAMES: readonly string[] = Object.keys(migrationsFor('sqlite')).sort();
 
+/** A readable message for any thrown value; Node's connect errors can be AggregateErrors with no message. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(errorMessage).join('; ');
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return err.message !== '' ? err.message : typeof code === 'string' ? code : err.name;
+  }
+  return String(err);
+}
+
 /** Applies pending migrations; returns the names applied now. Throws the migration's own error. */
 export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider(migrationsFor(dialect)) });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    const cause = error instanceof Error ? error : new Error(String(error));
-    throw new Error(`migration ${failed ?? '(setup)'} failed: ${cause.message}`, { cause });
+    const reason = errorMessage(error);
+    throw new Error(failed === undefined ? `cannot run migrations: ${reason}` : `migration ${failed} failed: ${reason}`, {
+      cause: error,
+    });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../ops/log.ts';
+import { errorMessage } from './migrations.ts';
 import { PostgresStore, redactUrl } from './postgres.ts';
 import { ThreadedStore } from './store-thread.ts';
 import type { Store } from './store.ts';
@@ -59,7 +60,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     applied = await store.migrate();
   } catch (err) {
     await store.close().catch(() => undefined);
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     const what = target.kind === 'sqlite' ? 'SQLite database' : 'PostgreSQL database';
     // SQLite's own message already names the file; otherwise say where.
     throw new Error(reason.includes(where) ? reason : `cannot open the ${what} at ${where}: ${reason}`, { cause: err });

@@ -677,7 +677,8 @@ export class Zone implements ZoneEndpoint {
     grantExperience(c.sheet, SkillId.Foraging, FORAGE_XP);
     c.dirty |= CharacterDirty.State | CharacterDirty.Inventory | CharacterDirty.Skills;
     const found = left === 0 ? { itemId: item.itemId, quantity: 1 } : null;
-    c.found = found;
+    // While a rare find waits to be durable, its notice keeps naming it, not a later stone.
+    if (c.heldSeq === 0 || c.found === null) c.found = found;
     if (c.notify < 0) c.notify = CharacterCause.Changed;
     const sink = this.ctx.characters;
     if (found && item.rare && sink) {

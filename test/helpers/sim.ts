@@ -8,12 +8,13 @@ import { decodeFrame } from '../../src/protocol/frame.ts';
 import { FrameHistory } from '../../src/protocol/history.ts';
 import { decodeMessage } from '../../src/protocol/messages.ts';
 import { MessageType } from '../../src/protocol/types.ts';
-import type { FrameDecoded, WireInput } from '../../src/protocol/types.ts';
+import type { CharacterMessage, FrameDecoded, WireInput } from '../../src/protocol/types.ts';
+import type { CharacterSheet } from '../../src/world/character.ts';
 import type { EntityId, Pose, ZoneId } from '../../src/world/types.ts';
 import { DEFAULT_MOVEMENT_RULES } from '../../src/world/types.ts';
 import { zoneOfPose } from '../../src/world/zoning.ts';
 import { ZoneHost } from '../../src/zone/host.ts';
-import type { ZoneSettings } from '../../src/zone/zone.ts';
+import type { CharacterSink, ZoneSettings } from '../../src/zone/zone.ts';
 
 export const GATEWAY = 'gw-test';
 
@@ -25,6 +26,7 @@ export interface SimPlayer {
   frames: FrameDecoded[];
   rejects: Array<{ seq: number; reason: number }>;
   kicks: number[];
+  characters: CharacterMessage[];
   nextSeq: number;
 }
 
@@ -38,7 +40,7 @@ export class Sim {
   nowMs = 1_000_000;
   private lastId = 0;
 
-  constructor(overrides: Partial<ZoneSettings> = {}) {
+  constructor(overrides: Partial<ZoneSettings> = {}, characters?: CharacterSink) {
     this.settings = {
       tickRate: 20,
       aoiRadius: 200,
@@ -55,7 +57,14 @@ export class Sim {
       throw err;
     };
     this.host = new ZoneHost(
-      { bus: this.bus, metrics: this.metrics, logger: this.logger, settings: this.settings, now: () => this.nowMs },
+      {
+        bus: this.bus,
+        metrics: this.metrics,
+        logger: this.logger,
+        settings: this.settings,
+        now: () => this.nowMs,
+        ...(characters && { characters }),
+      },
       this.bus,
     );
     this.host.start({ autoTick: false });
@@ -66,7 +75,12 @@ export class Sim {
     return ++this.lastId;
   }
 
-  async addPlayer(pose: Pose, name = 'p'): Promise<SimPlayer> {
+  /** With `character`, the player is an account's (its character is kept through the sink). */
+  async addPlayer(
+    pose: Pose,
+    name = 'p',
+    character?: { playerId: number; sheet: CharacterSheet; playtimeMs?: number; saveSeq?: number },
+  ): Promise<SimPlayer> {
     const id = this.nextId();
     const zone = zoneOfPose(pose, this.settings.zoneResolution);
     const entity = newPlayerEntity({
@@ -76,6 +90,7 @@ export class Sim {
       gatewayId: GATEWAY,
       sessionId: `s${id}`,
       moveClockSlackMs: this.settings.moveClockSlackMs,
+      ...(character && { character: { playtimeMs: 0, saveSeq: 0, ...character } }),
     });
     const answer = await this.bus.offerEntity(zone, { from: '0', entity });
     if (!answer.accepted) throw new Error(answer.reason);
@@ -87,6 +102,7 @@ export class Sim {
       frames: [],
       rejects: [],
       kicks: [],
+      characters: [],
       nextSeq: 1,
     };
     this.players.set(id, p);
@@ -126,6 +142,8 @@ export class Sim {
         p.history.put(f.seq, f.state);
         p.lastFrame = f;
         p.frames.push(f);
+      } else if (msg.type === MessageType.Character) {
+        p.characters.push(msg.body);
       } else if (msg.type === MessageType.Reject) {
         p.rejects.push({ seq: msg.body.inputSeq, reason: msg.body.reason });
       }
