@@ -11,6 +11,7 @@
 // Contract tests: test/contract/sessions.contract.ts (limiterContract).
 import { isIPv6 } from 'node:net';
 import { Redis } from 'ioredis';
+import type { Logger } from '../ops/log.ts';
 
 export interface LoginLimits {
   accountFailures: number;
@@ -171,6 +172,8 @@ export interface RedisLoginLimiterOptions {
   /** Prepended to every key (default 'bm:'), so tests and deployments can share a Redis. */
   prefix?: string;
   limits?: Partial<LoginLimits>;
+  /** Connection errors are reported here (a failed command also rejects the login with a 500). */
+  logger?: Logger;
 }
 
 export class RedisLoginLimiter implements LoginLimiter {
@@ -179,7 +182,8 @@ export class RedisLoginLimiter implements LoginLimiter {
   private readonly limits: LoginLimits;
 
   constructor(opts: RedisLoginLimiterOptions) {
-    this.redis = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    this.redis = new Redis(opts.url, { maxRetriesPerRequest: 2 });
+    this.redis.on('error', (err: Error) => opts.logger?.warn({ err: err.message }, 'redis login limiter connection error'));
     this.prefix = opts.prefix ?? 'bm:';
     this.limits = { ...DEFAULT_LOGIN_LIMITS, ...opts.limits };
   }

@@ -238,7 +238,21 @@ export function errorMessage(err: unknown): string {
 
 /** Applies pending migrations; returns the names applied now. Throws the migration's own error. */
 export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(migrationsFor(dialect)) });
+  // Kysely looks for its own bookkeeping tables in every schema unless told which one, so another
+  // schema's kysely_migration (e.g. in public) would hide that this one has none. Name ours: the
+  // first schema on the search_path, the one our unqualified tables live in.
+  let migrationTableSchema: string | undefined;
+  if (dialect === 'postgres') {
+    const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+    const schema = rows[0]?.schema ?? null;
+    if (schema === null) throw new Error('cannot run migrations: the search_path names no existing schema');
+    migrationTableSchema = schema;
+  }
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrationProvider(migrationsFor(dialect)),
+    ...(migrationTableSchema === undefined ? {} : { migrationTableSchema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
