@@ -145,7 +145,7 @@ export class AuthService {
           ? await this.passwords.verifyDummy(password)
           : await this.passwords.verify(account.passwordHash, password);
       if (account === undefined || !ok) {
-        await this.limiter.failed(username);
+        await this.limiter.failed(username, remote);
         this.logger.info({ username, remote, known: account !== undefined }, 'login failed');
         throw new AuthError('bad_credentials', 'unknown username or wrong password');
       }

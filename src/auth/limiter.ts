@@ -4,9 +4,14 @@
 //    to 20 guesses an hour whatever the number of addresses used. A success clears the count.
 //    Trade-off: anyone can lock an account for 15 minutes by failing 5 times; the owner is told
 //    when to retry. Counted for unknown usernames too, so the answer never reveals existence.
-//  - per remote address: 20 login attempts (successful or not) per minute. Stops one client from
-//    spraying passwords across many accounts. IPv6 addresses count per /64, since one host
-//    usually owns a whole /64.
+//  - per remote address: 20 FAILED logins per minute, across all accounts. Stops one client from
+//    spraying passwords across many accounts. Successful logins are never counted or refused, so
+//    many players behind one address (a NAT'd LAN party, a load test's 1,000 bots on 127.0.0.1)
+//    can all log in. A success does not clear the address's failures (else a sprayer holding one
+//    valid account could reset its count). IPv6 addresses count per /64, since one host usually
+//    owns a whole /64.
+// Checking and counting are separate steps, so logins racing from one address can overshoot a
+// limit by at most the number in flight (each costs the server a password hash, which bounds it).
 // Adapters: MemoryLoginLimiter (one process) and RedisLoginLimiter (several gateways share counts).
 // Contract tests: test/contract/sessions.contract.ts (limiterContract).
 import { isIPv6 } from 'node:net';
@@ -16,14 +21,14 @@ import type { Logger } from '../ops/log.ts';
 export interface LoginLimits {
   accountFailures: number;
   accountWindowMs: number;
-  addressAttempts: number;
+  addressFailures: number;
   addressWindowMs: number;
 }
 
 export const DEFAULT_LOGIN_LIMITS: Readonly<LoginLimits> = Object.freeze({
   accountFailures: 5,
   accountWindowMs: 15 * 60_000,
-  addressAttempts: 20,
+  addressFailures: 20,
   addressWindowMs: 60_000,
 });
 
@@ -35,13 +40,13 @@ export type LimitDecision =
 
 export interface LoginLimiter {
   /**
-   * Counts one login attempt from `remote` and says whether it may proceed: refused when the
-   * address is over its attempt limit or the account has used up its failures.
+   * Says whether a login for `username` from `remote` may proceed: refused when the address or
+   * the account has used up its failures. Counts nothing (only failures count).
    */
   attempt(username: string, remote: string): Promise<LimitDecision>;
-  /** Records a failed login (wrong password or unknown user) against the account. */
-  failed(username: string): Promise<void>;
-  /** A successful login clears the account's failures. */
+  /** Records a failed login (wrong password or unknown user) against the account and the address. */
+  failed(username: string, remote: string): Promise<void>;
+  /** A successful login clears the account's failures (not the address's). */
   succeeded(username: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -95,8 +100,8 @@ export class MemoryLoginLimiter implements LoginLimiter {
   async attempt(username: string, remote: string): Promise<LimitDecision> {
     const now = this.now();
     this.maybeSweep(now);
-    const address = this.bump(this.addresses, addressKey(remote), this.limits.addressWindowMs, now);
-    if (address.count > this.limits.addressAttempts) {
+    const address = this.live(this.addresses, addressKey(remote), now);
+    if (address !== undefined && address.count >= this.limits.addressFailures) {
       return { allowed: false, scope: 'address', retryAfterSeconds: toSeconds(address.resetAtMs - now) };
     }
     const account = this.live(this.accounts, accountKey(username), now);
@@ -106,8 +111,11 @@ export class MemoryLoginLimiter implements LoginLimiter {
     return { allowed: true };
   }
 
-  async failed(username: string): Promise<void> {
-    this.bump(this.accounts, accountKey(username), this.limits.accountWindowMs, this.now());
+  async failed(username: string, remote: string): Promise<void> {
+    const now = this.now();
+    this.maybeSweep(now);
+    this.bump(this.accounts, accountKey(username), this.limits.accountWindowMs, now);
+    this.bump(this.addresses, addressKey(remote), this.limits.addressWindowMs, now);
   }
 
   async succeeded(username: string): Promise<void> {
@@ -149,21 +157,25 @@ export class MemoryLoginLimiter implements LoginLimiter {
   }
 }
 
-// Counting and reading happen in one script, so concurrent gateways never lose an increment and
-// a window's expiry is set exactly once, by the event that opened it. Time is Redis' own clock.
-const ATTEMPT_SCRIPT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+// Both counts and their expiries are read in one script (one consistent snapshot, one round trip).
+// Time is Redis' own clock.
+const CHECK_SCRIPT = `
+local addrFailures = tonumber(redis.call('GET', KEYS[1]) or '0')
 local addrTtl = redis.call('PTTL', KEYS[1])
-local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+local acctFailures = tonumber(redis.call('GET', KEYS[2]) or '0')
 local acctTtl = redis.call('PTTL', KEYS[2])
-return {n, addrTtl, failures, acctTtl}
+return {addrFailures, addrTtl, acctFailures, acctTtl}
 `;
 
+// A failure counts against the address and the account in one script, so concurrent gateways
+// never lose an increment and each window's expiry is set exactly once, by the failure that
+// opened it.
 const FAIL_SCRIPT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
+local a = redis.call('INCR', KEYS[1])
+if a == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local b = redis.call('INCR', KEYS[2])
+if b == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return {a, b}
 `;
 
 export interface RedisLoginLimiterOptions {
@@ -189,25 +201,31 @@ export class RedisLoginLimiter implements LoginLimiter {
   }
 
   async attempt(username: string, remote: string): Promise<LimitDecision> {
-    const reply = (await this.redis.eval(
-      ATTEMPT_SCRIPT,
-      2,
-      this.addressRedisKey(remote),
-      this.accountRedisKey(username),
-      String(this.limits.addressWindowMs),
-    )) as [number, number, number, number];
-    const [attempts, addressTtl, failures, accountTtl] = reply;
-    if (attempts > this.limits.addressAttempts) {
+    const reply = (await this.redis.eval(CHECK_SCRIPT, 2, this.addressRedisKey(remote), this.accountRedisKey(username))) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const [addressFailures, addressTtl, accountFailures, accountTtl] = reply;
+    if (addressFailures >= this.limits.addressFailures) {
       return { allowed: false, scope: 'address', retryAfterSeconds: toSeconds(addressTtl) };
     }
-    if (failures >= this.limits.accountFailures) {
+    if (accountFailures >= this.limits.accountFailures) {
       return { allowed: false, scope: 'account', retryAfterSeconds: toSeconds(accountTtl) };
     }
     return { allowed: true };
   }
 
-  async failed(username: string): Promise<void> {
-    await this.redis.eval(FAIL_SCRIPT, 1, this.accountRedisKey(username), String(this.limits.accountWindowMs));
+  async failed(username: string, remote: string): Promise<void> {
+    await this.redis.eval(
+      FAIL_SCRIPT,
+      2,
+      this.addressRedisKey(remote),
+      this.accountRedisKey(username),
+      String(this.limits.addressWindowMs),
+      String(this.limits.accountWindowMs),
+    );
   }
 
   async succeeded(username: string): Promise<void> {
@@ -223,6 +241,7 @@ export class RedisLoginLimiter implements LoginLimiter {
   }
 
   private addressRedisKey(remote: string): string {
-    return `${this.prefix}login:address:${addressKey(remote)}`;
+    // Not 'login:address:', which counted attempts before: old and new counts never mix.
+    return `${this.prefix}login:address-failures:${addressKey(remote)}`;
   }
 }

@@ -1,4 +1,6 @@
-// Load generator: many walking guest players in one process, driven by one scheduler loop.
+// Load generator: many walking players in one process, driven by one scheduler loop. Bots play
+// as guests, or with accounts when given session tokens (src/bots/accounts.ts gets them); with
+// accounts they also look up what they see over HTTP, as a game client does (src/bots/lookups.ts).
 //
 // Measurement rules (also reported in BotSummary):
 // - The run is rampS seconds of ramp-up (connections opened evenly) followed by durationS seconds
@@ -6,12 +8,16 @@
 //   measurement window. If the run is aborted before the window opens, they cover the whole run.
 // - Per-client rates divide by connected-client-seconds (the number of bots connected, integrated
 //   over time), so bots that failed or dropped do not dilute them.
-// - Counts (inputsSent, rejects, kicks, disconnects, protocolErrors) cover the whole run.
+// - Counts (inputsSent, rejects, kicks, disconnects, protocolErrors, lookups, CHARACTERs) cover
+//   the whole run.
 // - Percentiles come from a shared fixed-bucket log histogram (LatencyHistogram, 2 % buckets):
 //   each reported value is at most 2 % above the exact sample percentile.
 import { GameConnection, KickError, LatencyHistogram, kickReasonName } from '../client/connection.ts';
 import type { CreateSocket, HistogramData, MoveInput } from '../client/connection.ts';
-import { ACTIONS } from '../world/types.ts';
+import { SnapshotField, SNAPSHOT_STRIDE } from '../protocol/types.ts';
+import type { CharacterMessage } from '../protocol/types.ts';
+import { ACTIONS, KickReason } from '../world/types.ts';
+import { Lookups } from './lookups.ts';
 
 export interface BotProgress {
   elapsedS: number;
@@ -58,6 +64,16 @@ export interface BotSummary {
   visibleEntitiesAvg: number;
   /** Bot inputs skipped because the scheduler ran over two ticks late, summed over bots (bot host overloaded). */
   lateTicks: number;
+  /** CHARACTER messages received (account bots get one on joining and on every change). */
+  charactersReceived: number;
+  /** Bots that received at least one CHARACTER. */
+  botsWithCharacter: number;
+  /** Nameplate/tooltip lookups (GET /api/players/:id, /api/items/:id) answered 2xx. */
+  lookups: number;
+  /** Lookups answered otherwise or not at all (network error, timeout). */
+  lookupFailures: number;
+  /** Lookups not sent because too many were already waiting (the bot host or server fell behind). */
+  lookupsDropped: number;
 }
 
 export interface RunBotsOptions {
@@ -78,6 +94,19 @@ export interface RunBotsOptions {
   now?: () => number;
   /** First bot index (names are prefix + index): lets worker threads share one name space. */
   indexOffset?: number;
+  /**
+   * Session tokens, one per bot, index-aligned with the bot's index within this group (bot i
+   * sends tokens[i] in HELLO); absent: guests. See botTokens() in accounts.ts.
+   */
+  tokens?: string[];
+  /**
+   * The server's HTTP base URL (e.g. http://127.0.0.1:8080) for lookups: each bot fetches
+   * GET /api/players/<id> once for every player entity it sees, and GET /api/items/<id> once for
+   * every item a CHARACTER shows it. Absent: no lookups.
+   */
+  lookupsUrl?: string;
+  /** Lookup requests open at once in this thread (default 32). */
+  lookupsInFlight?: number;
 }
 
 /** Mergeable measurements of one runBotsRaw() (one process or worker thread). */
@@ -103,6 +132,11 @@ export interface BotRawResult {
   visibleSum: number;
   visibleSamples: number;
   lateTicks: number;
+  charactersReceived: number;
+  botsWithCharacter: number;
+  lookups: number;
+  lookupFailures: number;
+  lookupsDropped: number;
 }
 
 /** Thrown when the first bot cannot complete a handshake: the server is unreachable or refuses us. */
@@ -120,6 +154,12 @@ const PROGRESS_INTERVAL_MS = 1000;
 const CLOSE_WAIT_MS = 2000;
 const STOP_CHANCE = 0.15;
 const NAME_MAX_BYTES = 32;
+/** Account players' entity ids are this + playerId (gateway.ts PLAYER_ENTITY_BASE); NPCs are below. */
+const PLAYER_ENTITY_BASE = 1_000_000;
+/** Guests' entity ids start here (gateway.ts GUEST_ENTITY_BASE): they have no profile to look up. */
+const GUEST_ENTITY_BASE = 2_000_000_000;
+/** A bot looks for new players in view at most this often (a client's nameplate can wait that long). */
+const SCAN_INTERVAL_MS = 200;
 
 // One shared one-element array per action: the connection does not keep or mutate them.
 const ACTION_LISTS: number[][] = ACTIONS.map((a) => [a.id]);
@@ -149,6 +189,11 @@ interface Bot {
   nextActionAt: number;
   eastCms: number;
   northCms: number;
+  /** Lookups only: players and items this bot has looked up, framesIn at its last scan. */
+  seenPlayers: Set<number> | undefined;
+  seenItems: Set<number> | undefined;
+  scannedFrames: number;
+  nextScanAt: number;
 }
 
 interface Totals {
@@ -222,6 +267,11 @@ export function summarizeBots(raws: BotRawResult[]): BotSummary {
     protocolErrors: sum((r) => r.protocolErrors),
     visibleEntitiesAvg: visibleSamples > 0 ? sum((r) => r.visibleSum) / visibleSamples : 0,
     lateTicks: sum((r) => r.lateTicks),
+    charactersReceived: sum((r) => r.charactersReceived),
+    botsWithCharacter: sum((r) => r.botsWithCharacter),
+    lookups: sum((r) => r.lookups),
+    lookupFailures: sum((r) => r.lookupFailures),
+    lookupsDropped: sum((r) => r.lookupsDropped),
   };
 }
 
@@ -271,6 +321,9 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   if (prefix.length === 0 || utf8Length(`${prefix}${lastIndex}`) > NAME_MAX_BYTES) {
     throw new RangeError(`name prefix must be 1..${NAME_MAX_BYTES - String(lastIndex).length} bytes for ${lastIndex + 1} bots`);
   }
+  const tokens = opts.tokens;
+  if (tokens !== undefined && tokens.length < count) throw new RangeError(`tokens has ${tokens.length} entries for ${count} bots`);
+  const lookups = opts.lookupsUrl === undefined ? undefined : new Lookups({ httpUrl: opts.lookupsUrl, maxInFlight: opts.lookupsInFlight });
   const now = opts.now ?? (() => performance.now());
   const rng = makeRng(opts.seed ?? Date.now());
   const rttHist = new LatencyHistogram();
@@ -305,10 +358,43 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     bot.northCms = Math.cos(heading) * speed;
   }
 
+  /** Nameplates: a profile lookup for each player entity in view that this bot has not looked up. */
+  function scanForPlayers(bot: Bot, t: number): void {
+    const seen = bot.seenPlayers;
+    const conn = bot.conn;
+    if (seen === undefined || lookups === undefined || conn.framesIn === bot.scannedFrames) return;
+    bot.scannedFrames = conn.framesIn;
+    bot.nextScanAt = t + SCAN_INTERVAL_MS;
+    const entities = conn.frameState?.entities;
+    if (entities === undefined) return;
+    const own = conn.welcome?.entityId;
+    const data = entities.data;
+    for (let i = 0, o = SnapshotField.id; i < entities.count; i++, o += SNAPSHOT_STRIDE) {
+      const id = data[o]!;
+      if (id < PLAYER_ENTITY_BASE || id >= GUEST_ENTITY_BASE || id === own || seen.has(id)) continue;
+      seen.add(id);
+      lookups.player(id - PLAYER_ENTITY_BASE);
+    }
+  }
+
+  /** Tooltips: an item lookup for each item a CHARACTER shows that this bot has not looked up. */
+  function lookUpItems(bot: Bot, c: CharacterMessage): void {
+    const seen = bot.seenItems;
+    if (seen === undefined || lookups === undefined) return;
+    const check = (itemId: number): void => {
+      if (seen.has(itemId)) return;
+      seen.add(itemId);
+      lookups.item(itemId);
+    };
+    for (const it of c.inventory) check(it.itemId);
+    if (c.found !== null) check(c.found.itemId);
+  }
+
   function openBot(index: number): { bot: Bot; ready: Promise<void> } {
     const conn = new GameConnection({
       url: opts.url,
       name: `${prefix}${indexOffset + index}`,
+      ...(tokens !== undefined && { token: tokens[index] }),
       createSocket: opts.createSocket,
       now,
       rttHistogram: rttHist,
@@ -326,8 +412,13 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       nextActionAt: Infinity,
       eastCms: 0,
       northCms: 0,
+      seenPlayers: lookups === undefined ? undefined : new Set<number>(),
+      seenItems: lookups === undefined ? undefined : new Set<number>(),
+      scannedFrames: 0,
+      nextScanAt: 0,
     };
     bots.push(bot);
+    if (lookups !== undefined) conn.on('character', (c) => lookUpItems(bot, c));
     conn.on('close', (ev) => {
       if (bot.welcomed) {
         connectedNow--;
@@ -364,7 +455,11 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     await first.ready;
   } catch (err) {
     first.bot.conn.close();
-    const why = err instanceof Error ? err.message : String(err);
+    lookups?.close();
+    let why = err instanceof Error ? err.message : String(err);
+    if (err instanceof KickError && err.reason === KickReason.Unauthorized && tokens === undefined) {
+      why += ' (the server does not allow guests: the bots need accounts)';
+    }
     throw new BotsConnectError(err instanceof KickError ? `server refused the first bot: ${why}` : why, { cause: err });
   }
 
@@ -421,6 +516,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       const conn = bot.conn;
       if (!conn.isOpen) continue;
       if (t >= bot.nextHeadingAt) pickHeading(bot, t);
+      if (t >= bot.nextScanAt) scanForPlayers(bot, t);
       if (t >= bot.nextInputAt) {
         let actions: number[] | undefined;
         if (t >= bot.nextActionAt) {
@@ -525,7 +621,11 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   let inputsSent = 0;
   let inputsRejected = 0;
   let protocolErrors = 0;
+  let charactersReceived = 0;
+  let botsWithCharacter = 0;
   for (const b of bots) {
+    charactersReceived += b.conn.charactersIn;
+    if (b.conn.charactersIn > 0) botsWithCharacter++;
     inputsSent += b.conn.inputsSent;
     inputsRejected += b.conn.rejectsTotal;
     protocolErrors += b.conn.protocolErrors;
@@ -552,7 +652,13 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     visibleSum: visSum,
     visibleSamples: visSamples,
     lateTicks,
+    charactersReceived,
+    botsWithCharacter,
+    lookups: lookups?.lookups ?? 0,
+    lookupFailures: lookups?.lookupFailures ?? 0,
+    lookupsDropped: lookups?.lookupsDropped ?? 0,
   };
+  lookups?.close();
 
   const allClosed = new Promise<void>((resolve) => {
     onAllClosed = resolve;

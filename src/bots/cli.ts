@@ -5,6 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../ops/ts-worker.ts';
 import type { WebSocketLike } from '../client/connection.ts';
 import { createBotSocket } from './socket.ts';
+import { BotAccountsError, DEFAULT_BOT_PASSWORD, botPrefixProblem, botTokens, httpBaseUrl } from './accounts.ts';
 import { BotsConnectError, combineProgress, runBots, summarizeBots } from './bots.ts';
 import type { BotProgress, BotRawResult, BotSummary } from './bots.ts';
 import type { BotsWorkerCommand, BotsWorkerInput, BotsWorkerMessage } from './worker.ts';
@@ -13,13 +14,25 @@ const USAGE = `Usage: bluemarble bots [options]
 
 Connects simulated players that walk around, and reports traffic and latency.
 
+By default each bot plays with its own account, <prefix><index> (bot0, bot1, ...): accounts that
+do not exist yet are registered (email <name>@bots.bluemarble.invalid) and reused on later runs.
+All bots log in before the measured run starts. Bot accounts are for load testing: do not create
+them on a server with real players. With accounts, bots also fetch what a game client fetches for
+nameplates and tooltips (GET /api/players/:id, /api/items/:id), which exercises the server's caches.
+
 Options:
   --url URL            server WebSocket URL (default ws://127.0.0.1:8080/ws)
   --count N            number of bots (default 200)
   --duration S         measured seconds, after ramp-up (default 30)
   --ramp S             seconds over which bots connect (default min(10, count/100))
   --seed N             random seed for reproducible walks (default: time based)
-  --name-prefix P      bot names are P0, P1, ... (default bot)
+  --name-prefix P      bot names (and account usernames) are P0, P1, ... (default bot);
+                       with accounts: letters, digits and _ only, names at most 20 characters
+  --guest              connect as guests, without accounts (for servers started with
+                       --guests true, as the benchmarks do)
+  --bot-password P     password of the bot accounts (default ${DEFAULT_BOT_PASSWORD});
+                       accounts created with another password are refused, not changed
+  --no-lookups         do not fetch player profiles and item definitions
   --workers N          split the bots over N worker threads (default 1; use more when
                        one core cannot keep up: watch 'late scheduler ticks')
   --json               also print the summary as one JSON object on the last stdout line
@@ -47,6 +60,9 @@ interface BotsArgs {
   namePrefix: string;
   json: boolean;
   workers: number;
+  guest: boolean;
+  botPassword: string;
+  lookups: boolean;
 }
 
 function parseNumber(flag: string, raw: string | undefined, opts: { integer?: boolean; min: number; minExclusive?: boolean }): number | undefined {
@@ -76,6 +92,9 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
         'name-prefix': { type: 'string' },
         json: { type: 'boolean' },
         workers: { type: 'string' },
+        guest: { type: 'boolean' },
+        'bot-password': { type: 'string' },
+        'no-lookups': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -105,7 +124,28 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
   const maxWorkers = Math.max(1, availableParallelism() * 2);
   if (workers > maxWorkers) throw new UsageError(`--workers must be <= ${maxWorkers} on this machine, got ${workers}`);
   if (workers > count) throw new UsageError(`--workers (${workers}) must not exceed --count (${count})`);
-  return { url, count, durationS, rampS, seed, namePrefix, json: values.json ?? false, workers };
+  const guest = values.guest ?? false;
+  const botPassword = values['bot-password'] ?? DEFAULT_BOT_PASSWORD;
+  if (!guest) {
+    const problem = botPrefixProblem(namePrefix, 0, count);
+    if (problem !== undefined) throw new UsageError(`--name-prefix: ${problem} (or use --guest)`);
+    if (botPassword.length < 8 || botPassword.length > 128) throw new UsageError('--bot-password must be 8-128 characters');
+  } else if (values['bot-password'] !== undefined) {
+    throw new UsageError('--bot-password has no effect with --guest');
+  }
+  return {
+    url,
+    count,
+    durationS,
+    rampS,
+    seed,
+    namePrefix,
+    json: values.json ?? false,
+    workers,
+    guest,
+    botPassword,
+    lookups: !guest && values['no-lookups'] !== true,
+  };
 }
 
 function fmt(n: number, digits = 1): string {
@@ -146,6 +186,8 @@ export function formatSummary(s: BotSummary): string {
     ['connect failures', String(s.connectFailures)],
     ['protocol errors', String(s.protocolErrors)],
     ['late scheduler ticks', String(s.lateTicks)],
+    ['CHARACTER messages', `${s.charactersReceived} (bots with one: ${s.botsWithCharacter})`],
+    ['lookups', `${s.lookups} (failed ${s.lookupFailures}, dropped ${s.lookupsDropped})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
@@ -155,6 +197,8 @@ export function formatSummary(s: BotSummary): string {
 /** Runs the bots split over worker threads (each with its own scheduler) and merges the results. */
 async function runBotsInWorkers(
   args: BotsArgs,
+  tokens: string[] | undefined,
+  lookupsUrl: string | undefined,
   onProgress: (p: BotProgress) => void,
   signal: AbortSignal,
 ): Promise<BotSummary> {
@@ -180,6 +224,8 @@ async function runBotsInWorkers(
           namePrefix: args.namePrefix,
           indexOffset: nextIndex,
           seed: args.seed === undefined ? undefined : (args.seed + i * 1_000_003) | 0,
+          ...(tokens !== undefined && { tokens: tokens.slice(nextIndex, nextIndex + share) }),
+          ...(lookupsUrl !== undefined && { lookupsUrl }),
         };
         nextIndex += share; // bot names stay unique across workers
         const worker = startTsWorker(new URL('./worker.ts', import.meta.url), input);
@@ -261,12 +307,43 @@ export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {
   external?.addEventListener('abort', onSigint, { once: true });
   if (!io.signal) process.once('SIGINT', onSigint);
   const createSocket = io.createSocket ?? createBotSocket;
+  const httpUrl = httpBaseUrl(args.url);
 
   let summary: BotSummary;
   try {
+    // Accounts: every bot logs in before the measured run, so argon2 work does not skew it.
+    let tokens: string[] | undefined;
+    if (!args.guest) {
+      const started = performance.now();
+      let lastLoginPrint = -Infinity;
+      const showLogin = (done: number): void => {
+        const line = `logging in ${done}/${args.count}`;
+        if (tty) {
+          stderr.write(`\r${line}\x1b[K`);
+          lineOpen = true;
+        } else if (done === args.count || performance.now() - lastLoginPrint >= 5000) {
+          lastLoginPrint = performance.now();
+          stderr.write(`${line}\n`);
+        }
+      };
+      showLogin(0);
+      tokens = await botTokens({
+        httpUrl,
+        prefix: args.namePrefix,
+        first: 0,
+        count: args.count,
+        password: args.botPassword,
+        signal: abort.signal,
+        onProgress: showLogin,
+      });
+      if (lineOpen) stderr.write('\n');
+      lineOpen = false;
+      stderr.write(`logged in ${args.count} bots in ${fmt((performance.now() - started) / 1000)} s\n`);
+    }
+    const lookupsUrl = args.lookups ? httpUrl : undefined;
     summary =
       args.workers > 1
-        ? await runBotsInWorkers(args, onProgress, abort.signal)
+        ? await runBotsInWorkers(args, tokens, lookupsUrl, onProgress, abort.signal)
         : await runBots({
             url: args.url,
             count: args.count,
@@ -277,11 +354,17 @@ export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {
             onProgress,
             createSocket,
             signal: abort.signal,
+            ...(tokens !== undefined && { tokens }),
+            ...(lookupsUrl !== undefined && { lookupsUrl }),
           });
   } catch (err) {
     if (lineOpen) stderr.write('\n');
-    if (err instanceof BotsConnectError) {
+    if (err instanceof BotsConnectError || err instanceof BotAccountsError) {
       stderr.write(`bluemarble bots: cannot run against ${args.url}: ${err.message}\n`);
+      return 1;
+    }
+    if (abort.signal.aborted) {
+      stderr.write('bluemarble bots: interrupted while logging in\n');
       return 1;
     }
     throw err;

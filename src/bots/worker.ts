@@ -13,6 +13,10 @@ export interface BotsWorkerInput {
   namePrefix: string;
   indexOffset: number;
   seed: number | undefined;
+  /** Session tokens for this worker's bots (index-aligned); absent: guests. */
+  tokens?: string[];
+  /** HTTP base URL for lookups; absent: none. */
+  lookupsUrl?: string;
 }
 
 /** Worker -> main. */

@@ -13,6 +13,7 @@ import type {
   WorldEntityRecord,
 } from './store.ts';
 
+import { InvalidSaveError } from './store.ts';
 export type Dialect = 'sqlite' | 'postgres';
 
 // Timestamps are epoch milliseconds in bigint columns: the same values and the same comparisons in
@@ -381,6 +382,15 @@ function checkReal(what: string, v: number): void {
   if (!Number.isFinite(v)) throw new TypeError(`${what} must be a finite number, got ${v}`);
 }
 
+/** Any refusal names the player, as an InvalidSaveError: the write-behind drops that save alone. */
+function checkSaveOf(save: PlayerSave): void {
+  try {
+    checkSave(save);
+  } catch (err) {
+    throw new InvalidSaveError(save.state?.playerId, err instanceof Error ? err.message : String(err));
+  }
+}
+
 function checkSave(save: PlayerSave): void {
   const s = save.state;
   const who = `savePlayers: player ${s.playerId}`;
@@ -433,7 +443,7 @@ export interface PreparedSaves {
  * other). PostgreSQL cannot upsert one key twice in one statement, and SQLite must match it.
  */
 export function prepareSaves(input: readonly PlayerSave[]): PreparedSaves {
-  for (const save of input) checkSave(save);
+  for (const save of input) checkSaveOf(save);
   const byPlayer = new Map<number, PlayerSave[]>();
   for (const save of input) {
     const list = byPlayer.get(save.state.playerId);
@@ -466,6 +476,3 @@ export function prepareSaves(input: readonly PlayerSave[]): PreparedSaves {
 }
 
 /** The message both adapters use when a batch names a player that does not exist. */
-export function unknownPlayerMessage(playerId: number | string): string {
-  return `savePlayers: unknown player id ${playerId}; the batch was not written`;
-}

@@ -14,11 +14,10 @@ import {
   toSkill,
   toState,
   toWorldEntity,
-  unknownPlayerMessage,
   worldEntityRow,
 } from './migrations.ts';
 import type { Database } from './migrations.ts';
-import { AccountConflictError } from './store.ts';
+import { AccountConflictError, UnknownPlayerError } from './store.ts';
 import type {
   AccountRecord,
   ItemDefinition,
@@ -281,7 +280,7 @@ export class PostgresStore implements Store {
       if (pgCode(err) === '23503') {
         const detail = (err as PgErrorLike).detail;
         const id = typeof detail === 'string' ? /\(player_id\)=\((\d+)\)/.exec(detail)?.[1] : undefined;
-        throw new Error(unknownPlayerMessage(id ?? '(unknown)'), { cause: err });
+        throw new UnknownPlayerError(id === undefined ? undefined : Number(id));
       }
       throw err;
     }

@@ -15,7 +15,6 @@ import {
   toSkill,
   toState,
   toWorldEntity,
-  unknownPlayerMessage,
   worldEntityRow,
 } from './migrations.ts';
 import type {
@@ -27,7 +26,7 @@ import type {
   PlayerStateTable,
   WorldEntitiesTable,
 } from './migrations.ts';
-import { AccountConflictError } from './store.ts';
+import { AccountConflictError, UnknownPlayerError } from './store.ts';
 import type {
   AccountRecord,
   ItemDefinition,
@@ -242,7 +241,7 @@ export class SqliteStore implements Store {
             ).changes;
           } catch (err) {
             if (sqliteCode(err) === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-              throw new Error(unknownPlayerMessage(st.playerId), { cause: err });
+              throw new UnknownPlayerError(st.playerId);
             }
             throw err;
           }

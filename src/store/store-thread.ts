@@ -3,7 +3,7 @@
 // main thread. Each call becomes a message to the worker (store-worker.ts) and resolves with its reply.
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../ops/ts-worker.ts';
-import { AccountConflictError } from './store.ts';
+import { AccountConflictError, InvalidSaveError, UnknownPlayerError } from './store.ts';
 import type {
   AccountRecord,
   ItemDefinition,
@@ -31,6 +31,7 @@ export interface SerializedError {
   stack?: string;
   code?: string;
   field?: 'username' | 'email';
+  playerId?: number;
 }
 
 export type StoreReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
@@ -171,6 +172,9 @@ export function unpackSaves(p: PackedSaves): PlayerSave[] {
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof AccountConflictError) return { name: err.name, message: err.message, field: err.field };
+  if (err instanceof UnknownPlayerError || err instanceof InvalidSaveError) {
+    return { name: err.name, message: err.message, playerId: err.playerId ?? -1 };
+  }
   if (err instanceof Error) {
     const out: SerializedError = { name: err.name, message: err.message };
     if (err.stack !== undefined) out.stack = err.stack;
@@ -184,6 +188,10 @@ export function serializeError(err: unknown): SerializedError {
 /** Re-creates a worker's error on this side, keeping the class where callers test for it. */
 export function deserializeError(e: SerializedError): Error {
   if (e.name === 'AccountConflictError' && e.field !== undefined) return new AccountConflictError(e.field);
+  if (e.name === 'InvalidSaveError') {
+    return new InvalidSaveError(e.playerId === undefined || e.playerId < 0 ? undefined : e.playerId, e.message);
+  }
+  if (e.name === 'UnknownPlayerError') return new UnknownPlayerError(e.playerId === undefined || e.playerId < 0 ? undefined : e.playerId);
   const err =
     e.name === 'TypeError' ? new TypeError(e.message) : e.name === 'RangeError' ? new RangeError(e.message) : new Error(e.message);
   err.name = e.name;

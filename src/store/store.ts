@@ -102,6 +102,25 @@ export class AccountConflictError extends Error {
   }
 }
 
+/** A save named a player the database does not know (e.g. an account deleted meanwhile). */
+export class UnknownPlayerError extends Error {
+  constructor(readonly playerId: number | undefined) {
+    super(`savePlayers: unknown player id ${playerId ?? '(unknown)'}; the batch was not written`);
+    this.name = 'UnknownPlayerError';
+  }
+}
+
+/** A save holding values no database column can take (NaN health, duplicate slots...). */
+export class InvalidSaveError extends Error {
+  constructor(
+    readonly playerId: number | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InvalidSaveError';
+  }
+}
+
 export interface Store {
   readonly kind: StoreKind;
   /** Applies pending migrations; returns the names applied now (empty when up to date). */

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../ops/log.ts';
 import type { CharacterSink } from '../zone/zone.ts';
-import type { PlayerSave, Store } from './store.ts';
+import { InvalidSaveError, UnknownPlayerError, type PlayerSave, type Store } from './store.ts';
 
 /** Leaving players are coalesced for this long into one transaction. */
 const LEFT_FLUSH_MS = 50;
@@ -68,7 +68,9 @@ export class WriteBehind implements CharacterSink {
 
   critical(save: PlayerSave): Promise<void> {
     this.m.saves.inc({ kind: 'critical' });
-    return this.serial(async () => {
+    let durable!: () => void;
+    const told = new Promise<void>((resolve) => (durable = resolve));
+    void this.serial(async () => {
       const t0 = performance.now();
       for (let attempt = 0; ; attempt++) {
         try {
@@ -78,9 +80,17 @@ export class WriteBehind implements CharacterSink {
           this.m.batchSeconds.observe({ kind: 'critical' }, (performance.now() - t0) / 1000);
           this.o.onSaved?.([save]);
           this.settleIfSaved(save.state.playerId);
+          durable();
           return;
         } catch (err) {
           this.inFlight.delete(save.state.playerId);
+          if (isDataError(err)) {
+            // Never durable, so never told: the player is not promised what was not kept.
+            this.m.failures.inc({ kind: 'dropped' });
+            this.o.logger.error({ err, player: save.state.playerId }, 'critical save refused by the database; not confirmed');
+            this.settleIfSaved(save.state.playerId);
+            return;
+          }
           this.m.failures.inc({ kind: 'critical' });
           if (this.closed) {
             // Shutting down with the database gone: the player was never told, so nothing
@@ -94,7 +104,8 @@ export class WriteBehind implements CharacterSink {
           await delay(wait);
         }
       }
-    }) as Promise<void>;
+    });
+    return told;
   }
 
   // ---- batches --------------------------------------------------------------------------------
@@ -125,23 +136,14 @@ export class WriteBehind implements CharacterSink {
         this.inFlight = batch;
         const saves = [...batch.values()];
         const t0 = performance.now();
-        try {
-          const r = await this.o.store.savePlayers(saves);
-          this.m.batchSeconds.observe({ kind: 'batch' }, (performance.now() - t0) / 1000);
-          this.m.batchPlayers.observe(saves.length);
-          this.m.saves.inc({ kind: 'batch' }, saves.length);
-          this.inFlight = new Map();
-          this.o.onSaved?.(saves);
-          for (const id of batch.keys()) this.settleIfSaved(id);
-          return { written: r.written, stale: r.stale, failed: 0 };
-        } catch (err) {
-          // Nothing of the batch was written (one transaction): put it back, newer saves win.
-          this.inFlight = new Map();
-          for (const s of saves) this.queue(s);
-          this.m.failures.inc({ kind: 'batch' });
-          this.o.logger.error({ err, players: saves.length }, 'save batch failed; kept for the next batch');
-          return { written: 0, stale: 0, failed: saves.length };
-        }
+        const r = await this.write(saves);
+        this.m.batchSeconds.observe({ kind: 'batch' }, (performance.now() - t0) / 1000);
+        this.m.batchPlayers.observe(saves.length);
+        this.inFlight = new Map();
+        // What failed for want of a database is put back (newer saves win) for the next batch.
+        for (const s of r.failed) this.queue(s);
+        for (const id of batch.keys()) this.settleIfSaved(id);
+        return { written: r.written, stale: r.stale, failed: r.failed.length };
       } finally {
         this.flushing = false;
         this.m.pending.set(this.pending.size);
@@ -178,6 +180,39 @@ export class WriteBehind implements CharacterSink {
   }
 
   // ---- internals ------------------------------------------------------------------------------
+
+  /**
+   * Writes saves as one transaction. When the database refuses the data itself (a player it does
+   * not know, a value it cannot hold), the batch is split until the culprits are found; they are
+   * dropped loudly and everything else is written, so one bad save cannot hold every player's
+   * progress hostage. Any other failure (connection, disk) returns the whole batch as failed.
+   */
+  private async write(saves: PlayerSave[]): Promise<{ written: number; stale: number; failed: PlayerSave[] }> {
+    try {
+      const r = await this.o.store.savePlayers(saves);
+      this.m.saves.inc({ kind: 'batch' }, saves.length);
+      this.o.onSaved?.(saves);
+      return { written: r.written, stale: r.stale, failed: [] };
+    } catch (err) {
+      if (!isDataError(err)) {
+        this.m.failures.inc({ kind: 'batch' });
+        this.o.logger.error({ err, players: saves.length }, 'save batch failed; kept for the next batch');
+        return { written: 0, stale: 0, failed: saves };
+      }
+      const culprit = err.playerId;
+      if (saves.length === 1 || (culprit !== undefined && saves.some((s) => s.state.playerId === culprit))) {
+        const bad = saves.length === 1 ? saves[0]! : saves.find((s) => s.state.playerId === culprit)!;
+        this.m.failures.inc({ kind: 'dropped' });
+        this.o.logger.error({ err, player: bad.state.playerId }, 'character save refused by the database; dropped');
+        const rest = saves.filter((s) => s !== bad);
+        return rest.length > 0 ? this.write(rest) : { written: 0, stale: 0, failed: [] };
+      }
+      const mid = saves.length >> 1;
+      const a = await this.write(saves.slice(0, mid));
+      const b = await this.write(saves.slice(mid));
+      return { written: a.written + b.written, stale: a.stale + b.stale, failed: [...a.failed, ...b.failed] };
+    }
+  }
 
   /**
    * Adds a save, merging with one already waiting for the same player: the newer state wins, and
@@ -254,4 +289,9 @@ function writeBehindMetrics(registry: Registry) {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** The database refused what was written, not how: retrying the same save would fail forever. */
+function isDataError(err: unknown): err is UnknownPlayerError | InvalidSaveError {
+  return err instanceof UnknownPlayerError || err instanceof InvalidSaveError;
 }

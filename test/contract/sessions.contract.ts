@@ -227,7 +227,7 @@ export function limiterContract(
 ): void {
   describe(`LoginLimiter contract: ${name}`, { skip: opts.skip }, () => {
     // Short windows so expiry is observable with real time (Redis counts with its own clock).
-    const LIMITS: LoginLimits = { accountFailures: 3, accountWindowMs: 600, addressAttempts: 5, addressWindowMs: 400 };
+    const LIMITS: LoginLimits = { accountFailures: 3, accountWindowMs: 600, addressFailures: 5, addressWindowMs: 400 };
     const made: LoginLimiter[] = [];
     const fresh = async (limits: LoginLimits = LIMITS): Promise<LoginLimiter> => {
       const l = await make(limits);
@@ -249,7 +249,7 @@ export function limiterContract(
       const u = user();
       for (let i = 0; i < LIMITS.accountFailures; i++) {
         assert.deepEqual(await l.attempt(u, addr()), { allowed: true });
-        await l.failed(u);
+        await l.failed(u, addr());
       }
       const refused = await l.attempt(u, addr());
       assert.equal(refused.allowed, false);
@@ -263,7 +263,7 @@ export function limiterContract(
     it('counts account failures case-insensitively', async () => {
       const l = await fresh();
       const u = user();
-      for (let i = 0; i < LIMITS.accountFailures; i++) await l.failed(i % 2 === 0 ? u.toUpperCase() : u);
+      for (let i = 0; i < LIMITS.accountFailures; i++) await l.failed(i % 2 === 0 ? u.toUpperCase() : u, addr());
       const refused = await l.attempt(u, addr());
       assert.equal(refused.allowed, false);
     });
@@ -271,30 +271,55 @@ export function limiterContract(
     it('a success clears the account\'s failures', async () => {
       const l = await fresh();
       const u = user();
-      for (let i = 0; i < LIMITS.accountFailures - 1; i++) await l.failed(u);
+      for (let i = 0; i < LIMITS.accountFailures - 1; i++) await l.failed(u, addr());
       await l.succeeded(u);
-      for (let i = 0; i < LIMITS.accountFailures - 1; i++) await l.failed(u);
+      for (let i = 0; i < LIMITS.accountFailures - 1; i++) await l.failed(u, addr());
       assert.deepEqual(await l.attempt(u, addr()), { allowed: true });
     });
 
-    it('limits attempts per address across usernames, whether they succeed or not', async () => {
+    it('never limits attempts from an address that does not fail', async () => {
       const l = await fresh();
       const a = addr();
-      for (let i = 0; i < LIMITS.addressAttempts; i++) assert.deepEqual(await l.attempt(user(), a), { allowed: true });
+      for (let i = 0; i < LIMITS.addressFailures * 4; i++) {
+        const u = user();
+        assert.deepEqual(await l.attempt(u, a), { allowed: true }, `attempt ${i}`);
+        await l.succeeded(u);
+      }
+    });
+
+    it('limits failures per address across usernames, until the window closes', async () => {
+      const l = await fresh();
+      const a = addr();
+      for (let i = 0; i < LIMITS.addressFailures; i++) {
+        const u = user(); // a new account each time: the account limit never applies
+        assert.deepEqual(await l.attempt(u, a), { allowed: true }, `attempt ${i}`);
+        await l.failed(u, a);
+      }
       const refused = await l.attempt(user(), a);
-      assert.ok(!refused.allowed && refused.scope === 'address' && refused.retryAfterSeconds >= 1, JSON.stringify(refused));
+      assert.ok(!refused.allowed && refused.scope === 'address' && refused.retryAfterSeconds === 1, JSON.stringify(refused));
       assert.deepEqual(await l.attempt(user(), addr()), { allowed: true }, 'another address is unaffected');
       await sleep(LIMITS.addressWindowMs + 100);
       assert.deepEqual(await l.attempt(user(), a), { allowed: true });
+    });
+
+    it('a success does not clear the address\'s failures', async () => {
+      const l = await fresh();
+      const a = addr();
+      for (let i = 0; i < LIMITS.addressFailures - 1; i++) await l.failed(user(), a);
+      const ok = user();
+      assert.deepEqual(await l.attempt(ok, a), { allowed: true });
+      await l.succeeded(ok);
+      await l.failed(user(), a);
+      assert.equal((await l.attempt(ok, a)).allowed, false);
     });
 
     it('counts an IPv4-mapped address as its IPv4 address, and IPv6 per /64', async () => {
       const l = await fresh();
       const v4 = addr();
       const v6prefix = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:7`;
-      for (let i = 0; i < LIMITS.addressAttempts; i++) {
-        await l.attempt(user(), i % 2 === 0 ? v4 : `::ffff:${v4}`);
-        await l.attempt(user(), i % 2 === 0 ? `${v6prefix}::1` : `${v6prefix}:0:0:0:${i + 2}`);
+      for (let i = 0; i < LIMITS.addressFailures; i++) {
+        await l.failed(user(), i % 2 === 0 ? v4 : `::ffff:${v4}`);
+        await l.failed(user(), i % 2 === 0 ? `${v6prefix}::1` : `${v6prefix}:0:0:0:${i + 2}`);
       }
       assert.equal((await l.attempt(user(), `::FFFF:${v4}`)).allowed, false);
       assert.equal((await l.attempt(user(), `${v6prefix}:abcd::9`)).allowed, false);
@@ -304,7 +329,7 @@ export function limiterContract(
     it('reports retryAfterSeconds rounded up, never 0', async () => {
       const l = await fresh({ ...LIMITS, accountWindowMs: 2_500 });
       const u = user();
-      for (let i = 0; i < LIMITS.accountFailures; i++) await l.failed(u);
+      for (let i = 0; i < LIMITS.accountFailures; i++) await l.failed(u, addr());
       const refused = await l.attempt(u, addr());
       assert.ok(!refused.allowed && refused.retryAfterSeconds === 3, JSON.stringify(refused));
     });
@@ -314,10 +339,14 @@ export function limiterContract(
         const a = await fresh();
         const b = await fresh();
         const u = user();
-        for (let i = 0; i < LIMITS.accountFailures; i++) await (i % 2 === 0 ? a : b).failed(u);
+        for (let i = 0; i < LIMITS.accountFailures; i++) await (i % 2 === 0 ? a : b).failed(u, addr());
         assert.equal((await b.attempt(u, addr())).allowed, false);
         await a.succeeded(u);
         assert.equal((await b.attempt(u, addr())).allowed, true);
+        const shared = addr();
+        for (let i = 0; i < LIMITS.addressFailures; i++) await (i % 2 === 0 ? a : b).failed(user(), shared);
+        const refused = await b.attempt(user(), shared);
+        assert.ok(!refused.allowed && refused.scope === 'address', JSON.stringify(refused));
       });
     }
   });

@@ -231,13 +231,22 @@ describe('AuthService', () => {
       assert.ok(logLines.some((l) => l.includes('login rate limited') && l.includes(user.username)));
     });
 
-    it('limits one address to 20 attempts a minute across accounts', async () => {
+    it('limits one address to 20 failed logins a minute across accounts; successes are never limited', async () => {
+      const user = newUser();
+      await auth.register(user, 'x');
+      // A NAT'd LAN party or a load test: any number of good logins from one address.
+      for (let i = 0; i < 30; i++) assert.ok((await loginAs(user, '192.0.2.200')).token);
       for (let i = 0; i < 20; i++) {
         await rejects(auth.login({ username: `spray_${i}`, password: 'password1' }, '192.0.2.200'), 'bad_credentials');
       }
       const err = await rejects(auth.login({ username: 'spray_x', password: 'password1' }, '192.0.2.200'), 'rate_limited');
       assert.equal(err.retryAfterSeconds, 60);
+      assert.match(err.message, /this address/);
+      // While the address is over its limit, even a right password from it waits.
+      await rejects(auth.login({ username: user.username, password: user.password }, '192.0.2.200'), 'rate_limited');
       await rejects(auth.login({ username: 'spray_x', password: 'password1' }, '192.0.2.201'), 'bad_credentials');
+      now += 60_000;
+      assert.ok((await loginAs(user, '192.0.2.200')).token);
     });
   });
 

@@ -1,6 +1,7 @@
 // runBots and the `bots` command against an in-memory fake server built from the protocol codecs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { runBots, BotsConnectError, makeRng } from '../../src/bots/bots.ts';
@@ -321,6 +322,12 @@ test('bots command: bad arguments exit 2 with a clear message', async () => {
     [['--bogus'], /bogus/],
     [['extra'], /extra/],
     [['--json=1'], /json/],
+    // Account mode (the default): names are usernames.
+    [['--name-prefix', 'bad-prefix'], /--name-prefix: .*letters, digits or _ only.*--guest/],
+    [['--name-prefix', 'prefix_nineteen_chr', '--count', '20'], /'prefix_nineteen_chr19' is over 20 characters/],
+    [['--name-prefix', 'b'], /too short/],
+    [['--bot-password', 'short'], /--bot-password must be 8-128 characters/],
+    [['--guest', '--bot-password', 'whatever123'], /--bot-password has no effect with --guest/],
   ];
   for (const [argv, re] of cases) {
     const c = capture();
@@ -338,16 +345,41 @@ test('bots command: --help prints usage and exits 0', async () => {
 
 test('bots command: an unreachable server exits 1 with a clear error', async () => {
   const c = capture();
-  const code = await botsCommand(['--url', 'ws://127.0.0.1:1/ws', '--count', '3'], { ...c.io, createSocket: unreachable, signal: new AbortController().signal });
+  const code = await botsCommand(['--url', 'ws://127.0.0.1:1/ws', '--count', '3', '--guest'], {
+    ...c.io,
+    createSocket: unreachable,
+    signal: new AbortController().signal,
+  });
   assert.equal(code, 1);
   assert.match(c.err.join(''), /cannot run against ws:\/\/127\.0\.0\.1:1\/ws: .*ECONNREFUSED/);
+});
+
+/** A local port nothing listens on (fetch refuses port 1 outright as a 'bad port'). */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+test('bots command: with accounts, an unreachable server exits 1 naming the HTTP URL', async () => {
+  const port = await closedPort();
+  const c = capture();
+  const code = await botsCommand(['--url', `ws://127.0.0.1:${port}/ws`, '--count', '3'], {
+    ...c.io,
+    createSocket: unreachable,
+    signal: new AbortController().signal,
+  });
+  assert.equal(code, 1);
+  assert.match(c.err.join(''), new RegExp(`cannot run against ws://127\\.0\\.0\\.1:${port}/ws: cannot reach http://127\\.0\\.0\\.1:${port}/api/login: .*ECONNREFUSED`));
 });
 
 test('bots command: prints a summary table and, with --json, a JSON last line', async () => {
   const server = new FakeServer();
   try {
     const c = capture();
-    const code = await botsCommand(['--url', 'ws://fake/ws', '--count', '3', '--duration', '0.5', '--ramp', '0.05', '--seed', '5', '--json'], {
+    const code = await botsCommand(['--url', 'ws://fake/ws', '--guest', '--count', '3', '--duration', '0.5', '--ramp', '0.05', '--seed', '5', '--json'], {
       ...c.io,
       createSocket: server.createSocket,
       signal: new AbortController().signal,
@@ -416,7 +448,7 @@ test('bots command: --workers splits bots over threads with unique names and mer
   const server = await startWsServer();
   try {
     const c = capture();
-    const code = await botsCommand(['--url', server.url, '--count', '5', '--workers', '2', '--duration', '0.8', '--ramp', '0.1', '--json'], {
+    const code = await botsCommand(['--url', server.url, '--guest', '--count', '5', '--workers', '2', '--duration', '0.8', '--ramp', '0.1', '--json'], {
       ...c.io,
       signal: new AbortController().signal,
     });
@@ -436,7 +468,7 @@ test('bots command: --workers splits bots over threads with unique names and mer
 
 test('bots command: --workers with an unreachable server exits 1', async () => {
   const c = capture();
-  const code = await botsCommand(['--url', 'ws://127.0.0.1:1/ws', '--count', '4', '--workers', '2'], { ...c.io, signal: new AbortController().signal });
+  const code = await botsCommand(['--url', 'ws://127.0.0.1:1/ws', '--guest', '--count', '4', '--workers', '2'], { ...c.io, signal: new AbortController().signal });
   assert.equal(code, 1);
   assert.match(c.err.join(''), /ECONNREFUSED/);
 });
