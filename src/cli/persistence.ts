@@ -52,13 +52,14 @@ export async function openPersistence(config: ServerConfig, logger: Logger, regi
     let limiter: LoginLimiter;
     let l2: SharedCache | undefined;
     if (p.redis !== '') {
-      const rs = new RedisSessions({ url: p.redis, idleMs, logger: log });
+      const rs = new RedisSessions({ url: p.redis, prefix: p.redisPrefix, idleMs, logger: log });
       opened.push(rs);
+      await rs.ready; // an unreachable Redis fails the start, not the first login
       sessions = rs;
-      const rl = new RedisLoginLimiter({ url: p.redis });
+      const rl = new RedisLoginLimiter({ url: p.redis, prefix: p.redisPrefix });
       opened.push(rl);
       limiter = rl;
-      const rc = new RedisCache({ url: p.redis, log });
+      const rc = new RedisCache({ url: p.redis, prefix: `${p.redisPrefix}cache:`, log });
       opened.push(rc);
       await rc.ready();
       l2 = rc;

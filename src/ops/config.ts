@@ -54,6 +54,8 @@ export interface ServerConfig {
     db: string;
     /** '' for in-process sessions and cache; else a redis:// URL. */
     redis: string;
+    /** Prefix of every Redis key and channel, so several worlds can share one Redis. */
+    redisPrefix: string;
     /** Write-behind interval: the most play a crash can lose (plus one batch write). */
     saveIntervalMs: number;
     /** Sessions expire after this long without use. */
@@ -278,6 +280,12 @@ const SETTINGS = {
   ),
   db: setting('db', '', dbKind, 'Database: empty for the SQLite file under --data, or a postgres:// URL.'),
   redis: setting('redis', '', redisKind, 'Redis for sessions and the shared cache; empty keeps them in process.'),
+  redisPrefix: setting(
+    'redis-prefix',
+    'bm:',
+    { allowed: '1-64 characters of [A-Za-z0-9:_-]', schema: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, { error: 'is not a key prefix: allowed 1-64 characters of [A-Za-z0-9:_-]' }) },
+    'Prefix of every Redis key and channel (several worlds may share one Redis).',
+  ),
   saveInterval: setting(
     'save-interval',
     '5',
@@ -483,6 +491,7 @@ function assemble(v: Flat): ServerConfig {
     persistence: {
       db: v.db,
       redis: v.redis,
+      redisPrefix: v.redisPrefix,
       saveIntervalMs: Math.round(v.saveInterval * 1000),
       sessionIdleMs: Math.round(v.sessionIdleMinutes * 60_000),
       guests: v.guests,

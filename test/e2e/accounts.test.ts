@@ -5,18 +5,69 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { after, describe, test } from 'node:test';
+import { createPgSchema, dropPgSchema, withSearchPath } from '../../src/store/postgres.ts';
+import { POSTGRES_URL, REDIS_URL, serviceSkip } from '../helpers/services.ts';
 import { api, login, register } from '../helpers/accounts.ts';
 import { RawClient, sleep, waitFor, wire } from '../helpers/raw.ts';
 import { startTestServer, tempDataDir } from '../helpers/server.ts';
 import { KickReason } from '../../src/world/types.ts';
 import { CharacterCause } from '../../src/protocol/types.ts';
 
-const ACCOUNTS = ['--guests', 'false', '--npcs', '5', '--spawn-radius', '50'];
+const BASE = ['--guests', 'false', '--npcs', '5', '--spawn-radius', '50'];
 const dirs: string[] = [];
-after(() => {
+const schemas: string[] = [];
+const redisPrefixes: string[] = [];
+after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const s of schemas) await dropPgSchema(POSTGRES_URL, s);
+  if (redisPrefixes.length > 0) {
+    const redis = new Redis(REDIS_URL);
+    for (const prefix of redisPrefixes) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    await redis.quit();
+  }
 });
+
+/**
+ * The same behaviour on both deployments: the embedded default (SQLite file, in-process
+ * sessions and cache) and the scaled-out one (PostgreSQL, Redis sessions and L2 cache).
+ */
+const pgSkip = await serviceSkip('postgres');
+const redisSkip = await serviceSkip('redis');
+const BACKENDS: Array<{ name: string; skip: string | undefined; flags: () => Promise<string[]> }> = [
+  { name: 'SQLite + in-process sessions', skip: undefined, flags: async () => [] },
+  {
+    name: 'PostgreSQL + Redis',
+    skip: pgSkip ?? redisSkip,
+    flags: async () => {
+      const id = randomBytes(4).toString('hex');
+      const schema = `bm_e2e_${id}`;
+      await createPgSchema(POSTGRES_URL, schema);
+      schemas.push(schema);
+      redisPrefixes.push(`bm:e2e:${id}:`);
+      return ['--db', withSearchPath(POSTGRES_URL, schema), '--redis', REDIS_URL, '--redis-prefix', `bm:e2e:${id}:`];
+    },
+  },
+];
+
+for (const backend of BACKENDS) {
+  describe(backend.name, { skip: backend.skip }, () => {
+    let flags: string[] = [];
+    const ACCOUNTS: string[] = [];
+    test('setup', async () => {
+      flags = await backend.flags();
+      ACCOUNTS.push(...BASE, ...flags);
+    });
+    defineTests(ACCOUNTS, () => flags);
+  });
+}
+
+function defineTests(ACCOUNTS: string[], backendFlags: () => string[]): void {
 
 /** Walks north `steps` inputs at 4 m/s, foraging every 6th; waits until all are applied. */
 async function walk(c: RawClient, firstSeq: number, steps: number, forage = false): Promise<number> {
@@ -180,10 +231,10 @@ test('hostile account requests get clear 4xx errors and change nothing', async (
 
 const BIN = join(import.meta.dirname, '../../bin/bluemarble.js');
 
-function startProcess(dataDir: string) {
+function startProcess(dataDir: string, extra: string[]) {
   const child = spawn(
     process.execPath,
-    [BIN, 'start', '--port', '0', '--data', dataDir, '--npcs', '5', '--save-interval', '1', '--log-level', 'warn'],
+    [BIN, 'start', '--port', '0', '--data', dataDir, '--npcs', '5', '--save-interval', '1', '--log-level', 'warn', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -205,7 +256,7 @@ function startProcess(dataDir: string) {
 test('SIGKILL during play loses at most the write-behind window (1 s here), never a half batch', async () => {
   const dataDir = tempDataDir();
   dirs.push(dataDir);
-  const p1 = startProcess(dataDir);
+  const p1 = startProcess(dataDir, backendFlags());
   const wsUrl = await p1.url;
   const http = wsUrl.replace('ws://', 'http://').replace(/\/ws$/, '');
   const acct = await register(http);
@@ -225,7 +276,7 @@ test('SIGKILL during play loses at most the write-behind window (1 s here), neve
   p1.child.kill('SIGKILL');
   await p1.exited;
 
-  const p2 = startProcess(dataDir);
+  const p2 = startProcess(dataDir, backendFlags());
   try {
     const ws2 = await p2.url;
     const http2 = ws2.replace('ws://', 'http://').replace(/\/ws$/, '');
@@ -248,3 +299,4 @@ test('SIGKILL during play loses at most the write-behind window (1 s here), neve
     await p2.exited;
   }
 });
+}

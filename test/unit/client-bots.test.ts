@@ -1,5 +1,6 @@
-// runBots and the `bots` command against an in-memory fake server built from the protocol codecs.
-import { test } from 'node:test';
+// runBots and the `bots` command against an in-memory fake server built from the protocol codecs;
+// bot accounts (botTokens) and lookups against a real server.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +8,10 @@ import { WebSocketServer } from 'ws';
 import { runBots, BotsConnectError, makeRng } from '../../src/bots/bots.ts';
 import type { BotProgress } from '../../src/bots/bots.ts';
 import { botsCommand } from '../../src/bots/cli.ts';
+import { BotAccountsError, botTokens, httpBaseUrl } from '../../src/bots/accounts.ts';
+import type { BotTokensOptions } from '../../src/bots/accounts.ts';
+import { Lookups } from '../../src/bots/lookups.ts';
+import type { RunningServer } from '../../src/cli/server.ts';
 import type { WebSocketLike } from '../../src/client/index.ts';
 import { Writer } from '../../src/protocol/codec.ts';
 import { decodeMessage, encodeKick, encodePong, encodeReject, encodeWelcome } from '../../src/protocol/messages.ts';
@@ -14,6 +19,8 @@ import { encodeFrame } from '../../src/protocol/frame.ts';
 import { MessageType, PROTOCOL_VERSION, SNAPSHOT_STRIDE } from '../../src/protocol/types.ts';
 import type { FrameState } from '../../src/protocol/types.ts';
 import { ACTIONS, KickReason, RejectReason } from '../../src/world/types.ts';
+import { api } from '../helpers/accounts.ts';
+import { metric, startTestServer } from '../helpers/server.ts';
 
 const TICK_RATE = 20;
 const MAX_SPEED = 6;
@@ -479,4 +486,120 @@ test('bots command: bad --workers values exit 2', async () => {
     assert.equal(await botsCommand(argv, c.io), 2, argv.join(' '));
     assert.match(c.err.join(''), /--workers/);
   }
+});
+
+describe('bot accounts and lookups against a real server (accounts required)', () => {
+  let server: RunningServer & { dataDir: string };
+  const password = 'bot-test-password';
+  const authCount = (op: string, result: string): Promise<number> =>
+    metric(server, `bluemarble_auth_requests_total{op="${op}",result="${result}"}`).then((n) => (Number.isNaN(n) ? 0 : n));
+
+  before(async () => {
+    server = await startTestServer(['--guests', 'false', '--npcs', '0']);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('httpBaseUrl maps the WebSocket URL to the account API base', () => {
+    assert.equal(httpBaseUrl('ws://127.0.0.1:8080/ws'), 'http://127.0.0.1:8080');
+    assert.equal(httpBaseUrl('wss://game.example/ws/'), 'https://game.example');
+    assert.equal(httpBaseUrl('wss://game.example/eu/ws'), 'https://game.example/eu');
+    assert.equal(httpBaseUrl('ws://h:9'), 'http://h:9');
+    assert.equal(httpBaseUrl(server.wsUrl), server.url.replace(/\/$/, ''));
+  });
+
+  test('botTokens registers missing accounts (without tripping the per-address failure limit), then reuses them', async () => {
+    const progress: number[] = [];
+    // 30 new accounts from one address: logging in first for each would be 30 failures (> 20/min).
+    const first = await botTokens({ httpUrl: server.url, prefix: 'tokbot', first: 0, count: 30, password, onProgress: (d) => progress.push(d) });
+    assert.equal(first.length, 30);
+    assert.ok(first.every((t) => /^[A-Za-z0-9_-]{43}$/.test(t)));
+    assert.equal(new Set(first).size, 30);
+    assert.deepEqual(progress, Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.equal(await authCount('register', 'ok'), 30);
+    const failures = await authCount('login', 'bad_credentials');
+    assert.ok(failures <= 8, `at most one failed login per lane, got ${failures}`);
+    assert.equal(await authCount('login', 'rate_limited'), 0);
+
+    // Bot i is prefix + (first + i), with the bots' email; a second run logs the same accounts in.
+    const profile = await api(server.url, `/api/players/${(await loginAs('tokbot7')).playerId}`);
+    assert.equal(profile.json.username, 'tokbot7');
+    const again = await botTokens({ httpUrl: server.url, prefix: 'tokbot', first: 5, count: 10, password });
+    assert.equal(again.length, 10);
+    assert.equal(await authCount('register', 'ok'), 30, 'no new accounts');
+    assert.equal(await authCount('login', 'bad_credentials'), failures, 'no failed logins for existing accounts');
+    const refreshed = await api(server.url, '/api/refresh', '', { authorization: `Bearer ${again[9]}` });
+    assert.equal(refreshed.status, 200, 'the token is live');
+    assert.equal(refreshed.json.username, 'tokbot14');
+
+    // Partly existing: tokbot28..29 exist, tokbot30..33 are created.
+    const mixed = await botTokens({ httpUrl: server.url, prefix: 'tokbot', first: 28, count: 6, password, concurrency: 2 });
+    assert.equal(mixed.length, 6);
+    assert.equal(await authCount('register', 'ok'), 34);
+
+    async function loginAs(username: string): Promise<{ playerId: number }> {
+      const r = await api(server.url, '/api/login', { username, password });
+      assert.equal(r.status, 200);
+      return { playerId: r.json.playerId as number };
+    }
+  });
+
+  test('botTokens refuses an account that exists with another password, naming it and --bot-password', async () => {
+    const r = await api(server.url, '/api/register', { username: 'pwbot1', email: 'pwbot1@example.test', password: 'someone-elses-password' });
+    assert.equal(r.status, 201);
+    await assert.rejects(
+      botTokens({ httpUrl: server.url, prefix: 'pwbot', first: 1, count: 1, password }),
+      (err: Error) => err instanceof BotAccountsError && /'pwbot1' already exists with another password/.test(err.message) && /--bot-password/.test(err.message),
+    );
+  });
+
+  test('botTokens checks the prefix and password before any request', async () => {
+    const nowhere = `http://127.0.0.1:${await closedPort()}`;
+    const cases: [Partial<BotTokensOptions>, RegExp][] = [
+      [{ prefix: 'bad-prefix' }, /'bad-prefix' must be letters, digits or _ only/],
+      [{ prefix: 'bot', count: 1, first: 100_000_000_000_000_000 }, /over 20 characters/],
+      [{ prefix: 'a_very_long_prefix_', count: 100 }, /'a_very_long_prefix_99' is over 20 characters/],
+      [{ prefix: 'b', count: 5 }, /'b0' is under 3 characters/],
+      [{ password: 'short' }, /--bot-password/],
+    ];
+    for (const [over, re] of cases) {
+      await assert.rejects(botTokens({ httpUrl: nowhere, prefix: 'okbot', first: 0, count: 3, password, ...over }), (err: Error) => {
+        assert.ok(err instanceof BotAccountsError, String(err));
+        assert.match(err.message, re);
+        return true;
+      });
+    }
+  });
+
+  test('botTokens gives up with a clear error when the server asks for a long wait (a locked account)', async () => {
+    for (let i = 0; i < 5; i++) await api(server.url, '/api/login', { username: 'lockbot0', password: `wrong ${i}` });
+    const started = Date.now();
+    await assert.rejects(botTokens({ httpUrl: server.url, prefix: 'lockbot', first: 0, count: 1, password }), (err: Error) => {
+      assert.ok(err instanceof BotAccountsError);
+      assert.match(err.message, /rate-limits logins for bot 'lockbot0' \(retry in 900 s\)/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, 'did not wait 15 minutes');
+  });
+
+  test('Lookups fetches profiles and items with a cap on requests in flight, counting failures and drops', async () => {
+    const items = await api(server.url, '/api/items');
+    const itemIds = (items.json.items as { itemId: number }[]).map((d) => d.itemId);
+    assert.ok(itemIds.length >= 2, 'the world has item definitions');
+    const playerId = ((await api(server.url, '/api/login', { username: 'tokbot0', password })).json.playerId as number);
+    const lookups = new Lookups({ httpUrl: server.url, maxInFlight: 2, maxQueue: 3 });
+    lookups.item(itemIds[0]!);
+    lookups.player(playerId); // 2 in flight
+    lookups.item(itemIds[1]!);
+    lookups.player(999_999); // no such player: a failure
+    lookups.item(itemIds[0]!); // 3 queued
+    lookups.item(itemIds[1]!); // queue full: dropped
+    assert.equal(lookups.pending, 5);
+    await lookups.idle();
+    assert.deepEqual(lookups.counts, { lookups: 4, lookupFailures: 1, lookupsDropped: 1 });
+    lookups.close();
+    lookups.player(playerId);
+    assert.equal(lookups.pending, 0, 'closed: ignored');
+  });
 });
