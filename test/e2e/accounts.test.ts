@@ -227,6 +227,31 @@ test('hostile account requests get clear 4xx errors and change nothing', async (
   }
 });
 
+test('logins, saves and cache tiers are counted in /metrics', async () => {
+  const server = await startTestServer([...ACCOUNTS, '--save-interval', '0.2']);
+  try {
+    const acct = await register(server.url);
+    const c = new RawClient(server.wsUrl);
+    const w = await c.join('x', await login(server.url, acct));
+    await walk(c, w.nextInputSeq, 10);
+    await sleep(500); // a write-behind batch or two
+    for (let i = 0; i < 3; i++) assert.equal((await api(server.url, `/api/players/${acct.playerId}`)).status, 200);
+    assert.equal((await api(server.url, '/api/items/5')).json.name, 'sky gem');
+    const text = await server.metricsText();
+    for (const name of [
+      'bluemarble_auth_requests_total{op="login",result="ok"}',
+      'bluemarble_character_saves_total{kind="batch"}',
+      'bluemarble_cache_requests_total{space="player",tier="l1",result="hit"}',
+      'bluemarble_cache_requests_total{space="item",tier="l1",result="miss"}',
+    ]) {
+      assert.ok(text.includes(name), `${name} in /metrics`);
+    }
+    c.close();
+  } finally {
+    await server.close();
+  }
+});
+
 // ---- a hard kill -------------------------------------------------------------------------------
 
 const BIN = join(import.meta.dirname, '../../bin/bluemarble.js');
