@@ -36,7 +36,7 @@ export async function runLoginsBench(opts: LoginsBenchOptions): Promise<LoginsBe
     sessions,
     // The limits would throttle one client logging in thousands of times; measure the work instead.
     limiter: new MemoryLoginLimiter({
-      limits: { addressAttempts: Number.MAX_SAFE_INTEGER, accountFailures: Number.MAX_SAFE_INTEGER },
+      limits: { addressFailures: Number.MAX_SAFE_INTEGER, accountFailures: Number.MAX_SAFE_INTEGER },
     }),
     logger: createLogger({ level: 'silent' }),
     registry: new Registry(),

@@ -69,22 +69,11 @@ export async function openPersistence(config: ServerConfig, logger: Logger, regi
       limiter = new MemoryLoginLimiter();
     }
     const auth = new AuthService({ store, sessions, limiter, logger: log, registry, idleMs });
-    const profiles = new TieredCache<PlayerRecord>({
-      space: 'player',
-      l1: PROFILE_L1,
-      ...(l2 && { l2, l2TtlMs: L2_TTL_MS }),
-      load: (key) => store.loadPlayer(Number(key)),
-      registry,
-      log,
-    });
-    const items = new TieredCache<ItemDefinition>({
-      space: 'item',
-      l1: ITEM_L1,
-      ...(l2 && { l2, l2TtlMs: L2_TTL_MS }),
-      load: (key) => store.itemDefinition(Number(key)),
-      registry,
-      log,
-    });
+    // Both caches share the tiers; only what they hold and how a miss is loaded differ.
+    const tiered = <T>(space: 'player' | 'item', l1: { max: number; ttlMs: number }, load: (id: number) => Promise<T | undefined>) =>
+      new TieredCache<T>({ space, l1, ...(l2 && { l2, l2TtlMs: L2_TTL_MS }), load: (key) => load(Number(key)), registry, log });
+    const profiles = tiered<PlayerRecord>('player', PROFILE_L1, (id) => store.loadPlayer(id));
+    const items = tiered<ItemDefinition>('item', ITEM_L1, (id) => store.itemDefinition(id));
     let collect: () => PlayerSave[] | Promise<PlayerSave[]> = () => [];
     const writeBehind = new WriteBehind({
       store,

@@ -271,8 +271,24 @@ export class PostgresStore implements Store {
         }
         // Inventories and skills are replaced only where the state was newer than the stored one.
         const replaced = saves.filter((s) => written.has(s.state.playerId));
-        await this.#replaceInventories(client, replaced.filter((s) => s.inventory !== undefined), now);
-        await this.#replaceSkills(client, replaced.filter((s) => s.skills !== undefined));
+        const inventories = replaced.filter((s) => s.inventory !== undefined);
+        await this.#replaceRows(
+          client,
+          inventories,
+          'player_inventory',
+          { name: 'bm_insert_inventory', text: INSERT_ITEMS_SQL },
+          (s) => (s.inventory ?? []).map((it) => [it.slot, it.itemId, it.quantity, it.durability, it.quality]),
+          5,
+          [String(now)],
+        );
+        await this.#replaceRows(
+          client,
+          replaced.filter((s) => s.skills !== undefined),
+          'player_skills',
+          { name: 'bm_insert_skills', text: INSERT_SKILLS_SQL },
+          (s) => (s.skills ?? []).map((sk) => [sk.skillId, sk.level, sk.experience]),
+          3,
+        );
         return written.size;
       });
       return { written, stale: input.length - written };
@@ -336,63 +352,36 @@ export class PostgresStore implements Store {
     return res.rows.map((r) => Number(r.player_id));
   }
 
-  async #replaceInventories(client: PoolClient, saves: readonly PlayerSave[], now: number): Promise<void> {
+  /**
+   * Replaces a child table's rows (inventory or skills) for these players: one delete, then the
+   * new rows as column arrays through `unnest`, in chunks.
+   */
+  async #replaceRows(
+    client: PoolClient,
+    saves: readonly PlayerSave[],
+    table: 'player_inventory' | 'player_skills',
+    insert: { name: string; text: string },
+    rowsOf: (s: PlayerSave) => ReadonlyArray<readonly number[]>,
+    width: number,
+    extra: string[] = [],
+  ): Promise<void> {
     if (saves.length === 0) return;
-    await client.query('delete from player_inventory where player_id = any($1::bigint[])', [
+    await client.query(`delete from ${table} where player_id = any($1::bigint[])`, [
       numArray(saves.map((s) => s.state.playerId)),
     ]);
-    const pid: number[] = [];
-    const slot: number[] = [];
-    const item: number[] = [];
-    const qty: number[] = [];
-    const dur: number[] = [];
-    const qual: number[] = [];
+    const columns: number[][] = Array.from({ length: width + 1 }, () => []);
     for (const s of saves) {
-      for (const it of s.inventory ?? []) {
-        pid.push(s.state.playerId);
-        slot.push(it.slot);
-        item.push(it.itemId);
-        qty.push(it.quantity);
-        dur.push(it.durability);
-        qual.push(it.quality);
+      for (const row of rowsOf(s)) {
+        columns[0]!.push(s.state.playerId);
+        for (let c = 0; c < width; c++) columns[c + 1]!.push(row[c]!);
       }
     }
-    for (let from = 0; from < pid.length; from += this.#chunk) {
+    for (let from = 0; from < columns[0]!.length; from += this.#chunk) {
       const to = from + this.#chunk;
-      await client.query({
-        name: 'bm_insert_inventory',
-        text: INSERT_ITEMS_SQL,
-        values: [pid, slot, item, qty, dur, qual].map((c) => numArray(c.slice(from, to))).concat([String(now)]),
-      });
+      await client.query({ ...insert, values: [...columns.map((c) => numArray(c.slice(from, to))), ...extra] });
     }
   }
 
-  async #replaceSkills(client: PoolClient, saves: readonly PlayerSave[]): Promise<void> {
-    if (saves.length === 0) return;
-    await client.query('delete from player_skills where player_id = any($1::bigint[])', [
-      numArray(saves.map((s) => s.state.playerId)),
-    ]);
-    const pid: number[] = [];
-    const skill: number[] = [];
-    const level: number[] = [];
-    const xp: number[] = [];
-    for (const s of saves) {
-      for (const sk of s.skills ?? []) {
-        pid.push(s.state.playerId);
-        skill.push(sk.skillId);
-        level.push(sk.level);
-        xp.push(sk.experience);
-      }
-    }
-    for (let from = 0; from < pid.length; from += this.#chunk) {
-      const to = from + this.#chunk;
-      await client.query({
-        name: 'bm_insert_skills',
-        text: INSERT_SKILLS_SQL,
-        values: [pid, skill, level, xp].map((c) => numArray(c.slice(from, to))),
-      });
-    }
-  }
 
   async itemDefinitions(): Promise<ItemDefinition[]> {
     const rows = await this.#db.selectFrom('item_definitions').selectAll().orderBy('item_id').execute();
