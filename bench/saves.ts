@@ -3,9 +3,10 @@
 // changed inventory, like a periodic flush of a busy server. SQLite runs as the server runs it
 // (ThreadedStore, a file in a temp dir); PostgreSQL in a temporary schema, dropped afterwards.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PostgresStore, createPgSchema, dropPgSchema, withSearchPath } from '../src/store/postgres.ts';
+import { PostgresStore, createPgSchema, dropPgSchema, redactUrl, withSearchPath } from '../src/store/postgres.ts';
 import { ThreadedStore } from '../src/store/store-thread.ts';
 import type { InventoryItem, PlayerSave, Store } from '../src/store/store.ts';
 import { Rng } from '../src/world/rng.ts';
@@ -22,6 +23,8 @@ export interface SavesBenchOptions {
 
 export interface SavesBenchRow {
   adapter: string;
+  /** Why this adapter was not measured (its figures are then NaN, null in JSON). */
+  skipped?: string;
   players: number;
   batches: number;
   /** players / median batch time */
@@ -44,7 +47,8 @@ function inventory(rng: Rng): InventoryItem[] {
   }));
 }
 
-function batch(ids: readonly number[], seq: number, rng: Rng, allInventories: boolean): PlayerSave[] {
+/** One save per player, with fresh positions and saveSeq `seq`; some carry a changed inventory. */
+export function benchSaves(ids: readonly number[], seq: number, rng: Rng, allInventories: boolean): PlayerSave[] {
   return ids.map((playerId, i) => {
     const save: PlayerSave = {
       state: {
@@ -67,7 +71,8 @@ function batch(ids: readonly number[], seq: number, rng: Rng, allInventories: bo
   });
 }
 
-async function createAccounts(store: Store, players: number): Promise<number[]> {
+/** Creates `players` accounts (`bench0`...), returns their player ids in order. */
+export async function createBenchAccounts(store: Store, players: number): Promise<number[]> {
   const ids: number[] = [];
   // Pipelined in groups: one at a time would take longer than the benchmark itself.
   for (let from = 0; from < players; from += 500) {
@@ -84,12 +89,12 @@ async function createAccounts(store: Store, players: number): Promise<number[]> 
 
 async function measure(adapter: string, store: Store, players: number, batches: number): Promise<SavesBenchRow> {
   await store.migrate();
-  const ids = await createAccounts(store, players);
+  const ids = await createBenchAccounts(store, players);
   const rng = new Rng(0x5a7e5);
-  await store.savePlayers(batch(ids, 1, rng, true)); // inserts the states: not what is measured
+  await store.savePlayers(benchSaves(ids, 1, rng, true)); // inserts the states: not what is measured
   const times: number[] = [];
   for (let b = 0; b < batches; b++) {
-    const saves = batch(ids, b + 2, rng, false);
+    const saves = benchSaves(ids, b + 2, rng, false);
     const t0 = performance.now();
     const result = await store.savePlayers(saves);
     times.push(performance.now() - t0);
@@ -121,15 +126,62 @@ export async function runSavesBench(opts: SavesBenchOptions = {}): Promise<Saves
   }
 
   if (opts.postgresUrl !== undefined) {
-    const schema = `bm_bench_${process.pid}_${Date.now().toString(36)}`;
-    await createPgSchema(opts.postgresUrl, schema);
-    const pg = new PostgresStore(withSearchPath(opts.postgresUrl, schema));
+    const url = opts.postgresUrl;
+    const schema = await benchPgSchema(url);
+    if (typeof schema !== 'string') {
+      rows.push(skippedRow('postgres', players, batches, schema.skipped));
+      return rows;
+    }
+    const pg = new PostgresStore(withSearchPath(url, schema));
     try {
       rows.push(await measure('postgres', pg, players, batches));
     } finally {
       await pg.close();
-      await dropPgSchema(opts.postgresUrl, schema);
+      await dropPgSchema(url, schema);
     }
   }
   return rows;
+}
+
+function skippedRow(adapter: string, players: number, batches: number, why: string): SavesBenchRow {
+  return { adapter, skipped: why, players, batches, playersPerSecond: NaN, batchMsP50: NaN, batchMsMax: NaN };
+}
+
+/** Whether something accepts TCP connections at the URL's host and port (2 s timeout). */
+export function tcpReachable(url: string, defaultPort: number): Promise<boolean> {
+  let host: string;
+  let port: number;
+  try {
+    const u = new URL(url);
+    host = u.hostname || '127.0.0.1';
+    port = Number(u.port || defaultPort);
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * A fresh schema for one benchmark run at `url`, or why PostgreSQL cannot be used (not
+ * reachable, or it refused us). The caller drops the schema with dropPgSchema.
+ */
+export async function benchPgSchema(url: string): Promise<string | { skipped: string }> {
+  const where = redactUrl(url);
+  if (!(await tcpReachable(url, 5432))) return { skipped: `skipped: not reachable at ${where}` };
+  const schema = `bm_bench_${process.pid}_${Date.now().toString(36)}`;
+  try {
+    await createPgSchema(url, schema);
+  } catch (err) {
+    return { skipped: `skipped: ${where} refused: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  return schema;
 }
