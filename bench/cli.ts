@@ -2,18 +2,27 @@
 // one table per scenario on stdout, and with --json one JSON object as the last stdout line.
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { redactUrl } from '../src/store/postgres.ts';
 import { killAllChildren } from './proc.ts';
 import { formatAoiOff, formatSockets, runAoiOff, runSockets } from './sockets.ts';
 import type { AoiOffResult, SocketsResult } from './sockets.ts';
 import { formatFloor, runFloor } from './floor.ts';
 import type { FloorResult } from './floor.ts';
+import { formatLogins, runLogins } from './logins.ts';
+import type { LoginsResult } from './logins.ts';
+import { formatSaveTick, runSaveTick } from './save-tick.ts';
+import type { SaveTickResult } from './save-tick.ts';
+import { formatSaves, runSavesBench } from './saves.ts';
+import type { SavesResult } from './saves.ts';
 import { formatTick, runTick } from './tick.ts';
 import type { TickResult } from './tick.ts';
 import { progress, round } from './util.ts';
 
-const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off', 'ws-floor'] as const;
+const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off', 'ws-floor', 'saves', 'logins', 'save-tick'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const DEFAULT_SCENARIOS: Scenario[] = ['tick', 'sockets', 'aoi-off'];
+/** Where the persistence scenarios find PostgreSQL (the same variable as the test suites). */
+const POSTGRES_URL = process.env.BLUEMARBLE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const USAGE = `Usage: bluemarble bench [scenario...] [options]
 
@@ -23,6 +32,14 @@ Scenarios (default: tick sockets aoi-off):
   dense      only the dense variant of sockets: 50 clients + 60 NPCs packed together
   aoi-off    bytes per client with area of interest on vs effectively off, 1,000 clients (--quick: 200)
   ws-floor   the same message traffic through bare ws with no game: CPU floor per client (2,000 sockets)
+  saves      write-behind batch throughput, SQLite (worker thread) and PostgreSQL:
+             10,000 players x 10 batches (--quick: 2,000 x 3)
+  logins     AuthService logins/s with production argon2id, concurrency 1 and 4, 5 s each (--quick: 2 s)
+  save-tick  tick timings while batches of 10,000 saves are written: 1,000 live players at 20 Hz,
+             3 x (5 s idle + 5 s saving, a batch every second) per store (--quick: 1 x (2 s + 2 s))
+
+PostgreSQL (saves, save-tick) is at $BLUEMARBLE_TEST_POSTGRES, default
+postgres://postgres@127.0.0.1:5432/test; when it is not reachable its rows say so and are skipped.
 
 Options:
   --quick            small, fast forms of each scenario (a smoke test)
@@ -98,6 +115,9 @@ interface BenchReport {
   sockets?: SocketsResult;
   'aoi-off'?: AoiOffResult;
   'ws-floor'?: FloorResult;
+  saves?: SavesResult;
+  logins?: LoginsResult;
+  'save-tick'?: SaveTickResult;
   interrupted?: boolean;
 }
 
@@ -171,6 +191,28 @@ export async function benchCommand(argv: string[]): Promise<number> {
         case 'aoi-off':
           report['aoi-off'] = await runAoiOff(socketOpts);
           process.stdout.write(`\n${formatAoiOff(report['aoi-off'])}`);
+          break;
+        case 'saves': {
+          const players = args.quick ? 2000 : 10_000;
+          const batches = args.quick ? 3 : 10;
+          progress(`saves: ${players} players x ${batches} batches, sqlite then postgres at ${redactUrl(POSTGRES_URL)}`);
+          const rows = await runSavesBench({ players, batches, postgresUrl: POSTGRES_URL });
+          report.saves = { players, batches, rows };
+          process.stdout.write(`\n${formatSaves(report.saves)}`);
+          break;
+        }
+        case 'logins':
+          report.logins = await runLogins({
+            concurrencies: [1, 4],
+            seconds: args.quick ? 2 : 5,
+            accounts: 100,
+            signal: abort.signal,
+          });
+          process.stdout.write(`\n${formatLogins(report.logins)}`);
+          break;
+        case 'save-tick':
+          report['save-tick'] = await runSaveTick({ quick: args.quick, signal: abort.signal, postgresUrl: POSTGRES_URL });
+          process.stdout.write(`\n${formatSaveTick(report['save-tick'])}`);
           break;
       }
       progress(`${s}: done in ${Math.round((performance.now() - t0) / 1000)} s`);

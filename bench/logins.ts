@@ -8,10 +8,10 @@ import { Registry } from 'prom-client';
 import { AuthService } from '../src/auth/accounts.ts';
 import { MemoryLoginLimiter } from '../src/auth/limiter.ts';
 import { MemorySessions } from '../src/auth/memory-sessions.ts';
-import { PasswordHasher } from '../src/auth/passwords.ts';
+import { ARGON2_PARAMS, PasswordHasher } from '../src/auth/passwords.ts';
 import { createLogger } from '../src/ops/log.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
-import { percentile } from './util.ts';
+import { percentile, progress, round, table } from './util.ts';
 
 export interface LoginsBenchOptions {
   accounts: number;
@@ -81,4 +81,53 @@ export async function runLoginsBench(opts: LoginsBenchOptions): Promise<LoginsBe
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export interface LoginsRow extends LoginsBenchResult {
+  concurrency: number;
+  seconds: number;
+}
+
+export interface LoginsResult {
+  accounts: number;
+  /** UV_THREADPOOL_SIZE in effect (argon2 runs on libuv's pool). */
+  threadPool: number;
+  rows: LoginsRow[];
+}
+
+/** The `logins` scenario: each concurrency in turn, `seconds` each. */
+export async function runLogins(opts: {
+  concurrencies: readonly number[];
+  seconds: number;
+  accounts: number;
+  signal?: AbortSignal;
+}): Promise<LoginsResult> {
+  const rows: LoginsRow[] = [];
+  for (const concurrency of opts.concurrencies) {
+    if (opts.signal?.aborted) break;
+    progress(`logins: concurrency ${concurrency}, ${opts.seconds} s, production argon2id`);
+    const r = await runLoginsBench({ accounts: opts.accounts, seconds: opts.seconds, concurrency });
+    rows.push({
+      concurrency,
+      seconds: opts.seconds,
+      loginsPerSecond: round(r.loginsPerSecond, 1),
+      p50Ms: round(r.p50Ms, 1),
+      p99Ms: round(r.p99Ms, 1),
+    });
+  }
+  const pool = Number(process.env.UV_THREADPOOL_SIZE);
+  return { accounts: opts.accounts, threadPool: Number.isInteger(pool) && pool > 0 ? pool : 4, rows };
+}
+
+export function formatLogins(r: LoginsResult): string {
+  return table(
+    `logins: AuthService.login with production argon2id (${argonParams()}), SQLite, ${r.accounts} accounts, libuv pool ${r.threadPool}`,
+    ['concurrency', 'seconds', 'logins/s', 'p50 ms', 'p99 ms'],
+    r.rows.map((x) => [x.concurrency, x.seconds, x.loginsPerSecond, x.p50Ms, x.p99Ms]),
+  );
+}
+
+function argonParams(): string {
+  const p = ARGON2_PARAMS;
+  return `m=${round((p.memoryCost ?? 0) / 1024, 1)} MiB, t=${p.timeCost ?? '?'}, p=${p.parallelism ?? '?'}`;
 }

@@ -10,7 +10,7 @@ import { PostgresStore, createPgSchema, dropPgSchema, redactUrl, withSearchPath 
 import { ThreadedStore } from '../src/store/store-thread.ts';
 import type { InventoryItem, PlayerSave, Store } from '../src/store/store.ts';
 import { Rng } from '../src/world/rng.ts';
-import { median, round } from './util.ts';
+import { median, round, table } from './util.ts';
 
 export interface SavesBenchOptions {
   /** Accounts created and saved by every batch. Default 10,000. */
@@ -143,7 +143,7 @@ export async function runSavesBench(opts: SavesBenchOptions = {}): Promise<Saves
   return rows;
 }
 
-function skippedRow(adapter: string, players: number, batches: number, why: string): SavesBenchRow {
+export function skippedRow(adapter: string, players: number, batches: number, why: string): SavesBenchRow {
   return { adapter, skipped: why, players, batches, playersPerSecond: NaN, batchMsP50: NaN, batchMsMax: NaN };
 }
 
@@ -184,4 +184,25 @@ export async function benchPgSchema(url: string): Promise<string | { skipped: st
     return { skipped: `skipped: ${where} refused: ${err instanceof Error ? err.message : String(err)}` };
   }
   return schema;
+}
+
+export interface SavesResult {
+  players: number;
+  batches: number;
+  rows: SavesBenchRow[];
+}
+
+export function formatSaves(r: SavesResult): string {
+  return table(
+    `saves: write-behind batches of ${r.players.toLocaleString('en-US')} characters, one transaction each (median of ${r.batches} batches)`,
+    ['adapter', 'players', 'batches', 'players/s', 'batch p50 ms', 'batch max ms'],
+    r.rows.map((x) => [
+      x.skipped !== undefined ? `${x.adapter} (${x.skipped})` : x.adapter,
+      x.players,
+      x.batches,
+      x.playersPerSecond,
+      x.batchMsP50,
+      x.batchMsMax,
+    ]),
+  );
 }

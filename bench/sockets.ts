@@ -219,6 +219,7 @@ async function runStep(spec: StepSpec): Promise<StepResult> {
           String(1000 + i),
           '--name-prefix',
           `b${i}-`,
+          '--guest', // the server runs with --guests true: this measures the world, not logins
           '--json',
         ],
         { onStderr: (l) => progress(`  bots${procs > 1 ? ` ${i + 1}/${procs}` : ''}: ${l.trim()}`) },
