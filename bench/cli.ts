@@ -11,6 +11,8 @@ import type { FloorResult } from './floor.ts';
 import { formatLogins, runLogins } from './logins.ts';
 import type { LoginsResult } from './logins.ts';
 import { formatSaveTick, runSaveTick } from './save-tick.ts';
+import { formatCache, runCache } from './cache.ts';
+import type { CacheResult } from './cache.ts';
 import type { SaveTickResult } from './save-tick.ts';
 import { formatSaves, runSavesBench } from './saves.ts';
 import type { SavesResult } from './saves.ts';
@@ -18,7 +20,7 @@ import { formatTick, runTick } from './tick.ts';
 import type { TickResult } from './tick.ts';
 import { progress, round } from './util.ts';
 
-const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off', 'ws-floor', 'saves', 'logins', 'save-tick'] as const;
+const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off', 'ws-floor', 'saves', 'logins', 'save-tick', 'cache'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const DEFAULT_SCENARIOS: Scenario[] = ['tick', 'sockets', 'aoi-off'];
 /** Where the persistence scenarios find PostgreSQL (the same variable as the test suites). */
@@ -37,6 +39,9 @@ Scenarios (default: tick sockets aoi-off):
   logins     AuthService logins/s with production argon2id, concurrency 1 and 4, 5 s each (--quick: 2 s)
   save-tick  tick timings while batches of 10,000 saves are written: 1,000 live players at 20 Hz,
              3 x (5 s idle + 5 s saving, a batch every second) per store (--quick: 1 x (2 s + 2 s))
+  cache      L1/L2 hit rates for profiles and item definitions while 1,000 bots with accounts
+             play and look up nameplates and items, 30 s (--quick: 100 bots, 10 s; --counts N
+             sets the bots; BLUEMARBLE_BENCH_REDIS=redis://... adds the Redis L2)
 
 PostgreSQL (saves, save-tick) is at $BLUEMARBLE_TEST_POSTGRES, default
 postgres://postgres@127.0.0.1:5432/test; when it is not reachable its rows say so and are skipped.
@@ -47,6 +52,9 @@ Options:
   --counts N,N,...   client counts for sockets (first one for aoi-off)
   --bot-procs N      bots processes per run (default: 1, or 2 above 1,000 clients)
   --server-args=".." extra flags for every server started, e.g. --server-args="--zone-threads 1"
+  --players N        saves: players per batch; save-tick: saves per batch (default 10,000; saves --quick: 2,000)
+  --live N           save-tick: live players in the zones (default 1,000)
+  --seconds S        logins: seconds per concurrency; save-tick: length of each idle/saving window
   -h, --help         show this help
 
 Progress goes to stderr, results to stdout. Child processes are killed on exit and on Ctrl+C.
@@ -59,6 +67,16 @@ interface BenchArgs {
   counts: number[] | undefined;
   botProcs: number;
   serverArgs: string[];
+  players: number | undefined;
+  live: number | undefined;
+  seconds: number | undefined;
+}
+
+function intOption(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be an integer ${min}..${max}, got '${raw}'`);
+  return v;
 }
 
 class UsageError extends Error {}
@@ -76,6 +94,9 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         counts: { type: 'string' },
         'bot-procs': { type: 'string' },
         'server-args': { type: 'string' },
+        players: { type: 'string' },
+        live: { type: 'string' },
+        seconds: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -102,7 +123,26 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   }
   const scenarios = positionals.length > 0 ? [...new Set(positionals as Scenario[])] : DEFAULT_SCENARIOS;
   const serverArgs = (values['server-args'] ?? '').split(/\s+/).filter((a) => a.length > 0);
-  return { scenarios, quick: values.quick ?? false, json: values.json ?? false, counts, botProcs, serverArgs };
+  const players = intOption('players', values.players, 1, 1_000_000);
+  const live = intOption('live', values.live, 1, 100_000);
+  let seconds: number | undefined;
+  if (values.seconds !== undefined) {
+    seconds = Number(values.seconds);
+    if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
+      throw new UsageError(`--seconds must be a number 0.1..3600, got '${values.seconds}'`);
+    }
+  }
+  return {
+    scenarios,
+    quick: values.quick ?? false,
+    json: values.json ?? false,
+    counts,
+    botProcs,
+    serverArgs,
+    players,
+    live,
+    seconds,
+  };
 }
 
 interface BenchReport {
@@ -118,6 +158,7 @@ interface BenchReport {
   saves?: SavesResult;
   logins?: LoginsResult;
   'save-tick'?: SaveTickResult;
+  cache?: CacheResult;
   interrupted?: boolean;
 }
 
@@ -193,7 +234,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
           process.stdout.write(`\n${formatAoiOff(report['aoi-off'])}`);
           break;
         case 'saves': {
-          const players = args.quick ? 2000 : 10_000;
+          const players = args.players ?? (args.quick ? 2000 : 10_000);
           const batches = args.quick ? 3 : 10;
           progress(`saves: ${players} players x ${batches} batches, sqlite then postgres at ${redactUrl(POSTGRES_URL)}`);
           const rows = await runSavesBench({ players, batches, postgresUrl: POSTGRES_URL });
@@ -204,15 +245,31 @@ export async function benchCommand(argv: string[]): Promise<number> {
         case 'logins':
           report.logins = await runLogins({
             concurrencies: [1, 4],
-            seconds: args.quick ? 2 : 5,
+            seconds: args.seconds ?? (args.quick ? 2 : 5),
             accounts: 100,
             signal: abort.signal,
           });
           process.stdout.write(`\n${formatLogins(report.logins)}`);
           break;
         case 'save-tick':
-          report['save-tick'] = await runSaveTick({ quick: args.quick, signal: abort.signal, postgresUrl: POSTGRES_URL });
+          report['save-tick'] = await runSaveTick({
+            quick: args.quick,
+            signal: abort.signal,
+            postgresUrl: POSTGRES_URL,
+            ...(args.players !== undefined && { batchSize: args.players }),
+            ...(args.live !== undefined && { live: args.live }),
+            ...(args.seconds !== undefined && { windowMs: args.seconds * 1000 }),
+          });
           process.stdout.write(`\n${formatSaveTick(report['save-tick'])}`);
+          break;
+        case 'cache':
+          report.cache = await runCache({
+            clients: args.counts?.[0] ?? (args.quick ? 100 : 1000),
+            durationS: args.seconds ?? (args.quick ? 10 : 30),
+            ...(process.env.BLUEMARBLE_BENCH_REDIS && { redis: process.env.BLUEMARBLE_BENCH_REDIS }),
+            signal: abort.signal,
+          });
+          process.stdout.write(`\n${formatCache(report.cache)}`);
           break;
       }
       progress(`${s}: done in ${Math.round((performance.now() - t0) / 1000)} s`);

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { PostgresStore, createPgSchema, dropPgSchema, redactUrl, withSearchPath } from '../src/store/postgres.ts';
 import { ThreadedStore } from '../src/store/store-thread.ts';
@@ -31,6 +32,12 @@ export interface SavesBenchRow {
   playersPerSecond: number;
   batchMsP50: number;
   batchMsMax: number;
+  /**
+   * Event-loop busy time of the calling (main) thread per batch, median: what a batch costs the
+   * thread the zones tick on. SQLite: packing and posting to its worker; PostgreSQL: the client's
+   * work (building the array parameters, protocol, parsing replies).
+   */
+  mainThreadMsP50: number;
 }
 
 const ZONE = '881f1d4887fffff';
@@ -93,11 +100,14 @@ async function measure(adapter: string, store: Store, players: number, batches: 
   const rng = new Rng(0x5a7e5);
   await store.savePlayers(benchSaves(ids, 1, rng, true)); // inserts the states: not what is measured
   const times: number[] = [];
+  const busy: number[] = [];
   for (let b = 0; b < batches; b++) {
     const saves = benchSaves(ids, b + 2, rng, false);
+    const elu = performance.eventLoopUtilization();
     const t0 = performance.now();
     const result = await store.savePlayers(saves);
     times.push(performance.now() - t0);
+    busy.push(performance.eventLoopUtilization(elu).active);
     if (result.written !== players) throw new Error(`${adapter}: batch wrote ${result.written} of ${players}`);
   }
   const p50 = median(times);
@@ -108,6 +118,7 @@ async function measure(adapter: string, store: Store, players: number, batches: 
     playersPerSecond: Math.round(players / (p50 / 1000)),
     batchMsP50: round(p50, 1),
     batchMsMax: round(Math.max(...times), 1),
+    mainThreadMsP50: round(median(busy), 1),
   };
 }
 
@@ -144,7 +155,7 @@ export async function runSavesBench(opts: SavesBenchOptions = {}): Promise<Saves
 }
 
 export function skippedRow(adapter: string, players: number, batches: number, why: string): SavesBenchRow {
-  return { adapter, skipped: why, players, batches, playersPerSecond: NaN, batchMsP50: NaN, batchMsMax: NaN };
+  return { adapter, skipped: why, players, batches, playersPerSecond: NaN, batchMsP50: NaN, batchMsMax: NaN, mainThreadMsP50: NaN };
 }
 
 /** Whether something accepts TCP connections at the URL's host and port (2 s timeout). */
@@ -195,7 +206,7 @@ export interface SavesResult {
 export function formatSaves(r: SavesResult): string {
   return table(
     `saves: write-behind batches of ${r.players.toLocaleString('en-US')} characters, one transaction each (median of ${r.batches} batches)`,
-    ['adapter', 'players', 'batches', 'players/s', 'batch p50 ms', 'batch max ms'],
+    ['adapter', 'players', 'batches', 'players/s', 'batch p50 ms', 'batch max ms', 'main thread ms/batch'],
     r.rows.map((x) => [
       x.skipped !== undefined ? `${x.adapter} (${x.skipped})` : x.adapter,
       x.players,
@@ -203,6 +214,7 @@ export function formatSaves(r: SavesResult): string {
       x.playersPerSecond,
       x.batchMsP50,
       x.batchMsMax,
+      x.mainThreadMsP50,
     ]),
   );
 }

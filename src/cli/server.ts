@@ -20,6 +20,7 @@ import { DEFAULT_MOVEMENT_RULES, type EntityId } from '../world/types.ts';
 import { minCellInradiusM } from '../world/zoning.ts';
 import { ZoneHost } from '../zone/host.ts';
 import type { ZoneSettings } from '../zone/zone.ts';
+import { webRoutes } from '../web/routes.ts';
 
 export interface RunningServer {
   url: string;
@@ -130,6 +131,16 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
     logger,
     routes: [
       ...persistence.routes,
+      // The browser client at /, the ops dashboard at /ops, their bundles and JSON (src/web).
+      ...webRoutes({
+        metrics,
+        gateway,
+        host,
+        zoneResolution: config.world.zoneResolution,
+        zoneStats: () => zones.stats(false),
+        zoneMetrics: () => zones.metricsJson(),
+        isRunning: () => http.listening,
+      }),
       {
         method: 'GET',
         path: '/stats',

@@ -220,9 +220,32 @@ export interface PongEvent {
   clockOffsetMs: number;
 }
 
+/**
+ * The latest frame without copying (the 'update' event): one object per connection, rewritten
+ * for every frame, valid only during the event. Entity rows are state.entities (see SnapshotField).
+ */
+export interface FrameView {
+  seq: number;
+  /** Header serverTime: the server clock in ms modulo 2^32 when the frame was built. */
+  serverTime: number;
+  zone: ZoneId;
+  baselineSeq: number;
+  lastInputSeq: number;
+  state: FrameState;
+  /** Ids that entered view are added[0, addedCount). */
+  added: Int32Array;
+  addedCount: number;
+  /** Ids that left view are removed[0, removedCount). */
+  removed: Int32Array;
+  removedCount: number;
+}
+
 export interface GameConnectionEvents {
   welcome: Welcome;
+  /** Every frame, copied (FrameDecoded): convenient; built only when someone listens. */
   frame: FrameDecoded;
+  /** Every frame, not copied: see FrameView. */
+  update: FrameView;
   /** The whole character sheet, each time the server sends one (also kept as `character`). */
   character: CharacterMessage;
   reject: RejectEvent;
@@ -248,6 +271,12 @@ export interface GameConnectionOptions {
   now?: () => number;
   /** Give up on the handshake after this long (default 10 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * Drop a FRAME whose seq is not after the newest one (counted in framesStale) instead of
+   * treating it as a restart of the numbering. The server never restarts numbering within a
+   * connection, so this only matters for a link that reorders messages (tests, relays).
+   */
+  ignoreStaleFrames?: boolean;
   /** Share histograms between connections (bots) instead of allocating one pair each. */
   rttHistogram?: LatencyHistogram;
   updateLatencyHistogram?: LatencyHistogram;
@@ -415,6 +444,8 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   private readonly createSocket: CreateSocket;
   private readonly now: () => number;
   private readonly handshakeTimeoutMs: number;
+  private readonly ignoreStaleFrames: boolean;
+  private readonly frameView: FrameView;
 
   state: ConnectionState = 'idle';
   welcome: Welcome | undefined;
@@ -425,6 +456,8 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   messagesIn = 0;
   messagesOut = 0;
   framesIn = 0;
+  /** Frames dropped as older than one already received (only with ignoreStaleFrames). */
+  framesStale = 0;
   /** CHARACTER messages received. */
   charactersIn = 0;
   inputsSent = 0;
@@ -499,6 +532,19 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     this.createSocket = opts.createSocket;
     this.now = opts.now ?? defaultNow;
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000;
+    this.ignoreStaleFrames = opts.ignoreStaleFrames ?? false;
+    this.frameView = {
+      seq: 0,
+      serverTime: 0,
+      zone: '0',
+      baselineSeq: 0,
+      lastInputSeq: 0,
+      state: this.frameLast.state,
+      added: this.frameLast.added,
+      addedCount: 0,
+      removed: this.frameLast.removed,
+      removedCount: 0,
+    };
     this.rttHistogram = opts.rttHistogram ?? new LatencyHistogram();
     this.updateLatencyHistogram = opts.updateLatencyHistogram ?? new LatencyHistogram();
   }
@@ -727,6 +773,10 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   private receiveFrame(header: FrameHeader, payload: Uint8Array, offset: number): void {
     try {
       if (this.state !== 'open') throw new ProtocolError(ProtocolErrorCode.BadField, 'FRAME before WELCOME');
+      if (this.ignoreStaleFrames && header.seq <= this.history.latestSeq) {
+        this.framesStale++;
+        return;
+      }
       const out = this.frameNext;
       out.state = this.history.writable();
       decodeFrameInto(header, payload, this.baselineOf, out, offset);
@@ -789,6 +839,20 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     if (header.seq > this.ackFrame) this.ackFrame = header.seq;
     if (f.lastInputSeq > this.lastProcessedInputSeq) this.lastProcessedInputSeq = f.lastInputSeq;
     this.recordUpdateLatency(f.lastInputSeq);
+    if (this.hasListeners('update')) {
+      const v = this.frameView;
+      v.seq = header.seq;
+      v.serverTime = header.serverTime;
+      v.zone = header.zone;
+      v.baselineSeq = f.baselineSeq;
+      v.lastInputSeq = f.lastInputSeq;
+      v.state = f.state;
+      v.added = f.added;
+      v.addedCount = f.addedCount;
+      v.removed = f.removed;
+      v.removedCount = f.removedCount;
+      this.emit('update', v);
+    }
     // Building the FrameDecoded copies the frame: only when someone listens.
     if (this.hasListeners('frame')) this.emit('frame', this.lastFrame!);
   }

@@ -16,6 +16,7 @@ export type {
   CreateSocket,
   GameConnectionEvents,
   GameConnectionOptions,
+  FrameView,
   HistogramData,
   KickEvent,
   MoveInput,
@@ -25,3 +26,26 @@ export type {
 } from './connection.ts';
 export type { FrameDecoded, FrameState, EntitySnapshot, OwnState, Welcome } from '../protocol/types.ts';
 export { SNAPSHOT_STRIDE, SnapshotField } from '../protocol/types.ts';
+
+// The game-facing SDK (docs/client.md).
+export { ApiError, BlueMarbleClient, wsUrlOf } from './sdk.ts';
+export type {
+  BlueMarbleClientEvents,
+  BlueMarbleClientOptions,
+  ClientStats,
+  ConnectedEvent,
+  DisconnectedEvent,
+  ReconciledEvent,
+  ReconnectingEvent,
+  RejectedEvent,
+  SelfState,
+  ZoneChangedEvent,
+} from './sdk.ts';
+export { PlaybackClock, RemoteEntity } from './interpolation.ts';
+export { PREDICTION_RING, Predictor, poseGapM, posesEqual } from './prediction.ts';
+export type { ReconcileResult } from './prediction.ts';
+export { ServerClock } from './clock.ts';
+export { LinkSocket, SimulatedLink, symmetricLink } from './link.ts';
+export type { LinkDirection, LinkOptions } from './link.ts';
+export type { CharacterMessage } from '../protocol/types.ts';
+export type { MovementRules, Pose, ZoneId } from '../world/types.ts';

@@ -387,6 +387,8 @@ export class Gateway {
           speedTolerance: this.s.rules.speedTolerance,
           maxInputDtMs: this.s.rules.maxInputDtMs,
           maxInputsPerSecond: this.s.maxInputsPerSecond,
+          minAltCm: this.s.rules.minAltCm,
+          maxAltCm: this.s.rules.maxAltCm,
           nextInputSeq: 1,
           own: { ...pose, action: 0, actionSeq: 0 },
           sessionId,

@@ -187,6 +187,9 @@ export function encodeWelcome(m: Welcome, o: EncodeOptions = {}): Uint8Array {
   checkFinite('maxSpeed', m.maxSpeed);
   checkFinite('maxVerticalSpeed', m.maxVerticalSpeed);
   checkFinite('speedTolerance', m.speedTolerance);
+  if ((m.minAltCm | 0) !== m.minAltCm || (m.maxAltCm | 0) !== m.maxAltCm || m.minAltCm > m.maxAltCm) {
+    throw new RangeError(`altitude range must be i32 with min <= max: ${m.minAltCm}..${m.maxAltCm}`);
+  }
   checkString('sessionId', m.sessionId, 0, SESSION_ID_MAX_BYTES);
   return encodeMessage(MessageType.Welcome, { ...o, version: o.version ?? m.version, seq: 0 }, (w) => {
     w.u8(m.version);
@@ -198,6 +201,8 @@ export function encodeWelcome(m: Welcome, o: EncodeOptions = {}): Uint8Array {
     w.f32(m.speedTolerance);
     w.u16(m.maxInputDtMs);
     w.u16(m.maxInputsPerSecond);
+    w.i32(m.minAltCm);
+    w.i32(m.maxAltCm);
     w.uvarint(m.nextInputSeq);
     w.i32(m.own.latE7);
     w.i32(m.own.lonE7);
@@ -401,6 +406,9 @@ function decodeWelcome(r: Reader): Welcome {
   const speedTolerance = finite(r.f32(), 'speedTolerance');
   const maxInputDtMs = r.u16();
   const maxInputsPerSecond = r.u16();
+  const minAltCm = r.i32();
+  const maxAltCm = r.i32();
+  if (minAltCm > maxAltCm) throw bad(`altitude range ${minAltCm}..${maxAltCm}`);
   const nextInputSeq = u32Field(r, 'nextInputSeq');
   const latE7 = r.i32();
   const lonE7 = r.i32();
@@ -421,6 +429,8 @@ function decodeWelcome(r: Reader): Welcome {
     speedTolerance,
     maxInputDtMs,
     maxInputsPerSecond,
+    minAltCm,
+    maxAltCm,
     nextInputSeq,
     own: { latE7, lonE7, altCm, heading16, action, actionSeq },
     sessionId,

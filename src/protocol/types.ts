@@ -85,6 +85,8 @@ export interface Welcome {
   speedTolerance: number;
   maxInputDtMs: number;
   maxInputsPerSecond: number;
+  minAltCm: number; // i32, lowest altitude movement may reach (stepPose clamps to it)
+  maxAltCm: number; // i32, highest altitude; >= minAltCm
   nextInputSeq: number; // the seq the client must use for its next input
   own: OwnState;
   sessionId: string; // opaque, for logs and later resume

@@ -120,6 +120,8 @@ class FakeServer {
             speedTolerance: 0.1,
             maxInputDtMs: 250,
             maxInputsPerSecond: 30,
+            minAltCm: 0,
+            maxAltCm: 1_000_000,
             nextInputSeq: 1,
             own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
             sessionId: s.name,
@@ -424,7 +426,7 @@ async function startWsServer(): Promise<{ url: string; names: string[]; stop: ()
         sock.send(
           encodeWelcome({
             version: PROTOCOL_VERSION, entityId: names.length, tickRate: TICK_RATE, aoiRadius: 100, maxSpeed: MAX_SPEED,
-            maxVerticalSpeed: 3, speedTolerance: 0.1, maxInputDtMs: 250, maxInputsPerSecond: 30, nextInputSeq: 1,
+            maxVerticalSpeed: 3, speedTolerance: 0.1, maxInputDtMs: 250, maxInputsPerSecond: 30, minAltCm: 0, maxAltCm: 1_000_000, nextInputSeq: 1,
             own: empty.own, sessionId: m.body.name,
           }),
         );

@@ -82,6 +82,8 @@ const WELCOME: Welcome = {
   speedTolerance: 0.1,
   maxInputDtMs: 250,
   maxInputsPerSecond: 40,
+  minAltCm: 0,
+  maxAltCm: 1_000_000,
   nextInputSeq: 1000,
   own: { latE7: 473_000_000, lonE7: 85_000_000, altCm: 40_000, heading16: 0, action: 0, actionSeq: 0 },
   sessionId: 'sess-1',

@@ -71,10 +71,12 @@ export const welcome: fc.Arbitrary<Welcome> = rec({
   speedTolerance: finiteFloat,
   maxInputDtMs: u16,
   maxInputsPerSecond: u16,
+  minAltCm: fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+  altSpan: fc.integer({ min: 0, max: 0xffffffff }),
   nextInputSeq: u32,
   own: ownState,
   sessionId: str(0, 64),
-});
+}).map(({ altSpan, ...w }) => ({ ...w, maxAltCm: Math.min(0x7fffffff, w.minAltCm + altSpan) }));
 
 /** A 0..1 fraction already on the wire's 1/255 grid, so it round-trips exactly. */
 export const fraction255 = fc.integer({ min: 0, max: 255 }).map((k) => k / 255);

@@ -21,7 +21,7 @@ import {
 } from '../../src/protocol/messages.ts';
 import type { EncodeOptions } from '../../src/protocol/messages.ts';
 import { HEADER_SIZE, MessageType, PROTOCOL_VERSION } from '../../src/protocol/types.ts';
-import type { CharacterMessage, DecodedMessage } from '../../src/protocol/types.ts';
+import type { CharacterMessage, DecodedMessage, Welcome } from '../../src/protocol/types.ts';
 import * as arb from './protocol-arbitraries.ts';
 
 const opts: fc.Arbitrary<EncodeOptions> = fc.record({ seq: arb.u32, serverTime: arb.u32, zone: arb.zone }, { noNullPrototype: true });
@@ -485,6 +485,23 @@ const CHARACTER_EXAMPLE: CharacterMessage = {
   found: { itemId: 5, quantity: 1 },
 };
 
+const WELCOME_EXAMPLE: Welcome = {
+  version: 1,
+  entityId: 1001,
+  tickRate: 20,
+  aoiRadius: 150,
+  maxSpeed: 6,
+  maxVerticalSpeed: 3,
+  speedTolerance: 0.1,
+  maxInputDtMs: 250,
+  maxInputsPerSecond: 40,
+  minAltCm: 0,
+  maxAltCm: 1_000_000,
+  nextInputSeq: 1,
+  own: { latE7: 488_566_000, lonE7: 23_522_000, altCm: 3500, heading16: 16384, action: 0, actionSeq: 0 },
+  sessionId: 's1',
+};
+
 test('the hex dumps in docs/protocol.md are what the encoders write', () => {
   assert.equal(docDump('HELLO: guest'), hex(encodeHello({ minVersion: 1, maxVersion: 1, name: 'ann', token: '' })));
   assert.equal(
@@ -494,12 +511,22 @@ test('the hex dumps in docs/protocol.md are what the encoders write', () => {
       { seq: 101, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [2] },
     ] })),
   );
+  assert.equal(docDump('WELCOME (76 bytes)'), hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: '8828308281fffff' })));
   assert.equal(docDump('REJECT input 101'), hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: '8828308281fffff' })));
   assert.equal(docDump('KICK version_mismatch'), hex(encodeKick({ reason: 3, message: 'version mismatch' })));
   assert.equal(docDump('CHARACTER: a rare find'), hex(encodeCharacter(CHARACTER_EXAMPLE, { serverTime: 99100, zone: '8828308281fffff' })));
 });
 
 test('golden bytes (the worked examples in docs/protocol.md)', () => {
+  assert.equal(
+    hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: '8828308281fffff' })),
+    '0140340000000000e8030000ffff1f2808838208b1268ccc' + '01e90714000016430000c0400000404' + '0cdcccc3dfa002800' + '0000000040420f00' + '01f0ec1e1dd0ea6601ac0d00000040000002' + '7331',
+  );
+  assert.equal(
+    decodeMessage(encodeWelcome({ ...WELCOME_EXAMPLE, minAltCm: -50, maxAltCm: -50 })).type,
+    MessageType.Welcome,
+  );
+  assert.throws(() => encodeWelcome({ ...WELCOME_EXAMPLE, minAltCm: 10, maxAltCm: 9 }), RangeError);
   assert.equal(hex(encodeHello({ minVersion: 1, maxVersion: 1, name: 'ann', token: '' })), '010107000000000000000000000000000000000069819d4d010103616e6e00');
   assert.equal(
     hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: '8828308281fffff' })),

@@ -1,0 +1,829 @@
+// BlueMarbleClient: the game-facing client SDK. Logs in over HTTP, connects (GameConnection does
+// the wire), sends one input per server tick, predicts the local player with the server's own
+// movement rules, reconciles on every frame, smooths corrections, interpolates remote entities,
+// keeps a synchronised server clock and reconnects by itself. Browser and Node alike: it imports
+// only the pure protocol and world modules (never world/zoning.ts, which pulls in h3-js).
+import { GameConnection, KickError, TypedEmitter } from './connection.ts';
+import type { CloseEvent, CreateSocket, FrameView, KickEvent, RejectEvent, WebSocketLike } from './connection.ts';
+import { ServerClock } from './clock.ts';
+import { PlaybackClock, RemoteEntity } from './interpolation.ts';
+import { Predictor, copyPose, posesEqual } from './prediction.ts';
+import { SNAPSHOT_STRIDE, SnapshotField } from '../protocol/types.ts';
+import type { CharacterMessage, Welcome } from '../protocol/types.ts';
+import { E7, EARTH_RADIUS_M } from '../world/geo.ts';
+import { KickReason, RejectReason } from '../world/types.ts';
+import type { MovementRules, Pose, ZoneId } from '../world/types.ts';
+
+export interface BlueMarbleClientOptions {
+  /** http(s)://host:port of the server; the WebSocket URL is ws(s)://host:port/ws. */
+  baseUrl: string;
+  /** Default: globalThis.WebSocket (browsers, Node 22). Node 20 callers pass one built on `ws`. */
+  createSocket?: CreateSocket;
+  /** Default: globalThis.fetch. */
+  fetch?: typeof fetch;
+  /** Minimum delay remote entities are drawn behind the freshest frame (default 100 ms); grows with measured jitter. */
+  interpolationDelayMs?: number;
+  /** Reconnect and resume after a drop (default true). */
+  reconnect?: boolean;
+  /** Monotonic clock in ms (default performance.now()). */
+  now?: () => number;
+  // --- additions ---
+  /** Display name in HELLO (default: the username logged in with, else 'guest'). */
+  name?: string;
+  /**
+   * Send inputs from an internal timer at the server's tick rate (default true). When false, the
+   * caller calls step() once per tick (bots driving many clients from one loop, tests).
+   */
+  autoInputs?: boolean;
+  /** Corrections larger than this (metres) snap instead of being smoothed (default 4). */
+  snapDistanceM?: number;
+  /** Time constant of correction smoothing, ms (default 100). */
+  smoothingMs?: number;
+  /** Handshake timeout per connection attempt, ms (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Longest wait between reconnection attempts, ms (default 5 s). */
+  maxReconnectDelayMs?: number;
+}
+
+/** The local player: exact predicted grid pose plus a smoothed pose for drawing. */
+export interface SelfState {
+  id: number;
+  /** Predicted pose on the server's grid after every input sent (exact, comparable with the server's). */
+  latE7: number;
+  lonE7: number;
+  altCm: number;
+  heading16: number;
+  /** Smoothed pose for rendering (updated by sample()): degrees, metres, degrees clockwise from north. */
+  lat: number;
+  lon: number;
+  alt: number;
+  heading: number;
+  /** Last accepted action id and counter (authoritative, from the latest frame). */
+  action: number;
+  actionSeq: number;
+}
+
+export interface ClientStats {
+  rttMs: number;
+  bytesInPerSecond: number;
+  bytesOutPerSecond: number;
+  zone: ZoneId | undefined;
+  inView: number;
+  interpolationDelayMs: number;
+  /** Distance between the server's pose and our prediction for the same input, latest frame (m). */
+  predictionErrorM: number;
+  serverTimeOffsetMs: number;
+  // --- additions ---
+  /** Measured spread of frame arrival times (ms). */
+  jitterMs: number;
+  /** Frames compared with the prediction, and how many differed. */
+  predictionChecks: number;
+  predictionMismatches: number;
+  /** Inputs sent and sent-but-not-yet-processed by the server. */
+  inputsSent: number;
+  inputsPending: number;
+  rejects: number;
+  reconnects: number;
+}
+
+export interface ConnectedEvent {
+  welcome: Welcome;
+  /** True when this is a resumed session after a drop. */
+  reconnected: boolean;
+}
+
+export interface DisconnectedEvent {
+  code: number;
+  reason: string;
+  kickReason: number | undefined;
+  /** True when the client will try to reconnect. */
+  willReconnect: boolean;
+}
+
+export interface ReconnectingEvent {
+  attempt: number;
+  delayMs: number;
+}
+
+export interface RejectedEvent extends RejectEvent {
+  /** True when the input's movement was refused (speed, teleport, rate, malformed, stale). */
+  movementRefused: boolean;
+}
+
+export interface ZoneChangedEvent {
+  from: ZoneId | undefined;
+  to: ZoneId;
+}
+
+/** Each authoritative frame compared with the prediction (emitted only when listened to). */
+export interface ReconciledEvent {
+  inputSeq: number;
+  matched: boolean;
+  errorM: number;
+  server: Pose;
+  predicted: Pose;
+}
+
+export interface BlueMarbleClientEvents {
+  connected: ConnectedEvent;
+  disconnected: DisconnectedEvent;
+  reconnecting: ReconnectingEvent;
+  entityEntered: RemoteEntity;
+  entityUpdated: RemoteEntity;
+  entityLeft: RemoteEntity;
+  rejected: RejectedEvent;
+  kicked: KickEvent;
+  zoneChanged: ZoneChangedEvent;
+  character: CharacterMessage;
+  reconciled: ReconciledEvent;
+  error: Error;
+}
+
+/** An HTTP API error (docs/api.md): `code` is the JSON `error` field. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(status: number, body: Record<string, unknown>) {
+    const code = typeof body['error'] === 'string' ? body['error'] : `http_${status}`;
+    super(typeof body['message'] === 'string' ? body['message'] : `request failed with ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.field = typeof body['field'] === 'string' ? body['field'] : undefined;
+    this.retryAfterSeconds = typeof body['retryAfterSeconds'] === 'number' ? body['retryAfterSeconds'] : undefined;
+  }
+}
+
+/** Kicks after which reconnecting with the same token cannot work or is not wanted. */
+const TERMINAL_KICKS: ReadonlySet<number> = new Set([
+  KickReason.VersionMismatch,
+  KickReason.ProtocolError,
+  KickReason.Flood,
+  KickReason.Oversize,
+  KickReason.LoggedInElsewhere,
+  KickReason.Unauthorized,
+  KickReason.LoggedOut,
+]);
+
+const MOVEMENT_REJECTS: ReadonlySet<number> = new Set([
+  RejectReason.Speed,
+  RejectReason.Teleport,
+  RejectReason.Rate,
+  RejectReason.Malformed,
+  RejectReason.StaleSequence,
+]);
+
+const DEG_TO_M = (EARTH_RADIUS_M * Math.PI) / 180;
+const MAX_ACTIONS = 4;
+
+function defaultNow(): number {
+  return performance.now();
+}
+
+function defaultCreateSocket(): CreateSocket {
+  const WS = (globalThis as { WebSocket?: new (url: string) => unknown }).WebSocket;
+  if (typeof WS !== 'function') {
+    return () => {
+      throw new Error('no global WebSocket here (Node 20): pass createSocket, e.g. (url) => new WebSocket(url) from the ws package');
+    };
+  }
+  return (url) => new WS(url) as WebSocketLike;
+}
+
+/** ws(s)://host:port/ws for http(s)://host:port[/...]. */
+export function wsUrlOf(baseUrl: string): string {
+  const u = new URL(baseUrl);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.pathname = '/ws';
+  u.search = '';
+  u.hash = '';
+  return u.toString();
+}
+
+export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
+  readonly baseUrl: string;
+  readonly wsUrl: string;
+  /** The session token (after login() or useToken()); empty for a guest. */
+  token = '';
+  /** Player id from register()/login(), if known. */
+  playerId: number | undefined;
+  /** The current WELCOME (latest connection). */
+  welcome: Welcome | undefined;
+  /** Movement rules in force (from WELCOME). */
+  rules: MovementRules | undefined;
+  /** Remote entities in view, drawn at playback time by sample(). The map and its values are live. */
+  readonly entities: ReadonlyMap<number, RemoteEntity>;
+
+  private readonly opts: BlueMarbleClientOptions;
+  private readonly now: () => number;
+  private readonly doFetch: typeof fetch;
+  private readonly createSocket: CreateSocket;
+  private readonly reconnectEnabled: boolean;
+  private readonly autoInputs: boolean;
+  private readonly snapDistanceM: number;
+  private readonly smoothingMs: number;
+  private readonly maxReconnectDelayMs: number;
+  private name: string;
+
+  private conn: GameConnection | undefined;
+  private connecting: Promise<Welcome> | undefined;
+  private closed = false;
+  private reconnects = 0;
+  private readonly entityMap = new Map<number, RemoteEntity>();
+  private readonly predictor = new Predictor({ maxSpeed: 0, maxVerticalSpeed: 0, speedTolerance: 0, maxInputDtMs: 0, minAltCm: 0, maxAltCm: 0 });
+  private readonly clock = new ServerClock();
+  private readonly playback: PlaybackClock;
+  private dtMs = 50;
+  private holdGapMs = 225;
+  private frameGen = 0;
+  private zone: ZoneId | undefined;
+  private characterLast: CharacterMessage | undefined;
+
+  // input state
+  private moveE = 0; // cm/s, clamped
+  private moveN = 0;
+  private moveU = 0;
+  private readonly actions: number[] = [];
+  private readonly actionBuf: number[] = [];
+  private inputTimer: ReturnType<typeof setTimeout> | undefined;
+  private nextInputAt = 0;
+  private lastInputAt = NaN;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private pingsSent = 0;
+
+  // self
+  private readonly selfState: SelfState = { id: 0, latE7: 0, lonE7: 0, altCm: 0, heading16: 0, lat: 0, lon: 0, alt: 0, heading: 0, action: 0, actionSeq: 0 };
+  private haveSelf = false;
+  private sampled = false;
+  private offE = 0; // smoothing offset, metres (displayed - predicted)
+  private offN = 0;
+  private offU = 0;
+  private lastSampleAt = NaN;
+  private readonly before: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
+  private readonly serverPose: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
+  private lastErrorM = 0;
+
+  // stats
+  private readonly statsObj: ClientStats = {
+    rttMs: NaN,
+    bytesInPerSecond: 0,
+    bytesOutPerSecond: 0,
+    zone: undefined,
+    inView: 0,
+    interpolationDelayMs: 0,
+    predictionErrorM: 0,
+    serverTimeOffsetMs: NaN,
+    jitterMs: 0,
+    predictionChecks: 0,
+    predictionMismatches: 0,
+    inputsSent: 0,
+    inputsPending: 0,
+    rejects: 0,
+    reconnects: 0,
+  };
+  private bytesInBase = 0; // totals of earlier connections
+  private bytesOutBase = 0;
+  private rateAt = NaN;
+  private rateIn = 0;
+  private rateOut = 0;
+  private rejectsTotal = 0;
+  private inputsSentTotal = 0;
+
+  constructor(opts: BlueMarbleClientOptions) {
+    super();
+    this.opts = opts;
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.wsUrl = wsUrlOf(this.baseUrl);
+    this.now = opts.now ?? defaultNow;
+    const f = opts.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
+    this.doFetch = f ? f.bind(globalThis) : () => Promise.reject(new Error('no fetch available: pass opts.fetch'));
+    this.createSocket = opts.createSocket ?? defaultCreateSocket();
+    this.reconnectEnabled = opts.reconnect ?? true;
+    this.autoInputs = opts.autoInputs ?? true;
+    this.snapDistanceM = opts.snapDistanceM ?? 4;
+    this.smoothingMs = opts.smoothingMs ?? 100;
+    this.maxReconnectDelayMs = opts.maxReconnectDelayMs ?? 5000;
+    this.name = opts.name ?? 'guest';
+    this.playback = new PlaybackClock(opts.interpolationDelayMs ?? 100, this.dtMs);
+    this.entities = this.entityMap;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Accounts (docs/api.md)
+
+  async register(a: { username: string; email: string; password: string }): Promise<{ playerId: number }> {
+    const body = await this.post('/api/register', a);
+    const playerId = body['playerId'] as number;
+    return { playerId };
+  }
+
+  /** Logs in and keeps the token for connect(); ends any other session of the account. */
+  async login(a: { username: string; password: string }): Promise<void> {
+    const body = await this.post('/api/login', a);
+    this.token = String(body['token']);
+    if (typeof body['playerId'] === 'number') this.playerId = body['playerId'];
+    if (this.opts.name === undefined) this.name = typeof body['username'] === 'string' ? body['username'] : a.username;
+  }
+
+  /** Uses an existing session token (e.g. kept from an earlier login). */
+  useToken(token: string): void {
+    this.token = token;
+  }
+
+  private async post(path: string, body: unknown): Promise<Record<string, unknown>> {
+    const res = await this.doFetch(`${this.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      // not JSON: keep {}
+    }
+    if (!res.ok) throw new ApiError(res.status, json);
+    return json;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection
+
+  /** Connects (as a guest without a token) and resolves with WELCOME; starts the input timer. */
+  connect(): Promise<Welcome> {
+    if (this.conn?.isOpen && this.welcome) return Promise.resolve(this.welcome);
+    if (this.connecting) return this.connecting;
+    this.closed = false;
+    const p = this.open(false).finally(() => {
+      if (this.connecting === p) this.connecting = undefined;
+    });
+    this.connecting = p;
+    return p;
+  }
+
+  /** Stops sending, closes the connection and stops reconnecting. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopTimers();
+    const c = this.conn;
+    if (!c || c.state === 'closed' || c.state === 'idle') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      c.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      c.close();
+    });
+  }
+
+  get connected(): boolean {
+    return this.conn?.isOpen === true;
+  }
+
+  private async open(reconnected: boolean): Promise<Welcome> {
+    const conn = new GameConnection({
+      url: this.wsUrl,
+      name: this.name,
+      token: this.token,
+      createSocket: this.createSocket,
+      now: this.now,
+      ignoreStaleFrames: true,
+      ...(this.opts.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }),
+    });
+    this.conn = conn;
+    conn.on('update', (f) => this.onFrame(conn, f));
+    conn.on('reject', (r) => this.onReject(conn, r));
+    conn.on('character', (c) => {
+      this.characterLast = c;
+      this.emit('character', c);
+    });
+    conn.on('kick', (k) => this.emit('kicked', k));
+    conn.on('pong', () => {
+      if (this.conn === conn) this.clock.fromPong(conn.clockOffsetMs);
+    });
+    conn.on('error', (e) => {
+      if (this.hasListeners('error')) this.emit('error', e);
+    });
+    conn.on('close', (ev) => this.onClose(conn, ev));
+    const welcome = await conn.connect();
+    if (this.closed || this.conn !== conn) {
+      conn.close();
+      throw new Error('client closed');
+    }
+    this.onWelcome(welcome);
+    this.emit('connected', { welcome, reconnected });
+    return welcome;
+  }
+
+  private onWelcome(w: Welcome): void {
+    this.welcome = w;
+    const rules: MovementRules = {
+      maxSpeed: w.maxSpeed,
+      maxVerticalSpeed: w.maxVerticalSpeed,
+      speedTolerance: w.speedTolerance,
+      maxInputDtMs: w.maxInputDtMs,
+      minAltCm: w.minAltCm,
+      maxAltCm: w.maxAltCm,
+    };
+    this.rules = rules;
+    this.dtMs = Math.round(1000 / w.tickRate);
+    this.holdGapMs = this.dtMs * 4.5;
+    this.playback.setTickMs(this.dtMs);
+    this.playback.reset();
+    this.clock.resetFrames();
+    this.predictor.reset(w.own, w.nextInputSeq, rules);
+    this.selfState.id = w.entityId;
+    this.selfState.action = w.own.action;
+    this.selfState.actionSeq = w.own.actionSeq;
+    this.haveSelf = true;
+    this.offE = this.offN = this.offU = 0;
+    this.updateSelfExact();
+    this.setDisplayExact();
+    // Re-clamp the held move to this server's rules.
+    this.clampMove();
+    this.lastInputAt = NaN;
+    if (this.autoInputs) this.startInputTimer();
+    this.startPings();
+  }
+
+  private onClose(conn: GameConnection, ev: CloseEvent): void {
+    if (this.conn !== conn) return;
+    this.bytesInBase += conn.bytesIn;
+    this.bytesOutBase += conn.bytesOut;
+    this.conn = undefined;
+    this.stopTimers();
+    const wasOpen = this.welcome !== undefined && conn.welcome !== undefined;
+    const willReconnect =
+      wasOpen && !ev.requested && !this.closed && this.reconnectEnabled && !(ev.kickReason !== undefined && TERMINAL_KICKS.has(ev.kickReason));
+    if (wasOpen) this.emit('disconnected', { code: ev.code, reason: ev.reason, kickReason: ev.kickReason, willReconnect });
+    if (willReconnect) void this.reconnectLoop();
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    for (let attempt = 1; !this.closed; attempt++) {
+      const base = Math.min(this.maxReconnectDelayMs, 250 * 2 ** (attempt - 1));
+      const delayMs = Math.round(attempt === 1 ? 50 + Math.random() * 100 : base * (0.5 + Math.random() * 0.5));
+      this.emit('reconnecting', { attempt, delayMs });
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (this.closed) return;
+      try {
+        const p = this.open(true);
+        this.connecting = p;
+        await p;
+        this.reconnects++;
+        return;
+      } catch (err) {
+        if (err instanceof KickError && TERMINAL_KICKS.has(err.reason)) {
+          this.emit('disconnected', { code: 4000 + err.reason, reason: err.message, kickReason: err.reason, willReconnect: false });
+          return;
+        }
+      } finally {
+        this.connecting = undefined;
+      }
+    }
+  }
+
+  private stopTimers(): void {
+    if (this.inputTimer !== undefined) clearTimeout(this.inputTimer);
+    this.inputTimer = undefined;
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+
+  private startPings(): void {
+    this.pingsSent = 0;
+    const conn = this.conn;
+    // A few quick pings to sync the clock, then one a second.
+    const quick = setInterval(() => {
+      if (this.conn !== conn || !conn?.isOpen) return clearInterval(quick);
+      conn.ping();
+      if (++this.pingsSent >= 4) {
+        clearInterval(quick);
+        if (this.pingTimer === quick) this.pingTimer = setInterval(() => conn.isOpen && conn.ping(), 1000);
+      }
+    }, 100);
+    this.pingTimer = quick;
+    conn?.ping();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** Desired velocity in m/s (local east/north/up), held until changed; clamped to the server's limits. */
+  setMove(v: { east: number; north: number; up?: number }): void {
+    this.moveE = Number.isFinite(v.east) ? v.east * 100 : 0;
+    this.moveN = Number.isFinite(v.north) ? v.north * 100 : 0;
+    this.moveU = v.up !== undefined && Number.isFinite(v.up) ? v.up * 100 : 0;
+    this.clampMove();
+  }
+
+  /** Requests an action (ids: world ACTIONS) with the next input. */
+  act(actionId: number): void {
+    if (Number.isInteger(actionId) && actionId >= 0 && actionId <= 255) this.actions.push(actionId);
+  }
+
+  private clampMove(): void {
+    const r = this.rules;
+    let e = Math.trunc(this.moveE);
+    let n = Math.trunc(this.moveN);
+    let u = Math.trunc(this.moveU);
+    if (r) {
+      const maxH = Math.floor(r.maxSpeed * 100);
+      const h2 = e * e + n * n;
+      if (h2 > maxH * maxH) {
+        const k = maxH / Math.sqrt(h2);
+        e = Math.trunc(e * k);
+        n = Math.trunc(n * k);
+      }
+      const maxU = Math.floor(r.maxVerticalSpeed * 100);
+      if (u > maxU) u = maxU;
+      if (u < -maxU) u = -maxU;
+    }
+    this.moveE = e + 0;
+    this.moveN = n + 0;
+    this.moveU = u + 0;
+  }
+
+  /**
+   * Sends one input now (covering one tick) and predicts it; returns its seq, or -1 when not
+   * connected. Called by the internal timer; call it yourself with autoInputs: false.
+   */
+  step(): number {
+    const conn = this.conn;
+    if (!conn?.isOpen) return -1;
+    const acts = this.actionBuf;
+    acts.length = 0;
+    const n = Math.min(this.actions.length, MAX_ACTIONS);
+    for (let i = 0; i < n; i++) acts.push(this.actions[i]!);
+    const e = this.moveE;
+    const no = this.moveN;
+    const u = this.moveU;
+    const seq = conn.sendInput({ eastCms: e, northCms: no, upCms: u, actions: acts });
+    if (n > 0) this.actions.splice(0, n);
+    this.inputsSentTotal++;
+    this.predictor.predict(seq, this.dtMs, e, no, u);
+    this.lastInputAt = this.now();
+    this.updateSelfExact();
+    return seq;
+  }
+
+  private startInputTimer(): void {
+    if (this.inputTimer !== undefined) clearTimeout(this.inputTimer);
+    this.nextInputAt = this.now();
+    const conn = this.conn;
+    const run = (): void => {
+      this.inputTimer = undefined;
+      if (this.conn !== conn || !conn?.isOpen || this.closed) return;
+      const t = this.now();
+      // Drift-free schedule; after a long stall skip ahead instead of bursting.
+      if (t - this.nextInputAt > this.dtMs * 5) this.nextInputAt = t;
+      let sent = 0;
+      while (this.nextInputAt <= t && sent < 5) {
+        this.step();
+        this.nextInputAt += this.dtMs;
+        sent++;
+      }
+      this.updateRates(t);
+      this.inputTimer = setTimeout(run, Math.max(1, this.nextInputAt - this.now()));
+    };
+    run();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Incoming
+
+  private onReject(conn: GameConnection, r: RejectEvent): void {
+    if (this.conn !== conn) return;
+    this.rejectsTotal++;
+    const movementRefused = MOVEMENT_REJECTS.has(r.reason);
+    if (movementRefused) {
+      copyPose(this.before, this.predictor.pose);
+      if (this.predictor.rejectMovement(r.inputSeq)) this.absorbCorrection();
+    }
+    this.emit('rejected', { ...r, movementRefused });
+  }
+
+  private onFrame(conn: GameConnection, f: FrameView): void {
+    if (this.conn !== conn) return;
+    const t = this.now();
+    const st = this.clock.unwrapFrameTime(f.serverTime, t);
+    this.playback.observe(st, t);
+
+    // Own player: compare with the prediction, replay if the server disagreed.
+    const own = f.state.own;
+    const sp = this.serverPose;
+    sp.latE7 = own.latE7;
+    sp.lonE7 = own.lonE7;
+    sp.altCm = own.altCm;
+    sp.heading16 = own.heading16;
+    this.selfState.action = own.action;
+    this.selfState.actionSeq = own.actionSeq;
+    const pred = this.predictor;
+    copyPose(this.before, pred.pose);
+    const listening = this.hasListeners('reconciled');
+    let predicted: Pose | undefined;
+    if (listening) {
+      predicted = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
+      if (!pred.poseAt(f.lastInputSeq, predicted)) predicted = undefined;
+    }
+    const r = pred.reconcile(f.lastInputSeq, sp);
+    this.lastErrorM = r.errorM;
+    if (r.corrected) this.absorbCorrection();
+    if (listening && predicted) {
+      this.emit('reconciled', { inputSeq: f.lastInputSeq, matched: r.matched, errorM: r.errorM, server: { ...sp }, predicted });
+    }
+
+    // Zone.
+    if (f.zone !== this.zone) {
+      const from = this.zone;
+      this.zone = f.zone;
+      this.emit('zoneChanged', { from, to: f.zone });
+    }
+
+    // Remote entities: walk the frame's rows, then drop those not in it.
+    const gen = ++this.frameGen;
+    const ents = f.state.entities;
+    const data = ents.data;
+    const map = this.entityMap;
+    const selfId = this.selfState.id;
+    const wantUpdated = this.hasListeners('entityUpdated');
+    for (let k = 0; k < ents.count; k++) {
+      const id = data[k * SNAPSHOT_STRIDE + SnapshotField.id]!;
+      if (id === selfId) continue;
+      let e = map.get(id);
+      if (e === undefined) {
+        e = new RemoteEntity(id, data[k * SNAPSHOT_STRIDE + SnapshotField.kind]!);
+        e.push(data, k, st, this.holdGapMs);
+        e.seenGen = gen;
+        map.set(id, e);
+        this.emit('entityEntered', e);
+        continue;
+      }
+      e.seenGen = gen;
+      if (e.push(data, k, st, this.holdGapMs) && wantUpdated) this.emit('entityUpdated', e);
+    }
+    if (map.size > ents.count || f.removedCount > 0 || f.baselineSeq === 0) {
+      for (const e of map.values()) {
+        if (e.seenGen !== gen) {
+          map.delete(e.id);
+          this.emit('entityLeft', e);
+        }
+      }
+    }
+  }
+
+  /** The predicted pose moved from `before` to predictor.pose: keep the drawn pose where it was. */
+  private absorbCorrection(): void {
+    const a = this.before;
+    const b = this.predictor.pose;
+    if (posesEqual(a, b)) return;
+    const dN = ((a.latE7 - b.latE7) / E7) * DEG_TO_M;
+    let dLon = a.lonE7 - b.lonE7;
+    if (dLon >= 1_800_000_000) dLon -= 3_600_000_000;
+    else if (dLon < -1_800_000_000) dLon += 3_600_000_000;
+    const dE = (dLon / E7) * DEG_TO_M * Math.cos((b.latE7 / E7) * (Math.PI / 180));
+    const dU = (a.altCm - b.altCm) / 100;
+    this.offE += dE;
+    this.offN += dN;
+    this.offU += dU;
+    if (this.offE * this.offE + this.offN * this.offN + this.offU * this.offU > this.snapDistanceM * this.snapDistanceM) {
+      this.offE = this.offN = this.offU = 0;
+    }
+    this.updateSelfExact();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rendering
+
+  /**
+   * Advances smoothing and interpolation for a render frame at `now` (default: the clock):
+   * updates self's drawn pose and every entity's lat/lon/alt/heading.
+   */
+  sample(now: number = this.now()): void {
+    this.sampled = true;
+    const dt = Number.isNaN(this.lastSampleAt) ? 0 : Math.max(0, now - this.lastSampleAt);
+    this.lastSampleAt = now;
+    // Corrections fade out exponentially.
+    if (dt > 0) {
+      const k = Math.exp(-dt / this.smoothingMs);
+      this.offE *= k;
+      this.offN *= k;
+      this.offU *= k;
+      if (Math.abs(this.offE) + Math.abs(this.offN) + Math.abs(this.offU) < 1e-4) this.offE = this.offN = this.offU = 0;
+    }
+    if (this.haveSelf) {
+      // Between inputs, move from the pose before the latest input towards the latest one.
+      const p = this.predictor.previous;
+      const q = this.predictor.pose;
+      const f = Number.isNaN(this.lastInputAt) ? 1 : Math.min(1, Math.max(0, (now - this.lastInputAt) / this.dtMs));
+      let dLon = q.lonE7 - p.lonE7;
+      if (dLon >= 1_800_000_000) dLon -= 3_600_000_000;
+      else if (dLon < -1_800_000_000) dLon += 3_600_000_000;
+      const latE7 = p.latE7 + (q.latE7 - p.latE7) * f;
+      const lat = latE7 / E7 + this.offN / DEG_TO_M;
+      const cosLat = Math.max(1e-6, Math.cos((latE7 / E7) * (Math.PI / 180)));
+      let lon = (p.lonE7 + dLon * f) / E7 + this.offE / (DEG_TO_M * cosLat);
+      if (lon >= 180) lon -= 360;
+      else if (lon < -180) lon += 360;
+      let dH = q.heading16 - p.heading16;
+      if (dH > 32768) dH -= 65536;
+      else if (dH < -32768) dH += 65536;
+      let h = p.heading16 + dH * f;
+      if (h < 0) h += 65536;
+      else if (h >= 65536) h -= 65536;
+      const s = this.selfState;
+      s.lat = lat;
+      s.lon = lon;
+      s.alt = (p.altCm + (q.altCm - p.altCm) * f) / 100 + this.offU;
+      s.heading = (h * 360) / 65536;
+    }
+    const pt = this.playback.time(now);
+    if (!Number.isNaN(pt)) for (const e of this.entityMap.values()) e.sampleAt(pt);
+  }
+
+  /** The local player, predicted (exact fields) and smoothed (lat/lon/alt/heading); undefined before WELCOME. */
+  get self(): SelfState | undefined {
+    if (!this.haveSelf) return undefined;
+    if (!this.sampled) this.setDisplayExact();
+    return this.selfState;
+  }
+
+  get character(): CharacterMessage | undefined {
+    return this.characterLast;
+  }
+
+  /** Synchronised server clock (ms); NaN before the first frame or pong. */
+  serverTime(): number {
+    return this.clock.at(this.now());
+  }
+
+  /** The playback time remote entities are drawn at (server clock ms). */
+  playbackTime(now: number = this.now()): number {
+    return this.playback.target(now);
+  }
+
+  get stats(): ClientStats {
+    const s = this.statsObj;
+    const c = this.conn;
+    this.updateRates(this.now());
+    s.rttMs = c?.rttMs ?? NaN;
+    s.bytesInPerSecond = this.rateIn;
+    s.bytesOutPerSecond = this.rateOut;
+    s.zone = this.zone;
+    s.inView = this.entityMap.size;
+    s.interpolationDelayMs = this.playback.delayMs;
+    s.predictionErrorM = this.lastErrorM;
+    s.serverTimeOffsetMs = this.clock.offsetMs;
+    s.jitterMs = this.playback.jitterMs;
+    s.predictionChecks = this.predictor.checks;
+    s.predictionMismatches = this.predictor.mismatches;
+    s.inputsSent = this.inputsSentTotal;
+    s.inputsPending = this.haveSelf ? this.predictor.lastSeq - this.predictor.ackSeq : 0;
+    s.rejects = this.rejectsTotal;
+    s.reconnects = this.reconnects;
+    return s;
+  }
+
+  private updateRates(t: number): void {
+    const inTotal = this.bytesInBase + (this.conn?.bytesIn ?? 0);
+    const outTotal = this.bytesOutBase + (this.conn?.bytesOut ?? 0);
+    if (Number.isNaN(this.rateAt)) {
+      this.rateAt = t;
+      this.rateInBase = inTotal;
+      this.rateOutBase = outTotal;
+      return;
+    }
+    const dt = t - this.rateAt;
+    if (dt < 1000) return;
+    this.rateIn = ((inTotal - this.rateInBase) * 1000) / dt;
+    this.rateOut = ((outTotal - this.rateOutBase) * 1000) / dt;
+    this.rateAt = t;
+    this.rateInBase = inTotal;
+    this.rateOutBase = outTotal;
+  }
+  private rateInBase = 0;
+  private rateOutBase = 0;
+
+  private updateSelfExact(): void {
+    const s = this.selfState;
+    const p = this.predictor.pose;
+    s.latE7 = p.latE7;
+    s.lonE7 = p.lonE7;
+    s.altCm = p.altCm;
+    s.heading16 = p.heading16;
+  }
+
+  private setDisplayExact(): void {
+    const s = this.selfState;
+    s.lat = s.latE7 / E7;
+    s.lon = s.lonE7 / E7;
+    s.alt = s.altCm / 100;
+    s.heading = (s.heading16 * 360) / 65536;
+  }
+}
+
+
