@@ -131,6 +131,8 @@ export class WriteBehind implements CharacterSink {
         }
         for (const s of collected) this.queue(s);
         if (this.pending.size === 0) return { written: 0, stale: 0, failed: 0 };
+        // Let a tick that fell due while collecting run before the batch is packed and sent.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const batch = this.pending;
         this.pending = new Map();
         this.inFlight = batch;
