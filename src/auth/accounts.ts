@@ -65,6 +65,8 @@ export interface AuthServiceOptions {
   idleMs: number;
   /** Default: production argon2id parameters. Tests pass `new PasswordHasher({ fast: true })`. */
   passwords?: PasswordHasher;
+  /** After an account is stored: the composition root writes the new profile through its caches. */
+  onRegistered?: (account: { playerId: number; username: string }) => void;
 }
 
 type Op = 'register' | 'login' | 'refresh' | 'logout' | 'authenticate';
@@ -84,6 +86,7 @@ export class AuthService {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly passwords: PasswordHasher;
+  private readonly onRegistered: AuthServiceOptions['onRegistered'];
   private readonly requests: Counter<'op' | 'result'>;
   private readonly ended: Counter<'reason'>;
   private readonly subscription: { unsubscribe(): void };
@@ -96,6 +99,7 @@ export class AuthService {
     this.now = opts.now ?? Date.now;
     this.idleMs = opts.idleMs;
     this.passwords = opts.passwords ?? new PasswordHasher();
+    this.onRegistered = opts.onRegistered;
     this.requests = counter(opts.registry, 'bluemarble_auth_requests_total', 'Account API requests by operation and result', [
       'op',
       'result',
@@ -114,6 +118,7 @@ export class AuthService {
       try {
         const account = await this.store.createAccount({ username, email: email.toLowerCase(), passwordHash });
         this.logger.info({ playerId: account.playerId, username: account.username, remote }, 'account registered');
+        this.onRegistered?.({ playerId: account.playerId, username: account.username });
         return { playerId: account.playerId, username: account.username };
       } catch (err) {
         if (!(err instanceof AccountConflictError)) throw err;

@@ -68,12 +68,24 @@ export async function openPersistence(config: ServerConfig, logger: Logger, regi
       opened.push(sessions);
       limiter = new MemoryLoginLimiter();
     }
-    const auth = new AuthService({ store, sessions, limiter, logger: log, registry, idleMs });
+
     // Both caches share the tiers; only what they hold and how a miss is loaded differ.
     const tiered = <T>(space: 'player' | 'item', l1: { max: number; ttlMs: number }, load: (id: number) => Promise<T | undefined>) =>
       new TieredCache<T>({ space, l1, ...(l2 && { l2, l2TtlMs: L2_TTL_MS }), load: (key) => load(Number(key)), registry, log });
     const profiles = tiered<PlayerRecord>('player', PROFILE_L1, (id) => store.loadPlayer(id));
     const items = tiered<ItemDefinition>('item', ITEM_L1, (id) => store.itemDefinition(id));
+    // A new account's profile is known without asking the database: write it through, so the
+    // first login finds it in the cache.
+    const auth = new AuthService({
+      store,
+      sessions,
+      limiter,
+      logger: log,
+      registry,
+      idleMs,
+      onRegistered: ({ playerId, username }) =>
+        void profiles.set(String(playerId), { playerId, username, state: null, inventory: [], skills: [] }),
+    });
     let collect: () => PlayerSave[] | Promise<PlayerSave[]> = () => [];
     const writeBehind = new WriteBehind({
       store,

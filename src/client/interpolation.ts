@@ -123,8 +123,6 @@ export class RemoteEntity {
   heading8 = 0;
   action = 0;
   actionSeq = 0;
-  /** Server time (ms) of the frame that last changed this entity. */
-  updatedAt = 0;
   /** @internal frame generation that last contained this entity. */
   seenGen = 0;
   private readonly samples = new Float64Array(RING * F);
@@ -161,7 +159,6 @@ export class RemoteEntity {
     this.action = action;
     this.actionSeq = actionSeq;
     if (!changed) return false;
-    this.updatedAt = t;
     if (!moved) return true;
     if (!first) {
       const lastT = this.samples[this.head * F]!;

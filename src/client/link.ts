@@ -10,7 +10,8 @@ export interface LinkDirection {
   /** Extra delay, uniformly random in [0, jitterMs). */
   jitterMs?: number;
   /**
-   * When true each message gets its own delay, so a later one may arrive first. When false
+   * When true each message gets its own delay, so a later one may arrive first (never before the
+   * connection's first message in that direction: HELLO and WELCOME stay first). When false
    * (default) messages keep their order, as on a TCP connection: a late one holds up the rest.
    */
   reorder?: boolean;
@@ -106,6 +107,8 @@ export class LinkSocket implements WebSocketLike {
   private dead = false;
   private lastUp = 0;
   private lastDown = 0;
+  private firstUp = -1;
+  private firstDown = -1;
   private extraDownMs = 0;
   private extraDownCount = 0;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -147,7 +150,9 @@ export class LinkSocket implements WebSocketLike {
     const copy = data.slice();
     let at = Date.now() + link.delay(link.up);
     if (!link.up.reorder) at = Math.max(at, this.lastUp);
-    this.lastUp = at;
+    if (this.firstUp < 0) this.firstUp = at;
+    at = Math.max(at, this.firstUp);
+    this.lastUp = Math.max(at, this.lastUp);
     this.later(at - Date.now(), () => {
       if (!this.dead && this.inner.readyState === OPEN) this.inner.send(copy);
     });
@@ -199,7 +204,9 @@ export class LinkSocket implements WebSocketLike {
       this.extraDownCount--;
     }
     if (!link.down.reorder) at = Math.max(at, this.lastDown);
-    this.lastDown = at;
+    if (this.firstDown < 0) this.firstDown = at;
+    at = Math.max(at, this.firstDown);
+    this.lastDown = Math.max(at, this.lastDown);
     this.later(at - Date.now(), () => {
       if (!this.dead && this.state !== CLOSED) this.onmessage?.({ data: copy });
     });

@@ -48,6 +48,8 @@ export interface BlueMarbleClientOptions {
 /** The local player: exact predicted grid pose plus a smoothed pose for drawing. */
 export interface SelfState {
   id: number;
+  /** Always 0 (EntityKind.Player), so self can be drawn like any entity. */
+  kind: number;
   /** Predicted pose on the server's grid after every input sent (exact, comparable with the server's). */
   latE7: number;
   lonE7: number;
@@ -254,7 +256,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
   private pingsSent = 0;
 
   // self
-  private readonly selfState: SelfState = { id: 0, latE7: 0, lonE7: 0, altCm: 0, heading16: 0, lat: 0, lon: 0, alt: 0, heading: 0, action: 0, actionSeq: 0 };
+  private readonly selfState: SelfState = { id: 0, kind: 0, latE7: 0, lonE7: 0, altCm: 0, heading16: 0, lat: 0, lon: 0, alt: 0, heading: 0, action: 0, actionSeq: 0 };
   private haveSelf = false;
   private sampled = false;
   private offE = 0; // smoothing offset, metres (displayed - predicted)
@@ -761,9 +763,16 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     return this.clock.at(this.now());
   }
 
-  /** The playback time remote entities are drawn at (server clock ms). */
+  /**
+   * The time remote entities are drawn at, on the server clock (ms): serverTime() minus the
+   * one-way latency minus interpolationDelayMs, roughly. NaN before the first frame.
+   */
   playbackTime(now: number = this.now()): number {
-    return this.playback.target(now);
+    const t = this.playback.target(now);
+    // Frame times are the header's u32 clock unwrapped; put them on the full server clock.
+    const full = this.clock.at(now);
+    if (!Number.isFinite(full)) return t;
+    return t + Math.round((full - t) / 0x1_0000_0000) * 0x1_0000_0000;
   }
 
   get stats(): ClientStats {

@@ -34,7 +34,7 @@ const PLAY_CSS = `
 export function playPage(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>BlueMarble</title><style>${BASE_CSS}${PLAY_CSS}</style></head>
+<link rel="icon" href="data:,"><title>BlueMarble</title><style>${BASE_CSS}${PLAY_CSS}</style></head>
 <body>
 <form id="login" autocomplete="on">
   <h1>BlueMarble</h1>
@@ -82,7 +82,7 @@ td.n, th.n { text-align: right; }
 export function opsPage(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>BlueMarble ops</title><style>${BASE_CSS}${OPS_CSS}</style></head>
+<link rel="icon" href="data:,"><title>BlueMarble ops</title><style>${BASE_CSS}${OPS_CSS}</style></head>
 <body>
 <header><h1>BlueMarble ops</h1><span id="updated">loading…</span><span><a href="/">play</a> · <a href="/metrics">metrics</a> · <a href="/healthz">health</a></span></header>
 <section class="cards">

@@ -128,9 +128,9 @@ describe('browser client', { skip }, () => {
     const end = await state(page, (b) => b.self!);
     const moved = metresBetween(start, end);
     console.log(`# walked ${moved.east.toFixed(1)} m east, ${moved.north.toFixed(1)} m north`);
-    // 6 m/s for 1.2 s each way, give or take a tick or two of latency.
-    assert.ok(moved.east > 4 && moved.east < 9, `east ${moved.east} m`);
-    assert.ok(moved.north > 4 && moved.north < 9, `north ${moved.north} m`);
+    // 6 m/s for 1.2 s each way, give or take latency and a busy machine stretching the hold.
+    assert.ok(moved.east > 4 && moved.east < 14, `east ${moved.east} m`);
+    assert.ok(moved.north > 4 && moved.north < 14, `north ${moved.north} m`);
     // Standing still again.
     const still = await state(page, (b) => b.self!);
     await new Promise((r) => setTimeout(r, 400));

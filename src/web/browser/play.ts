@@ -1,7 +1,8 @@
 // The player's page: log in (or register), then the map of the player's surroundings, moved with
 // WASD or the arrow keys, and a HUD (ping, zone, entities in view, bytes per second).
 // Built by src/web/bundle.ts into /assets/play.js; all game traffic goes through the SDK.
-import { BlueMarbleClient } from './sdk.ts';
+import { BlueMarbleClient } from '../../client/index.ts';
+import type { DisconnectedEvent, KickEvent, RejectedEvent, ZoneChangedEvent } from '../../client/index.ts';
 import { byId, win } from './dom.ts';
 import type { CanvasLike, InputLike, KeyboardEventLike } from './dom.ts';
 import { MapRenderer } from './render.ts';
@@ -57,7 +58,8 @@ function setMode(next: Mode): void {
 byId('switch-mode').addEventListener('click', () => setMode(mode === 'login' ? 'register' : 'login'));
 
 function newClient(): BlueMarbleClient {
-  client?.close();
+  void client?.close();
+  currentZone = '0';
   return new BlueMarbleClient({ baseUrl: win.location.origin });
 }
 
@@ -71,9 +73,9 @@ form.addEventListener('submit', (ev) => {
       client = c;
       const user = username.value.trim();
       if (mode === 'register') await c.register({ username: user, email: email.value.trim(), password: password.value });
-      const res: unknown = await c.login({ username: user, password: password.value });
-      const token = tokenOf(res);
-      if (token) win.sessionStorage.setItem(TOKEN_KEY, token);
+      await c.login({ username: user, password: password.value });
+      // Kept for this tab only, so a reload resumes the session without asking again.
+      if (c.token) win.sessionStorage.setItem(TOKEN_KEY, c.token);
       password.value = '';
       await enterGame(c);
     } catch (err) {
@@ -84,11 +86,6 @@ form.addEventListener('submit', (ev) => {
     }
   })();
 });
-
-function tokenOf(res: unknown): string | undefined {
-  if (typeof res === 'object' && res !== null && 'token' in res && typeof res.token === 'string') return res.token;
-  return undefined;
-}
 
 function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
@@ -107,17 +104,33 @@ function showLogin(): void {
 
 async function enterGame(c: BlueMarbleClient): Promise<void> {
   status('connecting…');
-  c.on('disconnected', () => status('disconnected', true));
-  c.on('reconnecting', () => status('reconnecting…', true));
-  c.on('connected', () => status('connected'));
-  c.on('zoneChanged', () => void loadZones());
-  c.on('kicked', (e: unknown) => {
-    const reason = kickName(e);
-    win.sessionStorage.removeItem(TOKEN_KEY);
-    errorBox.textContent = `The server ended the session: ${reason}.`;
-    showLogin();
+  let lastKick: KickEvent | undefined;
+  c.on('kicked', (e: KickEvent) => {
+    lastKick = e;
   });
-  c.on('rejected', (e: unknown) => debug.rejects.push(kickName(e)));
+  c.on('disconnected', (e: DisconnectedEvent) => {
+    if (e.willReconnect) {
+      status('connection lost, reconnecting…', true);
+      return;
+    }
+    status('disconnected', true);
+    // A kick the SDK does not recover from (logged in elsewhere, logged out, unauthorized, ...)
+    // ends the session: back to the form.
+    if (e.kickReason !== undefined && client === c) {
+      win.sessionStorage.removeItem(TOKEN_KEY);
+      errorBox.textContent = `The server ended the session: ${lastKick?.reasonName ?? `kick ${e.kickReason}`}.`;
+      showLogin();
+    }
+  });
+  c.on('reconnecting', (e) => status(`reconnecting (attempt ${e.attempt})…`, true));
+  c.on('connected', (e) => status(e.reconnected ? 'reconnected' : 'connected'));
+  c.on('zoneChanged', (e: ZoneChangedEvent) => {
+    currentZone = e.to;
+    void loadZones();
+  });
+  c.on('rejected', (e: RejectedEvent) => {
+    if (debug.rejects.length < 100) debug.rejects.push(e.reasonName);
+  });
   const welcome = await c.connect();
   aoiRadiusM = welcome.aoiRadius;
   maxSpeed = welcome.maxSpeed;
@@ -132,14 +145,6 @@ async function enterGame(c: BlueMarbleClient): Promise<void> {
   }
 }
 
-function kickName(e: unknown): string {
-  if (typeof e === 'object' && e !== null) {
-    if ('reasonName' in e && typeof e.reasonName === 'string') return e.reasonName;
-    if ('reason' in e) return String(e.reason);
-  }
-  return 'unknown reason';
-}
-
 function status(text: string, warn = false): void {
   statusBox.textContent = text;
   statusBox.classList.toggle('warn', warn);
@@ -148,12 +153,13 @@ function status(text: string, warn = false): void {
 // ---- zone borders (from the server: the bundle carries no H3 code) -------------------------
 
 let zones: ZoneShape[] = [];
+let currentZone = '0';
 let zonesFor = '';
 let zonesLoading = false;
 
 async function loadZones(): Promise<void> {
   const self = client?.self;
-  const zone = client?.stats.zone ?? '0';
+  const zone = currentZone;
   if (!self || zonesLoading || zone === zonesFor || zone === '0') return;
   zonesLoading = true;
   try {
@@ -249,10 +255,10 @@ function frame(now: number): void {
   client.sample(now);
   renderer.resize(win.devicePixelRatio || 1);
   renderer.draw({
-    self: client.self ?? undefined,
+    self: client.self,
     entities: client.entities.values(),
     selfId,
-    zone: client.stats.zone,
+    zone: currentZone,
     zones,
     aoiRadiusM,
     zoom,
@@ -274,7 +280,8 @@ function updateHud(): void {
   const s = client?.stats;
   if (!s) return;
   hud.ping.textContent = Number.isFinite(s.rttMs) ? `${Math.round(s.rttMs)} ms` : '-';
-  hud.zone.textContent = s.zone === '0' ? '-' : s.zone;
+  if (s.zone !== undefined) currentZone = s.zone;
+  hud.zone.textContent = currentZone === '0' ? '-' : currentZone;
   hud.view.textContent = String(s.inView);
   hud.bytes.textContent = `${formatBytes(s.bytesInPerSecond)}/s / ${formatBytes(s.bytesOutPerSecond)}/s`;
 }
@@ -308,7 +315,7 @@ const debug = {
     return client?.entities.size ?? 0;
   },
   get stats(): Record<string, unknown> {
-    return { ...(client?.stats ?? {}) };
+    return client ? { ...client.stats } : {};
   },
   get zones(): string[] {
     return zones.map((z) => z.zone);

@@ -15,6 +15,12 @@ export interface Positioned {
   heading: number;
 }
 
+export interface Pose2D {
+  lat: number;
+  lon: number;
+  heading: number;
+}
+
 export interface ZoneShape {
   zone: string;
   center: [number, number];
@@ -22,7 +28,7 @@ export interface ZoneShape {
 }
 
 export interface Scene {
-  self: Positioned | undefined;
+  self: Pose2D | undefined;
   entities: Iterable<Positioned>;
   selfId: number;
   /** Zone the player is in ('0' before the first frame) and the shapes known near it. */
@@ -190,7 +196,7 @@ export class MapRenderer {
   }
 
   /** Grid lines fixed to the ground (they slide as the player walks). */
-  private grid(self: Positioned, scale: number, cosLat: number, cx: number, cy: number): void {
+  private grid(self: Pose2D, scale: number, cosLat: number, cx: number, cy: number): void {
     const { ctx, width: w, height: h } = this;
     const step = niceLength(40 / scale);
     const px = step * scale;
