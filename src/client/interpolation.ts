@@ -175,8 +175,14 @@ export class RemoteEntity {
     return true;
   }
 
-  /** Sets lat/lon/alt/heading to the interpolated pose at playback time `t`. */
-  sampleAt(t: number): void {
+  /**
+   * Sets lat/lon/alt/heading to the interpolated pose at playback time `t`. Past the newest
+   * sample, an entity that was moving on every frame (its last two samples at most
+   * `extrapolateMs` / 2 apart) and for which no newer frame has arrived (a late frame) keeps
+   * going at its last velocity for up to `extrapolateMs`, so a late frame does not show as a
+   * stall; one that frames confirm unchanged holds still.
+   */
+  sampleAt(t: number, extrapolateMs = 0): void {
     const s = this.samples;
     if (this.n === 0) return;
     let b = this.head;
@@ -195,7 +201,17 @@ export class RemoteEntity {
       return;
     }
     if (found === this.head) {
-      this.write(found, found, 0); // past the newest: hold (no extrapolation)
+      const th = s[found * F]!;
+      if (extrapolateMs > 0 && this.n >= 2 && t > this.lastFrameT) {
+        const prev = (found - 1 + RING) & RMASK;
+        const tp = s[prev * F]!;
+        if (th > tp && th - tp <= extrapolateMs / 2) {
+          const te = t - th > extrapolateMs ? th + extrapolateMs : t;
+          this.write(prev, found, (te - tp) / (th - tp));
+          return;
+        }
+      }
+      this.write(found, found, 0); // past the newest: hold
       return;
     }
     const ta = s[found * F]!;

@@ -744,7 +744,9 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       s.heading = (h * 360) / 65536;
     }
     const pt = this.playback.time(now);
-    if (!Number.isNaN(pt)) for (const e of this.entityMap.values()) e.sampleAt(pt);
+    if (Number.isNaN(pt)) return;
+    const ex = this.dtMs * 2;
+    for (const e of this.entityMap.values()) e.sampleAt(pt, ex);
   }
 
   /** The local player, predicted (exact fields) and smoothed (lat/lon/alt/heading); undefined before WELCOME. */
