@@ -177,12 +177,13 @@ export class RemoteEntity {
 
   /**
    * Sets lat/lon/alt/heading to the interpolated pose at playback time `t`. Past the newest
-   * sample, an entity that was moving on every frame (its last two samples at most
-   * `extrapolateMs` / 2 apart) and for which no newer frame has arrived (a late frame) keeps
-   * going at its last velocity for up to `extrapolateMs`, so a late frame does not show as a
-   * stall; one that frames confirm unchanged holds still.
+   * sample, an entity that was moving steadily (its last two samples at most `maxSpanMs`
+   * apart: every frame, or every 2nd/4th for far entities) keeps going at its last velocity
+   * for up to that spacing plus `extrapolateMs`, unless frames have already shown it unchanged
+   * for that long (then it stopped: hold). So a late frame, or a tick in which the server had
+   * no input for it, does not show as a stall.
    */
-  sampleAt(t: number, extrapolateMs = 0): void {
+  sampleAt(t: number, extrapolateMs = 0, maxSpanMs = extrapolateMs): void {
     const s = this.samples;
     if (this.n === 0) return;
     let b = this.head;
@@ -202,11 +203,12 @@ export class RemoteEntity {
     }
     if (found === this.head) {
       const th = s[found * F]!;
-      if (extrapolateMs > 0 && this.n >= 2 && t > this.lastFrameT) {
+      if (extrapolateMs > 0 && this.n >= 2) {
         const prev = (found - 1 + RING) & RMASK;
         const tp = s[prev * F]!;
-        if (th > tp && th - tp <= extrapolateMs / 2) {
-          const te = t - th > extrapolateMs ? th + extrapolateMs : t;
+        const limit = th - tp + extrapolateMs;
+        if (th > tp && th - tp <= maxSpanMs && this.lastFrameT < th + limit) {
+          const te = t - th > limit ? th + limit : t;
           this.write(prev, found, (te - tp) / (th - tp));
           return;
         }

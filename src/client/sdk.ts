@@ -746,7 +746,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     const pt = this.playback.time(now);
     if (Number.isNaN(pt)) return;
     const ex = this.dtMs * 2;
-    for (const e of this.entityMap.values()) e.sampleAt(pt, ex);
+    for (const e of this.entityMap.values()) e.sampleAt(pt, ex, this.holdGapMs);
   }
 
   /** The local player, predicted (exact fields) and smoothed (lat/lon/alt/heading); undefined before WELCOME. */
