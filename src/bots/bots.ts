@@ -12,8 +12,16 @@
 //   the whole run.
 // - Percentiles come from a shared fixed-bucket log histogram (LatencyHistogram, 2 % buckets):
 //   each reported value is at most 2 % above the exact sample percentile.
+//
+// Behaviours (RunBotsOptions.behaviour, used by `bluemarble loadtest`, src/loadtest): how bots
+// move (wander, optionally tethered to an anchor; or shuttle back and forth through an anchor,
+// across zone borders), whether they log out and back in (churn), and whether they attack the
+// server (hostile kinds: speed hacks, replayed inputs, input floods, garbage frames). A bot whose
+// session ended or that was kicked reconnects in the same slot when its behaviour says so; the
+// counters of its earlier connections are kept.
 import { GameConnection, KickError, LatencyHistogram, kickReasonName } from '../client/connection.ts';
-import type { CreateSocket, HistogramData, MoveInput } from '../client/connection.ts';
+import type { CreateSocket, HistogramData, MoveInput, WebSocketLike } from '../client/connection.ts';
+import { encodeInput } from '../protocol/messages.ts';
 import { SnapshotField, SNAPSHOT_STRIDE } from '../protocol/types.ts';
 import type { CharacterMessage } from '../protocol/types.ts';
 import { ACTIONS, KickReason } from '../world/types.ts';
@@ -36,6 +44,47 @@ export interface BotProgress {
   inputsRejected: number;
   disconnects: number;
   protocolErrors: number;
+  /** Input-to-update latency over the last progress interval (NaN without samples). */
+  updateLatencyP50Ms?: number;
+  updateLatencyP99Ms?: number;
+  /** Completed handshakes so far (rejoins included). */
+  joins?: number;
+  /** Kicks so far. */
+  kicks?: number;
+  /** Changes of the zone that sends a bot its frames, so far (shuttle bots only). */
+  zoneChanges?: number;
+  /** Hostile messages sent so far. */
+  hostileSent?: number;
+}
+
+/** What a hostile bot does while the others play. */
+export type HostileKind = 'speed' | 'replay' | 'flood' | 'garbage';
+export const HOSTILE_KINDS: readonly HostileKind[] = ['speed', 'replay', 'flood', 'garbage'];
+
+/**
+ * How bots behave (all optional: the default is the plain random walk, no churn, honest).
+ * - wander: a random walk (new heading every 2-8 s, sometimes standing still); with `anchor`
+ *   and `tetherM`, a bot further than tetherM from the anchor heads back towards it.
+ * - shuttle: each bot walks back and forth, at 90 % of top speed, along a line through a point
+ *   within `spreadM` of `anchor`, `overshootM` beyond it either way: put the anchor on a zone
+ *   border or vertex and every leg crosses it.
+ * - sessionS: churn. Each session lasts a random time in [min, max] s; the bot then closes its
+ *   socket and connects again (a new HELLO, same token or a new guest) after rejoinGapMs.
+ * - hostile: bot i gets hostile[i % length]. speed: inputs at 3x top speed; replay: every input
+ *   is followed by a copy of an older, already applied one; flood: 8 inputs per tick (the server
+ *   rejects the excess and kicks for flooding); garbage: random bytes twice a second (kicked as
+ *   a protocol error). A kicked hostile bot reconnects after rejoinGapMs and attacks again.
+ */
+export interface BotBehaviour {
+  move?: 'wander' | 'shuttle';
+  anchor?: { lat: number; lon: number };
+  tetherM?: number;
+  overshootM?: number;
+  spreadM?: number;
+  sessionS?: { min: number; max: number };
+  /** Gap before a churning or kicked hostile bot reconnects (default 500 ms). */
+  rejoinGapMs?: number;
+  hostile?: readonly HostileKind[];
 }
 
 export interface BotSummary {
@@ -74,6 +123,15 @@ export interface BotSummary {
   lookupFailures: number;
   /** Lookups not sent because too many were already waiting (the bot host or server fell behind). */
   lookupsDropped: number;
+  /** Completed handshakes (WELCOMEs), rejoins included. */
+  joins: number;
+  /** From opening the socket to WELCOME, over the whole run (NaN without joins). */
+  joinLatencyP50Ms: number;
+  joinLatencyP99Ms: number;
+  /** Changes of the zone sending a bot its frames (shuttle bots only). */
+  zoneChanges: number;
+  /** Hostile messages sent (hostile bots only). */
+  hostileSent: number;
 }
 
 export interface RunBotsOptions {
@@ -107,6 +165,17 @@ export interface RunBotsOptions {
   lookupsUrl?: string;
   /** Lookup requests open at once in this thread (default 32). */
   lookupsInFlight?: number;
+  /** Seconds between the end of the ramp and the start of the measurement window (default 0). */
+  warmupS?: number;
+  /** How the bots move, churn or attack (default: wander, stay, honest). */
+  behaviour?: BotBehaviour;
+  /**
+   * Bots to have opened by now, read on every scheduler pass (capped at count); replaces the
+   * ramp's even schedule, so a caller can add bots in steps. Bots are never closed for a lower value.
+   */
+  target?: () => number;
+  /** With `target`: at most this many connections opened per second (default 200). */
+  openPerSecond?: number;
 }
 
 /** Mergeable measurements of one runBotsRaw() (one process or worker thread). */
@@ -137,6 +206,10 @@ export interface BotRawResult {
   lookups: number;
   lookupFailures: number;
   lookupsDropped: number;
+  joins?: number;
+  joinLatency?: HistogramData;
+  zoneChanges?: number;
+  hostileSent?: number;
 }
 
 /** Thrown when the first bot cannot complete a handshake: the server is unreachable or refuses us. */
@@ -158,6 +231,12 @@ const NAME_MAX_BYTES = 32;
 const PLAYER_ENTITY_BASE = 1_000_000;
 /** Guests' entity ids start here (gateway.ts GUEST_ENTITY_BASE): they have no profile to look up. */
 const GUEST_ENTITY_BASE = 2_000_000_000;
+/** Metres per degree of latitude, and of longitude at the equator (good enough over a few km). */
+const M_PER_DEG = 111_320;
+const DEFAULT_REJOIN_GAP_MS = 500;
+const GARBAGE_INTERVAL_MS = 500;
+const FLOOD_INPUTS_PER_TICK = 8;
+const SPEED_HACK_FACTOR = 3;
 /** A bot looks for new players in view at most this often (a client's nameplate can wait that long). */
 const SCAN_INTERVAL_MS = 200;
 
@@ -178,6 +257,22 @@ export function makeRng(seed: number): () => number {
 
 interface Bot {
   conn: GameConnection;
+  /** The current connection's socket (hostile bots write raw bytes to it). */
+  socket: WebSocketLike | undefined;
+  hostile: HostileKind | undefined;
+  /** Churn: this session ends then (Infinity: never). */
+  sessionEndAt: number;
+  /** Reconnect then (Infinity: not waiting to). */
+  rejoinAt: number;
+  /** Shuttle: the current leg ends then; direction (unit east/north) and sign of the leg. */
+  legEndAt: number;
+  legEast: number;
+  legNorth: number;
+  legSign: number;
+  overshootMs: number;
+  lastZone: string;
+  nextGarbageAt: number;
+  hadCharacter: boolean;
   /** Position in `bots` (and in the scheduler's dueAt array). */
   index: number;
   welcomed: boolean;
@@ -219,6 +314,14 @@ async function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
   }
 }
 
+/** East/north metres from (lat0, lon0) to (lat, lon), in degrees; flat-earth, for short distances. */
+export function offsetM(lat0: number, lon0: number, lat: number, lon: number): { east: number; north: number } {
+  let dLon = lon - lon0;
+  if (dLon > 180) dLon -= 360;
+  else if (dLon < -180) dLon += 360;
+  return { east: dLon * M_PER_DEG * Math.cos((lat0 * Math.PI) / 180), north: (lat - lat0) * M_PER_DEG };
+}
+
 export async function runBots(opts: RunBotsOptions): Promise<BotSummary> {
   return summarizeBots([await runBotsRaw(opts)]);
 }
@@ -234,12 +337,14 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 export function summarizeBots(raws: BotRawResult[]): BotSummary {
   const rtt = new LatencyHistogram();
   const lat = new LatencyHistogram();
+  const join = new LatencyHistogram();
   const rejectsByReason: Record<string, number> = {};
   const kicksByReason: Record<string, number> = {};
   const sum = (f: (r: BotRawResult) => number): number => raws.reduce((n, r) => n + f(r), 0);
   for (const r of raws) {
     rtt.mergeData(r.rtt);
     lat.mergeData(r.updateLatency);
+    if (r.joinLatency) join.mergeData(r.joinLatency);
     addCounts(rejectsByReason, r.rejectsByReason);
     addCounts(kicksByReason, r.kicksByReason);
   }
@@ -272,7 +377,17 @@ export function summarizeBots(raws: BotRawResult[]): BotSummary {
     lookups: sum((r) => r.lookups),
     lookupFailures: sum((r) => r.lookupFailures),
     lookupsDropped: sum((r) => r.lookupsDropped),
+    joins: sum((r) => r.joins ?? 0),
+    joinLatencyP50Ms: join.percentile(50),
+    joinLatencyP99Ms: join.percentile(99),
+    zoneChanges: sum((r) => r.zoneChanges ?? 0),
+    hostileSent: sum((r) => r.hostileSent ?? 0),
   };
+}
+
+function worstFinite(values: number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v));
+  return finite.length > 0 ? Math.max(...finite) : NaN;
 }
 
 /**
@@ -305,6 +420,13 @@ export function combineProgress(ps: BotProgress[]): BotProgress {
     inputsRejected: ps.reduce((n, p) => n + p.inputsRejected, 0),
     disconnects: ps.reduce((n, p) => n + p.disconnects, 0),
     protocolErrors: ps.reduce((n, p) => n + p.protocolErrors, 0),
+    // Interval latency: the median is weighted (approximate), the p99 is the worst group's.
+    updateLatencyP50Ms: weighted((p) => p.updateLatencyP50Ms ?? NaN),
+    updateLatencyP99Ms: worstFinite(ps.map((p) => p.updateLatencyP99Ms ?? NaN)),
+    joins: ps.reduce((n, p) => n + (p.joins ?? 0), 0),
+    kicks: ps.reduce((n, p) => n + (p.kicks ?? 0), 0),
+    zoneChanges: ps.reduce((n, p) => n + (p.zoneChanges ?? 0), 0),
+    hostileSent: ps.reduce((n, p) => n + (p.hostileSent ?? 0), 0),
   };
 }
 
@@ -315,6 +437,8 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   if (!(opts.durationS > 0)) throw new RangeError(`durationS must be > 0, got ${opts.durationS}`);
   const rampS = opts.rampS ?? Math.min(10, count / 100);
   if (!(rampS >= 0)) throw new RangeError(`rampS must be >= 0, got ${rampS}`);
+  const warmupS = opts.warmupS ?? 0;
+  if (!(warmupS >= 0)) throw new RangeError(`warmupS must be >= 0, got ${warmupS}`);
   const prefix = opts.namePrefix ?? 'bot';
   const indexOffset = opts.indexOffset ?? 0;
   const lastIndex = indexOffset + count - 1;
@@ -323,30 +447,79 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   }
   const tokens = opts.tokens;
   if (tokens !== undefined && tokens.length < count) throw new RangeError(`tokens has ${tokens.length} entries for ${count} bots`);
+  const behaviour = opts.behaviour ?? {};
+  const session = behaviour.sessionS;
+  if (session !== undefined && !(session.min > 0 && session.max >= session.min)) {
+    throw new RangeError(`sessionS must have 0 < min <= max, got ${session.min}..${session.max}`);
+  }
+  const shuttle = behaviour.move === 'shuttle';
+  if (shuttle && behaviour.anchor === undefined) throw new RangeError('the shuttle behaviour needs an anchor');
+  const hostileKinds = behaviour.hostile ?? [];
+  const rejoinGapMs = behaviour.rejoinGapMs ?? DEFAULT_REJOIN_GAP_MS;
   const lookups = opts.lookupsUrl === undefined ? undefined : new Lookups({ httpUrl: opts.lookupsUrl, maxInFlight: opts.lookupsInFlight });
   const now = opts.now ?? (() => performance.now());
   const rng = makeRng(opts.seed ?? Date.now());
+  // Connections record into the interval histograms; each progress interval they are merged into
+  // the window's histograms (once measuring) and cleared, so both are available.
   const rttHist = new LatencyHistogram();
   const latencyHist = new LatencyHistogram();
+  const rttInterval = new LatencyHistogram();
+  const latencyInterval = new LatencyHistogram();
+  const joinHist = new LatencyHistogram();
 
   const bots: Bot[] = [];
   // Earliest of each bot's next heading/input/ping time (Infinity until welcomed), packed so
   // the scheduler scans one small array instead of touching every bot and connection per wake.
   const dueAt = new Float64Array(count).fill(Infinity);
   const updateDue = (bot: Bot): void => {
-    dueAt[bot.index] = bot.welcomed ? Math.min(bot.nextHeadingAt, bot.nextInputAt, bot.nextPingAt) : Infinity;
+    dueAt[bot.index] = bot.welcomed ? Math.min(bot.nextHeadingAt, bot.nextInputAt, bot.nextPingAt, bot.sessionEndAt) : Infinity;
   };
   let connectedNow = 0;
   let peakConnected = 0;
   let disconnects = 0;
   let connectFailures = 0;
   let lateTicks = 0;
+  let joins = 0;
+  let kicks = 0;
+  let zoneChanges = 0;
+  let hostileSent = 0;
   const kicksByReason: Record<string, number> = {};
-  let closedCount = 0;
+  let liveConns = 0;
+  let stopping = false;
   let onAllClosed: (() => void) | undefined;
+  /** Bots waiting to reconnect. */
+  const rejoining = new Set<Bot>();
+  // Counters of connections that a bot has replaced (churn, hostile rejoins).
+  const retired = { bytesIn: 0, bytesOut: 0, frames: 0, rejected: 0, protocolErrors: 0, characters: 0, inputsSent: 0 };
+  const retiredRejects: Record<string, number> = {};
 
   function pickHeading(bot: Bot, t: number): void {
     bot.nextHeadingAt = t + 2000 + rng() * 6000;
+    if (shuttle) {
+      // Legs: walk to the far end (overshoot past the crossing point), turn, repeat.
+      if (t >= bot.legEndAt) {
+        bot.legSign = -bot.legSign;
+        bot.legEndAt = t + 2 * bot.overshootMs;
+      }
+      const speed = 0.9 * bot.maxSpeedCms;
+      bot.eastCms = bot.legEast * bot.legSign * speed;
+      bot.northCms = bot.legNorth * bot.legSign * speed;
+      bot.nextHeadingAt = bot.legEndAt;
+      return;
+    }
+    const anchor = behaviour.anchor;
+    const tether = behaviour.tetherM;
+    const own = bot.conn.frameState?.own ?? bot.conn.welcome?.own;
+    if (anchor !== undefined && tether !== undefined && own !== undefined) {
+      const d = offsetM(own.latE7 / 1e7, own.lonE7 / 1e7, anchor.lat, anchor.lon);
+      const dist = Math.hypot(d.east, d.north);
+      if (dist > tether) {
+        const speed = (0.6 + 0.3 * rng()) * bot.maxSpeedCms;
+        bot.eastCms = (d.east / dist) * speed;
+        bot.northCms = (d.north / dist) * speed;
+        return;
+      }
+    }
     if (rng() < STOP_CHANCE) {
       bot.eastCms = 0;
       bot.northCms = 0;
@@ -356,6 +529,35 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     const heading = rng() * 2 * Math.PI;
     bot.eastCms = Math.sin(heading) * speed;
     bot.northCms = Math.cos(heading) * speed;
+  }
+
+  /** Shuttle: the first leg runs from the spawn point through the crossing point to overshootM past it. */
+  function startShuttle(bot: Bot, t: number): void {
+    const anchor = behaviour.anchor!;
+    const own = bot.conn.welcome!.own;
+    const spread = behaviour.spreadM ?? 0;
+    const a = rng() * 2 * Math.PI;
+    const r = spread * Math.sqrt(rng());
+    const d = offsetM(own.latE7 / 1e7, own.lonE7 / 1e7, anchor.lat, anchor.lon);
+    let east = d.east + Math.sin(a) * r;
+    let north = d.north + Math.cos(a) * r;
+    let dist = Math.hypot(east, north);
+    if (dist < 1) {
+      east = Math.sin(a);
+      north = Math.cos(a);
+      dist = 1;
+    }
+    bot.legEast = east / dist;
+    bot.legNorth = north / dist;
+    bot.legSign = 1;
+    const speedMs = (0.9 * bot.maxSpeedCms) / 100 / 1000; // metres per ms
+    const overshoot = behaviour.overshootM ?? 100;
+    bot.overshootMs = speedMs > 0 ? overshoot / speedMs : Infinity;
+    bot.legEndAt = speedMs > 0 ? t + (dist + overshoot) / speedMs : Infinity;
+    const speed = 0.9 * bot.maxSpeedCms;
+    bot.eastCms = bot.legEast * speed;
+    bot.northCms = bot.legNorth * speed;
+    bot.nextHeadingAt = bot.legEndAt;
   }
 
   /** Nameplates: a profile lookup for each player entity in view that this bot has not looked up. */
@@ -390,18 +592,113 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     if (c.found !== null) check(c.found.itemId);
   }
 
-  function openBot(index: number): { bot: Bot; ready: Promise<void> } {
+  function scheduleRejoin(bot: Bot, t: number): void {
+    if (stopping || bot.rejoinAt !== Infinity) return;
+    bot.rejoinAt = t + rejoinGapMs;
+    rejoining.add(bot);
+  }
+
+  /** Folds a connection's counters into `retired` before the bot replaces it. */
+  function retire(conn: GameConnection): void {
+    retired.bytesIn += conn.bytesIn;
+    retired.bytesOut += conn.bytesOut;
+    retired.frames += conn.framesIn;
+    retired.rejected += conn.rejectsTotal;
+    retired.protocolErrors += conn.protocolErrors;
+    retired.characters += conn.charactersIn;
+    retired.inputsSent += conn.inputsSent;
+    addCounts(retiredRejects, conn.rejects);
+  }
+
+  /** Opens a (new) connection for the bot; resolves at WELCOME. */
+  function connectBot(bot: Bot): Promise<void> {
+    let welcomed = false;
+    const startedAt = now();
     const conn = new GameConnection({
       url: opts.url,
-      name: `${prefix}${indexOffset + index}`,
-      ...(tokens !== undefined && { token: tokens[index] }),
-      createSocket: opts.createSocket,
+      name: `${prefix}${indexOffset + bot.index}`,
+      ...(tokens !== undefined && { token: tokens[bot.index] }),
+      createSocket: (url) => {
+        const s = opts.createSocket(url);
+        if (bot.conn === conn) bot.socket = s;
+        return s;
+      },
       now,
-      rttHistogram: rttHist,
-      updateLatencyHistogram: latencyHist,
+      rttHistogram: rttInterval,
+      updateLatencyHistogram: latencyInterval,
     });
+    bot.conn = conn;
+    bot.socket = undefined;
+    bot.welcomed = false;
+    liveConns++;
+    if (lookups !== undefined) conn.on('character', (c) => lookUpItems(bot, c));
+    if (shuttle) {
+      conn.on('update', (f) => {
+        if (f.zone === bot.lastZone) return;
+        if (bot.lastZone !== '') zoneChanges++;
+        bot.lastZone = f.zone;
+      });
+    }
+    conn.on('close', (ev) => {
+      liveConns--;
+      if (welcomed) {
+        connectedNow--;
+        if (!ev.requested) disconnects++;
+      }
+      if (ev.kickReason !== undefined) {
+        kicks++;
+        const name = kickReasonName(ev.kickReason);
+        kicksByReason[name] = (kicksByReason[name] ?? 0) + 1;
+      }
+      if (bot.conn === conn) {
+        bot.welcomed = false;
+        updateDue(bot);
+        if (session !== undefined || bot.hostile !== undefined) scheduleRejoin(bot, now());
+      }
+      if (liveConns === 0) onAllClosed?.();
+    });
+    return conn.connect().then((w) => {
+      const t = now();
+      welcomed = true;
+      joins++;
+      joinHist.record(t - startedAt);
+      if (bot.conn !== conn) return;
+      if (stopping) {
+        conn.close();
+        return;
+      }
+      bot.welcomed = true;
+      bot.periodMs = 1000 / w.tickRate;
+      bot.maxSpeedCms = w.maxSpeed * 100;
+      bot.nextInputAt = t;
+      bot.nextPingAt = t + rng() * PING_INTERVAL_MS; // spread pings over the second
+      bot.nextActionAt = t + rng() * 10_000;
+      bot.nextGarbageAt = t + rng() * GARBAGE_INTERVAL_MS;
+      bot.lastZone = '';
+      bot.sessionEndAt = session === undefined ? Infinity : t + (session.min + rng() * (session.max - session.min)) * 1000;
+      if (shuttle) startShuttle(bot, t);
+      else pickHeading(bot, t);
+      updateDue(bot);
+      connectedNow++;
+      if (connectedNow > peakConnected) peakConnected = connectedNow;
+    });
+  }
+
+  function openBot(index: number): { bot: Bot; ready: Promise<void> } {
     const bot: Bot = {
-      conn,
+      conn: undefined as unknown as GameConnection, // set by connectBot
+      socket: undefined,
+      hostile: hostileKinds.length > 0 ? hostileKinds[(indexOffset + index) % hostileKinds.length] : undefined,
+      sessionEndAt: Infinity,
+      rejoinAt: Infinity,
+      legEndAt: Infinity,
+      legEast: 0,
+      legNorth: 0,
+      legSign: 1,
+      overshootMs: Infinity,
+      lastZone: '',
+      nextGarbageAt: Infinity,
+      hadCharacter: false,
       index,
       welcomed: false,
       periodMs: 50,
@@ -418,35 +715,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       nextScanAt: 0,
     };
     bots.push(bot);
-    if (lookups !== undefined) conn.on('character', (c) => lookUpItems(bot, c));
-    conn.on('close', (ev) => {
-      if (bot.welcomed) {
-        connectedNow--;
-        if (!ev.requested) disconnects++;
-      }
-      if (ev.kickReason !== undefined) {
-        const name = kickReasonName(ev.kickReason);
-        kicksByReason[name] = (kicksByReason[name] ?? 0) + 1;
-      }
-      bot.welcomed = false;
-      updateDue(bot);
-      closedCount++;
-      if (closedCount === bots.length) onAllClosed?.();
-    });
-    const ready = conn.connect().then((w) => {
-      const t = now();
-      bot.welcomed = true;
-      bot.periodMs = 1000 / w.tickRate;
-      bot.maxSpeedCms = w.maxSpeed * 100;
-      bot.nextInputAt = t;
-      bot.nextPingAt = t + rng() * PING_INTERVAL_MS; // spread pings over the second
-      bot.nextActionAt = t + rng() * 10_000;
-      pickHeading(bot, t);
-      updateDue(bot);
-      connectedNow++;
-      if (connectedNow > peakConnected) peakConnected = connectedNow;
-    });
-    return { bot, ready };
+    return { bot, ready: connectBot(bot) };
   }
 
   // The first bot proves the server is reachable before the ramp opens the rest.
@@ -454,6 +723,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   try {
     await first.ready;
   } catch (err) {
+    stopping = true;
     first.bot.conn.close();
     lookups?.close();
     let why = err instanceof Error ? err.message : String(err);
@@ -464,9 +734,9 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   }
 
   const sumTotals = (): Totals => {
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let frames = 0;
+    let bytesIn = retired.bytesIn;
+    let bytesOut = retired.bytesOut;
+    let frames = retired.frames;
     for (const b of bots) {
       bytesIn += b.conn.bytesIn;
       bytesOut += b.conn.bytesOut;
@@ -474,12 +744,12 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     }
     return { bytesIn, bytesOut, frames };
   };
-  const sumRejected = (): number => bots.reduce((n, b) => n + b.conn.rejectsTotal, 0);
-  const sumProtocolErrors = (): number => bots.reduce((n, b) => n + b.conn.protocolErrors, 0);
+  const sumRejected = (): number => bots.reduce((n, b) => n + b.conn.rejectsTotal, retired.rejected);
+  const sumProtocolErrors = (): number => bots.reduce((n, b) => n + b.conn.protocolErrors, retired.protocolErrors);
 
   const start = now();
   const rampMs = rampS * 1000;
-  const measureStart = start + rampMs;
+  const measureStart = start + rampMs + warmupS * 1000;
   const measureEnd = measureStart + opts.durationS * 1000;
   let measuring = false;
   let windowStart = start;
@@ -491,20 +761,105 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   let nextProgressAt = start + PROGRESS_INTERVAL_MS;
   let progBase = sumTotals();
   let progClientMs = 0;
+  let openCredit = 1;
+  const openPerMs = (opts.openPerSecond ?? 200) / 1000;
 
   const rate = (delta: number, cms: number): number => (cms > 0 ? delta / (cms / 1000) : 0);
   const intent: MoveInput = { eastCms: 0, northCms: 0, upCms: 0, actions: undefined };
+  const garbage = new Uint8Array(64);
+
+  /** Sends bytes the connection would never send, straight to the socket. */
+  function sendRaw(bot: Bot, bytes: Uint8Array): void {
+    const s = bot.socket;
+    if (s === undefined || s.readyState !== 1) return;
+    s.send(bytes);
+    hostileSent++;
+  }
+
+  function hostileTick(bot: Bot, t: number): void {
+    const conn = bot.conn;
+    switch (bot.hostile) {
+      case 'speed': {
+        intent.eastCms = bot.eastCms === 0 && bot.northCms === 0 ? bot.maxSpeedCms : bot.eastCms;
+        intent.northCms = bot.northCms;
+        const k = (SPEED_HACK_FACTOR * bot.maxSpeedCms) / Math.max(1, Math.hypot(intent.eastCms, intent.northCms));
+        intent.eastCms *= k;
+        intent.northCms *= k;
+        conn.sendInput(intent);
+        hostileSent++;
+        return;
+      }
+      case 'replay': {
+        intent.eastCms = bot.eastCms;
+        intent.northCms = bot.northCms;
+        const seq = conn.sendInput(intent);
+        const old = seq - 3;
+        if (old >= 0 && conn.welcome !== undefined) {
+          const bytes = encodeInput(
+            { ackFrame: conn.ackFrame, inputs: [{ seq: old, dtMs: Math.round(bot.periodMs), eastCms: 0, northCms: 0, upCms: 0, actions: [] }] },
+            { version: conn.welcome.version },
+          );
+          sendRaw(bot, bytes);
+        }
+        return;
+      }
+      case 'flood': {
+        intent.eastCms = bot.eastCms;
+        intent.northCms = bot.northCms;
+        for (let i = 0; i < FLOOD_INPUTS_PER_TICK && conn.isOpen; i++) conn.sendInput(intent);
+        hostileSent += FLOOD_INPUTS_PER_TICK - 1;
+        return;
+      }
+      case 'garbage': {
+        intent.eastCms = bot.eastCms;
+        intent.northCms = bot.northCms;
+        conn.sendInput(intent);
+        if (t >= bot.nextGarbageAt) {
+          bot.nextGarbageAt = t + GARBAGE_INTERVAL_MS;
+          const n = 1 + Math.floor(rng() * garbage.length);
+          for (let i = 0; i < n; i++) garbage[i] = Math.floor(rng() * 256);
+          sendRaw(bot, garbage.slice(0, n));
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
 
   function step(t: number): void {
-    // Ramp: open connections evenly across rampMs.
-    const target = rampMs <= 0 ? count : Math.min(count, Math.ceil((count * (t - start)) / rampMs));
-    while (bots.length < target) {
-      openBot(bots.length).ready.catch(() => {
-        connectFailures++;
-      });
+    const dt = t - lastT;
+    // Open connections: evenly across rampMs, or up to the caller's target at openPerSecond.
+    if (opts.target !== undefined) {
+      const target = Math.min(count, Math.max(0, Math.floor(opts.target())));
+      openCredit = Math.min(openCredit + dt * openPerMs, Math.max(1, openPerMs * 100));
+      while (bots.length < target && openCredit >= 1) {
+        openCredit--;
+        openBot(bots.length).ready.catch(() => {
+          connectFailures++;
+        });
+      }
+    } else {
+      const target = rampMs <= 0 ? count : Math.min(count, Math.ceil((count * (t - start)) / rampMs));
+      while (bots.length < target) {
+        openBot(bots.length).ready.catch(() => {
+          connectFailures++;
+        });
+      }
+    }
+    if (rejoining.size > 0) {
+      for (const bot of rejoining) {
+        if (t < bot.rejoinAt) continue;
+        rejoining.delete(bot);
+        bot.rejoinAt = Infinity;
+        if (bot.conn.charactersIn > 0) bot.hadCharacter = true;
+        retire(bot.conn);
+        connectBot(bot).catch(() => {
+          connectFailures++;
+        });
+      }
     }
 
-    const dt = t - lastT;
     lastT = t;
     clientMs += connectedNow * dt;
     progClientMs += connectedNow * dt;
@@ -515,20 +870,30 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       if (!bot.welcomed) continue;
       const conn = bot.conn;
       if (!conn.isOpen) continue;
+      if (t >= bot.sessionEndAt) {
+        // Churn: log out; the close handler schedules the next session.
+        bot.sessionEndAt = Infinity;
+        conn.close();
+        continue;
+      }
       if (t >= bot.nextHeadingAt) pickHeading(bot, t);
       if (t >= bot.nextScanAt) scanForPlayers(bot, t);
       if (t >= bot.nextInputAt) {
-        let actions: number[] | undefined;
-        if (t >= bot.nextActionAt) {
-          actions = ACTION_LISTS[Math.floor(rng() * ACTION_LISTS.length)];
-          bot.nextActionAt = t + 8000 + rng() * 4000;
+        if (bot.hostile !== undefined) {
+          hostileTick(bot, t);
+        } else {
+          let actions: number[] | undefined;
+          if (t >= bot.nextActionAt) {
+            actions = ACTION_LISTS[Math.floor(rng() * ACTION_LISTS.length)];
+            bot.nextActionAt = t + 8000 + rng() * 4000;
+          }
+          // One reused intent: sendInput reads it synchronously and keeps nothing of it.
+          intent.eastCms = bot.eastCms;
+          intent.northCms = bot.northCms;
+          intent.actions = actions;
+          conn.sendInput(intent);
+          intent.actions = undefined;
         }
-        // One reused intent: sendInput reads it synchronously and keeps nothing of it.
-        intent.eastCms = bot.eastCms;
-        intent.northCms = bot.northCms;
-        intent.actions = actions;
-        conn.sendInput(intent);
-        intent.actions = undefined;
         bot.nextInputAt += bot.periodMs;
         // Falling far behind: skip ahead instead of bursting inputs the server would rate-limit.
         if (t - bot.nextInputAt > 2 * bot.periodMs) {
@@ -536,7 +901,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
           lateTicks++;
         }
       }
-      if (t >= bot.nextPingAt) {
+      if (t >= bot.nextPingAt && conn.isOpen) {
         conn.ping();
         bot.nextPingAt += PING_INTERVAL_MS;
         if (bot.nextPingAt < t) bot.nextPingAt = t + PING_INTERVAL_MS;
@@ -551,6 +916,8 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       clientMs = 0;
       rttHist.reset();
       latencyHist.reset();
+      rttInterval.reset();
+      latencyInterval.reset();
       visSum = 0;
       visSamples = 0;
     }
@@ -563,6 +930,12 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
         visSum += bot.conn.visibleEntities;
         visSamples++;
       }
+      const latP50 = latencyInterval.percentile(50);
+      const latP99 = latencyInterval.percentile(99);
+      rttHist.merge(rttInterval);
+      latencyHist.merge(latencyInterval);
+      rttInterval.reset();
+      latencyInterval.reset();
       if (opts.onProgress) {
         const tot = sumTotals();
         opts.onProgress({
@@ -578,6 +951,12 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
           inputsRejected: sumRejected(),
           disconnects,
           protocolErrors: sumProtocolErrors(),
+          updateLatencyP50Ms: latP50,
+          updateLatencyP99Ms: latP99,
+          joins,
+          kicks,
+          zoneChanges,
+          hostileSent,
         });
         progBase = tot;
         progClientMs = 0;
@@ -612,20 +991,23 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     };
     loop();
   });
+  stopping = true;
 
   // Snapshot before closing so the close handshake does not leak into the measurement.
   const end = now();
   clientMs += connectedNow * (end - lastT);
+  rttHist.merge(rttInterval);
+  latencyHist.merge(latencyInterval);
   const tot = sumTotals();
-  const rejectsByReason: Record<string, number> = {};
-  let inputsSent = 0;
-  let inputsRejected = 0;
-  let protocolErrors = 0;
-  let charactersReceived = 0;
+  const rejectsByReason: Record<string, number> = { ...retiredRejects };
+  let inputsSent = retired.inputsSent;
+  let inputsRejected = retired.rejected;
+  let protocolErrors = retired.protocolErrors;
+  let charactersReceived = retired.characters;
   let botsWithCharacter = 0;
   for (const b of bots) {
     charactersReceived += b.conn.charactersIn;
-    if (b.conn.charactersIn > 0) botsWithCharacter++;
+    if (b.conn.charactersIn > 0 || b.hadCharacter) botsWithCharacter++;
     inputsSent += b.conn.inputsSent;
     inputsRejected += b.conn.rejectsTotal;
     protocolErrors += b.conn.protocolErrors;
@@ -657,12 +1039,17 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     lookups: lookups?.lookups ?? 0,
     lookupFailures: lookups?.lookupFailures ?? 0,
     lookupsDropped: lookups?.lookupsDropped ?? 0,
+    joins,
+    joinLatency: joinHist.toData(),
+    zoneChanges,
+    hostileSent,
   };
   lookups?.close();
 
+  rejoining.clear();
   const allClosed = new Promise<void>((resolve) => {
     onAllClosed = resolve;
-    if (closedCount === bots.length) resolve();
+    if (liveConns === 0) resolve();
   });
   for (const b of bots) b.conn.close();
   await waitAtMost(allClosed, CLOSE_WAIT_MS);

@@ -1,4 +1,4 @@
-// The `bluemarble` command: start a world, run bots, run benchmarks.
+// The `bluemarble` command: start a world, run bots, run benchmarks and load tests.
 import { ConfigError, loadServerConfig, serverHelpText } from '../ops/config.ts';
 import { startServer } from './server.ts';
 
@@ -9,6 +9,7 @@ commands:
   bots      connect simulated players to a running world
   migrate   apply database migrations (also done by start) and exit
   bench     run the benchmarks
+  loadtest  run a named load scenario and write a report (see docs/loadtest.md)
   help      show this text
 
 'bluemarble <command> --help' shows a command's options.`;
@@ -26,6 +27,11 @@ export async function main(argv: string[]): Promise<void> {
     case 'bots': {
       const { botsCommand } = await import('../bots/cli.ts');
       code = await botsCommand(rest);
+      break;
+    }
+    case 'loadtest': {
+      const { loadtestCommand } = await import('../loadtest/cli.ts');
+      code = await loadtestCommand(rest);
       break;
     }
     case 'bench': {
