@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 const live = new Set<ChildProcess>();
 let hooked = false;
 
-function killAll(): void {
+/** Kills every child still running (SIGKILL: this also runs from 'exit', which cannot wait). */
+export function killAllChildren(): void {
   for (const c of live) {
     if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
       try {
@@ -23,7 +24,7 @@ function killAll(): void {
 function register(c: ChildProcess): void {
   if (!hooked) {
     hooked = true;
-    process.once('exit', killAll);
+    process.once('exit', killAllChildren);
   }
   live.add(c);
   c.once('exit', () => live.delete(c));
@@ -116,7 +117,24 @@ function wrap(proc: ChildProcess, onStderr?: (l: string) => void): Child {
 
 /** `node <script> ...args`, stdout and stderr piped. */
 export function startScript(script: string, args: string[], opts: { onStderr?: (l: string) => void } = {}): Child {
-  return wrap(spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), opts.onStderr);
+  return startNode([script, ...args], opts);
+}
+
+/** `node ...nodeArgs` (flags allowed before the script), stdout and stderr piped. */
+export function startNode(nodeArgs: string[], opts: { onStderr?: (l: string) => void } = {}): Child {
+  return wrap(spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] }), opts.onStderr);
+}
+
+/** Resolves with the exit code, or kills the child and resolves null if it runs past `ms`. */
+export async function waitExit(child: Child, ms: number): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  const code = await Promise.race([child.exited, timeout]);
+  clearTimeout(timer);
+  if (code === null) await child.stop(1000);
+  return code;
 }
 
 /** A TypeScript module in a child process with an IPC channel (tsx's loader registered first). */
