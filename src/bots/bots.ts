@@ -19,7 +19,16 @@
 // server (hostile kinds: speed hacks, replayed inputs, input floods, garbage frames). A bot whose
 // session ended or that was kicked reconnects in the same slot when its behaviour says so; the
 // counters of its earlier connections are kept.
+//
+// Honest bots play through the client SDK (BlueMarbleClient, autoInputs and autoPings off: this
+// loop calls step() and ping() for every bot), so every bot predicts its own movement and
+// reconciles it on every frame (predictionMismatches: 0 against a correct server) and keeps its
+// remote entities interpolated: sample() runs every SAMPLE_EVERY_TICKS-th input tick, a quarter
+// of a 20 Hz tick rate (5 renders a second), which exercises the whole interpolation path at a
+// quarter of the CPU of sampling every tick (a bot draws nothing; the cost grows with entities in
+// view). Hostile bots misbehave on the raw connection (GameConnection and socket writes).
 import { GameConnection, KickError, LatencyHistogram, kickReasonName } from '../client/connection.ts';
+import { BlueMarbleClient } from '../client/sdk.ts';
 import type { CreateSocket, HistogramData, MoveInput, WebSocketLike } from '../client/connection.ts';
 import { encodeInput } from '../protocol/messages.ts';
 import { SnapshotField, SNAPSHOT_STRIDE } from '../protocol/types.ts';
@@ -132,6 +141,12 @@ export interface BotSummary {
   zoneChanges: number;
   /** Hostile messages sent (hostile bots only). */
   hostileSent: number;
+  /**
+   * Honest bots' own poses in frames compared with the SDK's prediction for the same input, and
+   * how many differed (0 unless the server refused, skipped or corrected an input).
+   */
+  predictionChecks: number;
+  predictionMismatches: number;
 }
 
 export interface RunBotsOptions {
@@ -210,6 +225,8 @@ export interface BotRawResult {
   joinLatency?: HistogramData;
   zoneChanges?: number;
   hostileSent?: number;
+  predictionChecks?: number;
+  predictionMismatches?: number;
 }
 
 /** Thrown when the first bot cannot complete a handshake: the server is unreachable or refuses us. */
@@ -239,9 +256,8 @@ const FLOOD_INPUTS_PER_TICK = 8;
 const SPEED_HACK_FACTOR = 3;
 /** A bot looks for new players in view at most this often (a client's nameplate can wait that long). */
 const SCAN_INTERVAL_MS = 200;
-
-// One shared one-element array per action: the connection does not keep or mutate them.
-const ACTION_LISTS: number[][] = ACTIONS.map((a) => [a.id]);
+/** Honest bots interpolate their entities (BlueMarbleClient.sample()) every this many input ticks. */
+export const SAMPLE_EVERY_TICKS = 4;
 
 /** Small seeded PRNG (xorshift32 with a splitmix-style seed scramble); returns [0, 1). */
 export function makeRng(seed: number): () => number {
@@ -256,7 +272,12 @@ export function makeRng(seed: number): () => number {
 }
 
 interface Bot {
+  /** The current connection: the SDK client's (honest bots) or a bare one (hostile bots). */
   conn: GameConnection;
+  /** Honest bots: the SDK client that owns conn (one per session: a rejoin makes a new one). */
+  client: BlueMarbleClient | undefined;
+  /** Input ticks since WELCOME (honest bots sample() every SAMPLE_EVERY_TICKS-th). */
+  ticks: number;
   /** The current connection's socket (hostile bots write raw bytes to it). */
   socket: WebSocketLike | undefined;
   hostile: HostileKind | undefined;
@@ -382,6 +403,8 @@ export function summarizeBots(raws: BotRawResult[]): BotSummary {
     joinLatencyP99Ms: join.percentile(99),
     zoneChanges: sum((r) => r.zoneChanges ?? 0),
     hostileSent: sum((r) => r.hostileSent ?? 0),
+    predictionChecks: sum((r) => r.predictionChecks ?? 0),
+    predictionMismatches: sum((r) => r.predictionMismatches ?? 0),
   };
 }
 
@@ -458,6 +481,8 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   const rejoinGapMs = behaviour.rejoinGapMs ?? DEFAULT_REJOIN_GAP_MS;
   const lookups = opts.lookupsUrl === undefined ? undefined : new Lookups({ httpUrl: opts.lookupsUrl, maxInFlight: opts.lookupsInFlight });
   const now = opts.now ?? (() => performance.now());
+  // The SDK clients' HTTP base (they make no HTTP requests here: bots get tokens beforehand).
+  const httpUrl = opts.lookupsUrl ?? opts.url.replace(/^ws/, 'http');
   const rng = makeRng(opts.seed ?? Date.now());
   // Connections record into the interval histograms; each progress interval they are merged into
   // the window's histograms (once measuring) and cleared, so both are available.
@@ -490,10 +515,20 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   /** Bots waiting to reconnect. */
   const rejoining = new Set<Bot>();
   // Counters of connections that a bot has replaced (churn, hostile rejoins).
-  const retired = { bytesIn: 0, bytesOut: 0, frames: 0, rejected: 0, protocolErrors: 0, characters: 0, inputsSent: 0 };
+  const retired = { bytesIn: 0, bytesOut: 0, frames: 0, rejected: 0, protocolErrors: 0, characters: 0, inputsSent: 0, checks: 0, mismatches: 0 };
   const retiredRejects: Record<string, number> = {};
 
+  /** Hands the bot's chosen velocity to its SDK client (held until the next change). */
+  function applyMove(bot: Bot): void {
+    bot.client?.setMove({ east: bot.eastCms / 100, north: bot.northCms / 100, up: 0 });
+  }
+
   function pickHeading(bot: Bot, t: number): void {
+    chooseVelocity(bot, t);
+    applyMove(bot);
+  }
+
+  function chooseVelocity(bot: Bot, t: number): void {
     bot.nextHeadingAt = t + 2000 + rng() * 6000;
     if (shuttle) {
       // Legs: walk to the far end (overshoot past the crossing point), turn, repeat.
@@ -558,6 +593,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     bot.eastCms = bot.legEast * speed;
     bot.northCms = bot.legNorth * speed;
     bot.nextHeadingAt = bot.legEndAt;
+    applyMove(bot);
   }
 
   /** Nameplates: a profile lookup for each player entity in view that this bot has not looked up. */
@@ -599,7 +635,13 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   }
 
   /** Folds a connection's counters into `retired` before the bot replaces it. */
-  function retire(conn: GameConnection): void {
+  function retire(bot: Bot): void {
+    const conn = bot.conn;
+    if (bot.client !== undefined) {
+      const st = bot.client.stats;
+      retired.checks += st.predictionChecks;
+      retired.mismatches += st.predictionMismatches;
+    }
     retired.bytesIn += conn.bytesIn;
     retired.bytesOut += conn.bytesOut;
     retired.frames += conn.framesIn;
@@ -614,22 +656,50 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   function connectBot(bot: Bot): Promise<void> {
     let welcomed = false;
     const startedAt = now();
-    const conn = new GameConnection({
-      url: opts.url,
-      name: `${prefix}${indexOffset + bot.index}`,
-      ...(tokens !== undefined && { token: tokens[bot.index] }),
-      createSocket: (url) => {
-        const s = opts.createSocket(url);
-        if (bot.conn === conn) bot.socket = s;
-        return s;
-      },
-      now,
-      rttHistogram: rttInterval,
-      updateLatencyHistogram: latencyInterval,
-    });
-    bot.conn = conn;
+    const name = `${prefix}${indexOffset + bot.index}`;
+    const token = tokens?.[bot.index];
+    let conn: GameConnection;
+    let connecting: Promise<unknown>;
     bot.socket = undefined;
     bot.welcomed = false;
+    bot.ticks = 0;
+    if (bot.hostile === undefined) {
+      // Honest: the SDK, driven by this loop (inputs and pings), never reconnecting by itself
+      // (churn and rejoins are the loop's business).
+      const client = new BlueMarbleClient({
+        baseUrl: httpUrl,
+        wsUrl: opts.url,
+        name,
+        createSocket: opts.createSocket,
+        now,
+        reconnect: false,
+        autoInputs: false,
+        autoPings: false,
+        rttHistogram: rttInterval,
+        updateLatencyHistogram: latencyInterval,
+      });
+      if (token !== undefined) client.useToken(token);
+      connecting = client.connect();
+      conn = client.connection!; // set synchronously by connect()
+      bot.client = client;
+    } else {
+      conn = new GameConnection({
+        url: opts.url,
+        name,
+        ...(token !== undefined && { token }),
+        createSocket: (url) => {
+          const s = opts.createSocket(url);
+          if (bot.conn === conn) bot.socket = s;
+          return s;
+        },
+        now,
+        rttHistogram: rttInterval,
+        updateLatencyHistogram: latencyInterval,
+      });
+      bot.client = undefined;
+      connecting = conn.connect();
+    }
+    bot.conn = conn;
     liveConns++;
     if (lookups !== undefined) conn.on('character', (c) => lookUpItems(bot, c));
     if (shuttle) {
@@ -657,14 +727,15 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       }
       if (liveConns === 0) onAllClosed?.();
     });
-    return conn.connect().then((w) => {
+    return connecting.then(() => {
+      const w = conn.welcome!;
       const t = now();
       welcomed = true;
       joins++;
       joinHist.record(t - startedAt);
       if (bot.conn !== conn) return;
       if (stopping) {
-        conn.close();
+        closeBot(bot);
         return;
       }
       bot.welcomed = true;
@@ -684,9 +755,17 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     });
   }
 
+  /** Closes the bot's current connection (through its SDK client when it has one). */
+  function closeBot(bot: Bot): void {
+    if (bot.client !== undefined) void bot.client.close();
+    else bot.conn.close();
+  }
+
   function openBot(index: number): { bot: Bot; ready: Promise<void> } {
     const bot: Bot = {
       conn: undefined as unknown as GameConnection, // set by connectBot
+      client: undefined,
+      ticks: 0,
       socket: undefined,
       hostile: hostileKinds.length > 0 ? hostileKinds[(indexOffset + index) % hostileKinds.length] : undefined,
       sessionEndAt: Infinity,
@@ -724,7 +803,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     await first.ready;
   } catch (err) {
     stopping = true;
-    first.bot.conn.close();
+    closeBot(first.bot);
     lookups?.close();
     let why = err instanceof Error ? err.message : String(err);
     if (err instanceof KickError && err.reason === KickReason.Unauthorized && tokens === undefined) {
@@ -853,7 +932,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
         rejoining.delete(bot);
         bot.rejoinAt = Infinity;
         if (bot.conn.charactersIn > 0) bot.hadCharacter = true;
-        retire(bot.conn);
+        retire(bot);
         connectBot(bot).catch(() => {
           connectFailures++;
         });
@@ -873,26 +952,24 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       if (t >= bot.sessionEndAt) {
         // Churn: log out; the close handler schedules the next session.
         bot.sessionEndAt = Infinity;
-        conn.close();
+        closeBot(bot);
         continue;
       }
       if (t >= bot.nextHeadingAt) pickHeading(bot, t);
       if (t >= bot.nextScanAt) scanForPlayers(bot, t);
       if (t >= bot.nextInputAt) {
-        if (bot.hostile !== undefined) {
+        const client = bot.client;
+        if (client === undefined) {
           hostileTick(bot, t);
         } else {
-          let actions: number[] | undefined;
           if (t >= bot.nextActionAt) {
-            actions = ACTION_LISTS[Math.floor(rng() * ACTION_LISTS.length)];
+            client.act(ACTIONS[Math.floor(rng() * ACTIONS.length)]!.id);
             bot.nextActionAt = t + 8000 + rng() * 4000;
           }
-          // One reused intent: sendInput reads it synchronously and keeps nothing of it.
-          intent.eastCms = bot.eastCms;
-          intent.northCms = bot.northCms;
-          intent.actions = actions;
-          conn.sendInput(intent);
-          intent.actions = undefined;
+          // Input and prediction; the move was set by pickHeading/startShuttle (held).
+          client.step();
+          // Interpolation, at a quarter of the tick rate (see the top of this file).
+          if (++bot.ticks % SAMPLE_EVERY_TICKS === 0) client.sample(t);
         }
         bot.nextInputAt += bot.periodMs;
         // Falling far behind: skip ahead instead of bursting inputs the server would rate-limit.
@@ -1005,7 +1082,14 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   let protocolErrors = retired.protocolErrors;
   let charactersReceived = retired.characters;
   let botsWithCharacter = 0;
+  let predictionChecks = retired.checks;
+  let predictionMismatches = retired.mismatches;
   for (const b of bots) {
+    if (b.client !== undefined) {
+      const st = b.client.stats;
+      predictionChecks += st.predictionChecks;
+      predictionMismatches += st.predictionMismatches;
+    }
     charactersReceived += b.conn.charactersIn;
     if (b.conn.charactersIn > 0 || b.hadCharacter) botsWithCharacter++;
     inputsSent += b.conn.inputsSent;
@@ -1043,6 +1127,8 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     joinLatency: joinHist.toData(),
     zoneChanges,
     hostileSent,
+    predictionChecks,
+    predictionMismatches,
   };
   lookups?.close();
 
@@ -1051,7 +1137,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     onAllClosed = resolve;
     if (liveConns === 0) resolve();
   });
-  for (const b of bots) b.conn.close();
+  for (const b of bots) closeBot(b);
   await waitAtMost(allClosed, CLOSE_WAIT_MS);
   return result;
 }

@@ -181,6 +181,7 @@ export function formatSummary(s: BotSummary): string {
     ['visible entities (avg)', fmt(s.visibleEntitiesAvg)],
     ['inputs sent', String(s.inputsSent)],
     ['inputs rejected', `${s.inputsRejected} (${counts(s.rejectsByReason)})`],
+    ['prediction mismatches', `${s.predictionMismatches} (of ${s.predictionChecks} frames checked)`],
     ['disconnects', String(s.disconnects)],
     ['kicks', counts(s.kicksByReason)],
     ['connect failures', String(s.connectFailures)],

@@ -98,6 +98,57 @@ export class SimulatedLink {
 const OPEN = 1;
 const CLOSED = 3;
 
+interface InFlight {
+  deliver: () => void;
+  done: boolean;
+}
+
+/**
+ * One direction's messages in flight, in sending order. Timers alone cannot keep an order:
+ * Node bases a timer on the event loop's cached clock, so of two timers set for nearly the same
+ * moment from different loop turns the later may fire first. So when a message's timer fires,
+ * whatever must not be overtaken by it is delivered first: every earlier message (ordered), or
+ * the direction's first message (reordering).
+ */
+class Lane {
+  private readonly queue: InFlight[] = [];
+  private first: InFlight | undefined;
+  constructor(private readonly ordered: () => boolean) {}
+
+  add(deliver: () => void): InFlight {
+    const m: InFlight = { deliver, done: false };
+    this.first ??= m;
+    this.queue.push(m);
+    return m;
+  }
+
+  fire(m: InFlight): void {
+    if (m.done) return;
+    if (this.ordered()) {
+      while (this.queue.length > 0) {
+        const x = this.queue.shift()!;
+        this.run(x);
+        if (x === m) break;
+      }
+      return;
+    }
+    if (this.first !== undefined) this.run(this.first);
+    this.run(m);
+    while (this.queue.length > 0 && this.queue[0]!.done) this.queue.shift();
+  }
+
+  /** Delivers everything still in flight, in sending order. */
+  flush(): void {
+    while (this.queue.length > 0) this.run(this.queue.shift()!);
+  }
+
+  private run(m: InFlight): void {
+    if (m.done) return;
+    m.done = true;
+    m.deliver();
+  }
+}
+
 export class LinkSocket implements WebSocketLike {
   onopen: ((ev: unknown) => void) | null = null;
   onmessage: ((ev: { data: unknown }) => void) | null = null;
@@ -111,6 +162,8 @@ export class LinkSocket implements WebSocketLike {
   private firstDown = -1;
   private extraDownMs = 0;
   private extraDownCount = 0;
+  private readonly upLane = new Lane(() => !this.link.up.reorder);
+  private readonly downLane = new Lane(() => !this.link.down.reorder);
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
@@ -129,7 +182,10 @@ export class LinkSocket implements WebSocketLike {
       if (this.dead) return;
       // After the messages already on their way.
       const at = Math.max(this.lastDown, Date.now() + this.link.down.latencyMs);
-      this.later(at - Date.now(), () => this.finish(ev.code, typeof ev.reason === 'string' ? ev.reason : ''));
+      this.later(at - Date.now(), () => {
+        this.downLane.flush();
+        this.finish(ev.code, typeof ev.reason === 'string' ? ev.reason : '');
+      });
     };
     inner.onerror = (ev) => {
       if (!this.dead) this.onerror?.(ev);
@@ -153,9 +209,10 @@ export class LinkSocket implements WebSocketLike {
     if (this.firstUp < 0) this.firstUp = at;
     at = Math.max(at, this.firstUp);
     this.lastUp = Math.max(at, this.lastUp);
-    this.later(at - Date.now(), () => {
+    const m = this.upLane.add(() => {
       if (!this.dead && this.inner.readyState === OPEN) this.inner.send(copy);
     });
+    this.later(at - Date.now(), () => this.upLane.fire(m));
   }
 
   close(code?: number, reason?: string): void {
@@ -207,9 +264,10 @@ export class LinkSocket implements WebSocketLike {
     if (this.firstDown < 0) this.firstDown = at;
     at = Math.max(at, this.firstDown);
     this.lastDown = Math.max(at, this.lastDown);
-    this.later(at - Date.now(), () => {
+    const m = this.downLane.add(() => {
       if (!this.dead && this.state !== CLOSED) this.onmessage?.({ data: copy });
     });
+    this.later(at - Date.now(), () => this.downLane.fire(m));
   }
 
   private finish(code: number, reason: string): void {

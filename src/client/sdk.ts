@@ -4,7 +4,7 @@
 // keeps a synchronised server clock and reconnects by itself. Browser and Node alike: it imports
 // only the pure protocol and world modules (never world/zoning.ts, which pulls in h3-js).
 import { GameConnection, KickError, TypedEmitter } from './connection.ts';
-import type { CloseEvent, CreateSocket, FrameView, KickEvent, RejectEvent, WebSocketLike } from './connection.ts';
+import type { CloseEvent, CreateSocket, FrameView, KickEvent, LatencyHistogram, MoveInput, RejectEvent, WebSocketLike } from './connection.ts';
 import { ServerClock } from './clock.ts';
 import { PlaybackClock, RemoteEntity } from './interpolation.ts';
 import { Predictor, copyPose, posesEqual } from './prediction.ts';
@@ -43,6 +43,16 @@ export interface BlueMarbleClientOptions {
   handshakeTimeoutMs?: number;
   /** Longest wait between reconnection attempts, ms (default 5 s). */
   maxReconnectDelayMs?: number;
+  /** WebSocket URL when it is not ws(s)://host:port/ws of baseUrl. */
+  wsUrl?: string;
+  /**
+   * PING from internal timers (default true: four in the first half second, then one a second).
+   * When false, call ping() yourself (bots pinging many clients from one loop).
+   */
+  autoPings?: boolean;
+  /** Histograms shared between many clients' connections (bots): round trips, input-to-update latency. */
+  rttHistogram?: LatencyHistogram;
+  updateLatencyHistogram?: LatencyHistogram;
 }
 
 /** The local player: exact predicted grid pose plus a smoothed pose for drawing. */
@@ -178,6 +188,11 @@ const MOVEMENT_REJECTS: ReadonlySet<number> = new Set([
 ]);
 
 const DEG_TO_M = (EARTH_RADIUS_M * Math.PI) / 180;
+// Snapshot row layout as plain module constants for the per-row loop (an imported binding may
+// cost a getter call per access under module interop).
+const STRIDE: number = SNAPSHOT_STRIDE;
+const COL_ID: number = SnapshotField.id;
+const COL_KIND: number = SnapshotField.kind;
 const MAX_ACTIONS = 4;
 
 function defaultNow(): number {
@@ -239,7 +254,21 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
   private readonly playback: PlaybackClock;
   private dtMs = 50;
   private holdGapMs = 225;
-  private frameGen = 0;
+  /** entityMap's values in ascending id order (sorted[0, sortedCount)), and a spare array. */
+  private sorted: (RemoteEntity | undefined)[] = [];
+  private sortedNext: (RemoteEntity | undefined)[] = [];
+  private sortedCount = 0;
+  /** Their ids, and 1 for those missing from the latest frame (parallel to sorted). */
+  private sortedIds = new Int32Array(64);
+  private sortedIdsNext = new Int32Array(64);
+  private sortedMissing = new Uint8Array(64);
+  private sortedMissingNext = new Uint8Array(64);
+  /** The latest frame's entity rows (lastRowCount of them) and its server time. */
+  private lastRows = new Int32Array(0);
+  private lastRowCount = 0;
+  private frameT = NaN;
+  /** No frame since WELCOME yet. */
+  private firstFrame = true;
   private zone: ZoneId | undefined;
   private characterLast: CharacterMessage | undefined;
 
@@ -249,6 +278,8 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
   private moveU = 0;
   private readonly actions: number[] = [];
   private readonly actionBuf: number[] = [];
+  /** One reused input: sendInput reads it synchronously and keeps nothing. */
+  private readonly inputMsg: MoveInput = { eastCms: 0, northCms: 0, upCms: 0, actions: this.actionBuf };
   private inputTimer: ReturnType<typeof setTimeout> | undefined;
   private nextInputAt = 0;
   private lastInputAt = NaN;
@@ -297,7 +328,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     super();
     this.opts = opts;
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.wsUrl = wsUrlOf(this.baseUrl);
+    this.wsUrl = opts.wsUrl ?? wsUrlOf(this.baseUrl);
     this.now = opts.now ?? defaultNow;
     const f = opts.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
     this.doFetch = f ? f.bind(globalThis) : () => Promise.reject(new Error('no fetch available: pass opts.fetch'));
@@ -386,6 +417,19 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     return this.conn?.isOpen === true;
   }
 
+  /**
+   * The current connection (wire-level counters: bytesIn, framesIn, rejects, ...); set as soon as
+   * connect() is called, undefined after it closes. Do not send inputs on it directly.
+   */
+  get connection(): GameConnection | undefined {
+    return this.conn;
+  }
+
+  /** Sends a PING now (with autoPings: false); the PONG updates rttMs and the server clock. */
+  ping(): void {
+    this.conn?.ping();
+  }
+
   private async open(reconnected: boolean): Promise<Welcome> {
     const conn = new GameConnection({
       url: this.wsUrl,
@@ -394,9 +438,16 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       createSocket: this.createSocket,
       now: this.now,
       ignoreStaleFrames: true,
+      ...(this.opts.rttHistogram !== undefined && { rttHistogram: this.opts.rttHistogram }),
+      ...(this.opts.updateLatencyHistogram !== undefined && { updateLatencyHistogram: this.opts.updateLatencyHistogram }),
       ...(this.opts.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }),
     });
     this.conn = conn;
+    // WELCOME is taken when it arrives, not when connect() resolves: a FRAME right behind it in
+    // the same socket read is handled before the promise's continuation would run.
+    conn.on('welcome', (w) => {
+      if (this.conn === conn && !this.closed) this.onWelcome(w);
+    });
     conn.on('update', (f) => this.onFrame(conn, f));
     conn.on('reject', (r) => this.onReject(conn, r));
     conn.on('character', (c) => {
@@ -416,7 +467,6 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       conn.close();
       throw new Error('client closed');
     }
-    this.onWelcome(welcome);
     this.emit('connected', { welcome, reconnected });
     return welcome;
   }
@@ -437,6 +487,9 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     this.playback.setTickMs(this.dtMs);
     this.playback.reset();
     this.clock.resetFrames();
+    this.firstFrame = true;
+    this.lastRowCount = 0;
+    this.frameT = NaN;
     this.predictor.reset(w.own, w.nextInputSeq, rules);
     this.selfState.id = w.entityId;
     this.selfState.action = w.own.action;
@@ -449,7 +502,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     this.clampMove();
     this.lastInputAt = NaN;
     if (this.autoInputs) this.startInputTimer();
-    this.startPings();
+    if (this.opts.autoPings !== false) this.startPings();
   }
 
   private onClose(conn: GameConnection, ev: CloseEvent): void {
@@ -564,7 +617,11 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     const e = this.moveE;
     const no = this.moveN;
     const u = this.moveU;
-    const seq = conn.sendInput({ eastCms: e, northCms: no, upCms: u, actions: acts });
+    const msg = this.inputMsg;
+    msg.eastCms = e;
+    msg.northCms = no;
+    msg.upCms = u;
+    const seq = conn.sendInput(msg);
     if (n > 0) this.actions.splice(0, n);
     this.inputsSentTotal++;
     this.predictor.predict(seq, this.dtMs, e, no, u);
@@ -646,36 +703,130 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       this.emit('zoneChanged', { from, to: f.zone });
     }
 
-    // Remote entities: walk the frame's rows, then drop those not in it.
-    const gen = ++this.frameGen;
+    // Remote entities: the frame's rows and our entities are both in ascending id order, so one
+    // merge walk pairs them up (no map lookup per row). An entity missing from a frame stays
+    // (extrapolated, then held) until it has been missing for holdGapMs: one that drops out of a
+    // frame or two and comes back (crossing a zone seam) keeps its samples instead of restarting
+    // in the future and holding still. The first frame of a connection drops the absent ones at
+    // once (their times may be another server's).
+    // Rows equal to the previous frame's (kept in lastRows) are skipped without touching their
+    // entity: with hundreds of entities per client and thousands of clients per process (bots),
+    // touching every entity's memory every frame is most of the cost.
     const ents = f.state.entities;
     const data = ents.data;
+    const count = ents.count;
     const map = this.entityMap;
     const selfId = this.selfState.id;
     const wantUpdated = this.hasListeners('entityUpdated');
-    for (let k = 0; k < ents.count; k++) {
-      const id = data[k * SNAPSHOT_STRIDE + SnapshotField.id]!;
+    const graceMs = this.firstFrame ? 0 : this.holdGapMs;
+    const prevT = this.frameT;
+    const prev = this.sorted;
+    const prevIds = this.sortedIds;
+    const prevMissing = this.sortedMissing;
+    const prevCount = this.sortedCount;
+    this.reserve(prevCount + count);
+    const next = this.sortedNext;
+    const nextIds = this.sortedIdsNext;
+    const nextMissing = this.sortedMissingNext;
+    const last = this.lastRows;
+    const lastEnd = this.lastRowCount * STRIDE;
+    let n = 0;
+    let j = 0;
+    let p = 0;
+    for (let k = 0; k < count; k++) {
+      const o = k * STRIDE;
+      const id = data[o + COL_ID]!;
       if (id === selfId) continue;
-      let e = map.get(id);
-      if (e === undefined) {
-        e = new RemoteEntity(id, data[k * SNAPSHOT_STRIDE + SnapshotField.kind]!);
-        e.push(data, k, st, this.holdGapMs);
-        e.seenGen = gen;
-        map.set(id, e);
-        this.emit('entityEntered', e);
-        continue;
-      }
-      e.seenGen = gen;
-      if (e.push(data, k, st, this.holdGapMs) && wantUpdated) this.emit('entityUpdated', e);
-    }
-    if (map.size > ents.count || f.removedCount > 0 || f.baselineSeq === 0) {
-      for (const e of map.values()) {
-        if (e.seenGen !== gen) {
-          map.delete(e.id);
-          this.emit('entityLeft', e);
+      // Ours that sort before this row are missing from the frame.
+      while (j < prevCount && prevIds[j]! < id) {
+        const e = prev[j]!;
+        const missing = prevMissing[j++]!;
+        if (this.keepMissing(e, missing === 1, prevT, st, graceMs)) {
+          next[n] = e;
+          nextIds[n] = e.id;
+          nextMissing[n++] = 1;
         }
       }
+      let e: RemoteEntity;
+      if (j < prevCount && prevIds[j] === id) {
+        e = prev[j]!;
+        const wasMissing = prevMissing[j++] === 1;
+        let same = false;
+        if (!wasMissing) {
+          while (p < lastEnd && last[p + COL_ID]! < id) p += STRIDE;
+          if (p < lastEnd && last[p + COL_ID] === id) {
+            same = true;
+            for (let c = 1; c < STRIDE; c++) {
+              if (data[o + c] !== last[p + c]) {
+                same = false;
+                break;
+              }
+            }
+          }
+        }
+        if (!same && e.push(data, k, st, this.holdGapMs, wasMissing ? e.lastFrameTime : prevT) && wantUpdated) this.emit('entityUpdated', e);
+      } else {
+        e = new RemoteEntity(id, data[o + COL_KIND]!);
+        e.push(data, k, st, this.holdGapMs);
+        map.set(id, e);
+        this.emit('entityEntered', e);
+      }
+      next[n] = e;
+      nextIds[n] = id;
+      nextMissing[n++] = 0;
     }
+    while (j < prevCount) {
+      const e = prev[j]!;
+      const missing = prevMissing[j++]!;
+      if (this.keepMissing(e, missing === 1, prevT, st, graceMs)) {
+        next[n] = e;
+        nextIds[n] = e.id;
+        nextMissing[n++] = 1;
+      }
+    }
+    // Swap the order arrays; clear the stale tail so dropped entities can be collected.
+    for (let i = n; i < prevCount; i++) prev[i] = undefined;
+    this.sorted = next;
+    this.sortedNext = prev;
+    this.sortedIds = nextIds;
+    this.sortedIdsNext = prevIds;
+    this.sortedMissing = nextMissing;
+    this.sortedMissingNext = prevMissing;
+    this.sortedCount = n;
+    // This frame's rows, for the next one.
+    const end = count * STRIDE;
+    if (this.lastRows.length < end) this.lastRows = new Int32Array(Math.max(end, this.lastRows.length * 2));
+    const rows = this.lastRows;
+    for (let i = 0; i < end; i++) rows[i] = data[i]!;
+    this.lastRowCount = count;
+    this.frameT = st;
+    this.firstFrame = false;
+  }
+
+  /** Room for `n` entities in the order arrays. */
+  private reserve(n: number): void {
+    if (this.sortedIdsNext.length >= n && this.sortedIds.length >= n) return;
+    const size = Math.max(n, this.sortedIds.length * 2);
+    const grow = <T extends Int32Array | Uint8Array>(a: T, make: (k: number) => T): T => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.sortedIds = grow(this.sortedIds, (k) => new Int32Array(k));
+    this.sortedIdsNext = new Int32Array(size);
+    this.sortedMissing = grow(this.sortedMissing, (k) => new Uint8Array(k));
+    this.sortedMissingNext = new Uint8Array(size);
+  }
+
+  /** An entity missing from a frame at server time `st`: true to keep it, else it leaves now. */
+  private keepMissing(e: RemoteEntity, wasMissing: boolean, prevT: number, st: number, graceMs: number): boolean {
+    // One that was in the previous frame was last seen then.
+    if (!wasMissing) e.lastFrameTime = prevT;
+    const gone = st - e.lastFrameTime;
+    if (gone >= 0 && gone <= graceMs) return true;
+    this.entityMap.delete(e.id);
+    this.emit('entityLeft', e);
+    return false;
   }
 
   /** The predicted pose moved from `before` to predictor.pose: keep the drawn pose where it was. */
@@ -746,7 +897,11 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     const pt = this.playback.time(now);
     if (Number.isNaN(pt)) return;
     const ex = this.dtMs * 2;
-    for (const e of this.entityMap.values()) e.sampleAt(pt, ex, this.holdGapMs);
+    const sorted = this.sorted;
+    const hold = this.holdGapMs;
+    const missing = this.sortedMissing;
+    const frameT = this.frameT;
+    for (let i = 0, n = this.sortedCount; i < n; i++) sorted[i]!.sampleAt(pt, ex, hold, missing[i] === 1 ? undefined : frameT);
   }
 
   /** The local player, predicted (exact fields) and smoothed (lat/lon/alt/heading); undefined before WELCOME. */

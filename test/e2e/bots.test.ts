@@ -36,6 +36,9 @@ test('20 guest bots connect, move and see each other at the tick rate', async ()
     assert.ok(summary.visibleEntitiesAvg > 15, `visible ${summary.visibleEntitiesAvg}`);
     assert.ok(summary.updateLatencyP50Ms > 0 && summary.updateLatencyP99Ms < 500);
     assert.equal(summary.lookups, 0, 'guests make no lookups');
+    // Every bot predicts its own movement with the SDK and checks it against every frame.
+    assert.ok(summary.predictionChecks > 20 * 3 * 15, `prediction checks ${summary.predictionChecks}`);
+    assert.equal(summary.predictionMismatches, 0);
     assert.ok((await metric(server, 'bluemarble_inputs_applied_total')) > 20 * 40, 'inputs applied on the server');
   } finally {
     await server.close();

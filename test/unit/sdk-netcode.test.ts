@@ -119,48 +119,64 @@ test('a rejected move is corrected within one round trip', async () => {
 test('remote entities move without stalls when a frame is late', async () => {
   const a = client(symmetricLink(100, 20, false));
   const b = client(symmetricLink(40, 0, false));
-  await a.c.connect();
-  const wb = await b.c.connect();
-  // Put b next to a: both guests spawn around the same point; just walk b east.
-  b.c.setMove({ east: 4, north: 0, up: 0 });
-  a.c.setMove({ east: 0, north: 0, up: 0 });
-  await until(() => a.c.entities.has(wb.entityId), 3000, 'b in view of a');
-  await sleep(600);
-  const lons: number[] = [];
-  let lateAt = performance.now() + 400;
-  const sampler = setInterval(() => {
-    const now = performance.now();
-    if (now >= lateAt) {
-      // One frame held back by 60 ms (on top of 50 +- 20 ms): later ones queue behind it.
-      a.link.delayNextDown(60);
-      lateAt = now + 700;
+  try {
+    await a.c.connect();
+    const wb = await b.c.connect();
+    // Put b next to a: both guests spawn around the same point; just walk b east.
+    b.c.setMove({ east: 4, north: 0, up: 0 });
+    a.c.setMove({ east: 0, north: 0, up: 0 });
+    await until(() => a.c.entities.has(wb.entityId), 3000, 'b in view of a');
+    await sleep(600);
+    // Render at 60 Hz; every 0.7 s one frame to a is held back 60 ms (on top of 50 +- 20 ms
+    // one-way; later ones queue behind it, as on TCP).
+    const lons: number[] = [];
+    const notes: string[] = [];
+    // The same RemoteEntity all along: b never drops out of view, not even crossing a zone seam
+    // (where it may be missing from a frame or two).
+    const first = a.c.entities.get(wb.entityId);
+    let replaced = 0;
+    let lateAt = performance.now() + 400;
+    const sampler = setInterval(() => {
+      const now = performance.now();
+      if (now >= lateAt) {
+        a.link.delayNextDown(60);
+        lateAt = now + 700;
+      }
+      a.c.sample(now);
+      const e = a.c.entities.get(wb.entityId);
+      if (!e) return;
+      if (e !== first) replaced++;
+      lons.push(e.lon);
+      notes.push(`${now.toFixed(0)} playback ${a.c.playbackTime(now).toFixed(0)} lon ${e.lon.toFixed(8)}`);
+    }, 1000 / 60);
+    await sleep(3000);
+    clearInterval(sampler);
+    assert.ok(lons.length > 120, `${lons.length} samples`);
+    // b walks east all along (no input of it refused), so on the server it is always moving.
+    assert.equal(b.c.stats.rejects, 0);
+    // A stall: the entity drawn at the same place in more than 2 consecutive render frames.
+    let stalls = 0;
+    let backwards = 0;
+    let run = 0;
+    const where: number[] = [];
+    for (let i = 1; i < lons.length; i++) {
+      const d = lons[i]! - lons[i - 1]!;
+      if (d < -1e-9) backwards++;
+      run = d === 0 ? run + 1 : 0;
+      if (run === 3) {
+        stalls++;
+        where.push(i);
+      }
     }
-    a.c.sample(now);
-    const e = a.c.entities.get(wb.entityId);
-    if (e) lons.push(e.lon);
-  }, 16);
-  await sleep(3000);
-  clearInterval(sampler);
-  assert.ok(lons.length > 120, `${lons.length} samples`);
-  // A stall: the entity drawn at the same place in consecutive render frames (16 ms apart).
-  let stalls = 0;
-  let backwards = 0;
-  const stallAt: number[] = [];
-  for (let i = 1; i < lons.length; i++) {
-    const d = lons[i]! - lons[i - 1]!;
-    if (d === 0) {
-      stalls++;
-      stallAt.push(i);
-    }
-    if (d < -1e-9) backwards++;
+    const around = (i: number): string => notes.slice(Math.max(0, i - 6), i + 4).join('\n');
+    console.log(`# remote entity: ${lons.length} render samples, ${stalls} stalls, ${backwards} backwards, delay ${a.c.stats.interpolationDelayMs.toFixed(0)} ms, jitter ${a.c.stats.jitterMs.toFixed(0)} ms`);
+    assert.equal(replaced, 0, 'b left view and came back');
+    assert.equal(backwards, 0, notes.join('\n'));
+    assert.equal(stalls, 0, where.map(around).join('\n--\n'));
+  } finally {
+    await a.c.close();
+    await b.c.close();
   }
-  console.log(`# remote entity: ${lons.length} render samples, ${stalls} stalls, delay ${a.c.stats.interpolationDelayMs.toFixed(0)} ms, jitter ${a.c.stats.jitterMs.toFixed(0)} ms`);
-  assert.equal(backwards, 0);
-  // Usually 0; in this suite one hold of about 100 ms (6 render frames) shows up in some runs,
-  // not yet explained (it does not reproduce outside the suite). Allow that much, no more.
-  assert.ok(stalls <= lons.length * 0.05, `stalls at render frames ${stallAt.join(',')}`);
-  await a.c.close();
-  await b.c.close();
 });
 
 test('after a dropped connection the client reconnects with its token and resumes', async () => {

@@ -97,6 +97,32 @@ test('remote entities interpolate between samples and ride out a late frame', ()
   assert.ok(Math.abs(e.lon * 1e6 - 40) < 1e-6);
 });
 
+test('samples that contradict an extrapolation are blended in without a step back or a stop', () => {
+  const e = new RemoteEntity(5, 0);
+  // 10 units per 100 ms (a far entity refreshed every other frame), then frame 1500 is late and
+  // shows the entity slowed down (2 units), frame 1600 back to pace.
+  for (let i = 0; i <= 4; i++) e.push(row(5, 0, i * 10), 0, 1000 + i * 100, 225);
+  const drawn: number[] = [];
+  let t = 1380;
+  const render = (): void => {
+    e.sampleAt(t, 100, 225);
+    drawn.push(e.lon * 1e6);
+    t += 16;
+  };
+  while (t < 1480) render(); // past 1400: extrapolating, about 47 by now
+  assert.ok(drawn[drawn.length - 1]! > 46, `${drawn[drawn.length - 1]}`);
+  e.push(row(5, 0, 42), 0, 1500, 225);
+  while (t < 1560) render();
+  e.push(row(5, 0, 52), 0, 1600, 225);
+  e.push(row(5, 0, 62), 0, 1700, 225);
+  e.push(row(5, 0, 72), 0, 1800, 225);
+  while (t < 1900) render();
+  for (let i = 1; i < drawn.length; i++) assert.ok(drawn[i]! > drawn[i - 1]!, `render ${i}: ${drawn[i - 1]} -> ${drawn[i]}`);
+  // Converged on the samples again.
+  e.sampleAt(1790, 100, 225);
+  assert.ok(Math.abs(e.lon * 1e6 - 71) < 1e-6, `${e.lon * 1e6}`);
+});
+
 test('an entity that stood still and moves again does not creep over the pause', () => {
   const e = new RemoteEntity(5, 0);
   for (let i = 0; i < 10; i++) e.push(row(5, 0, 0), 0, 1000 + i * 50, 225);
