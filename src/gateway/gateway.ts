@@ -488,6 +488,9 @@ export class Gateway {
     for (const c of this.conns) {
       if (c.state === 'handshake' && now - c.openedAtMs > this.s.handshakeTimeoutMs) {
         this.kick(c, KickReason.HandshakeTimeout, `no HELLO within ${this.s.handshakeTimeoutMs} ms`);
+      } else if (c.state === 'authenticating' && now - c.openedAtMs > this.s.handshakeTimeoutMs + 2 * DEPARTURE_WAIT_MS) {
+        // Sessions or the database not answering: the client hears so instead of waiting forever.
+        this.kick(c, KickReason.ServerFull, 'login timed out: the server could not load the character, try again');
       } else if (c.state === 'playing' && now - c.lastMessageAtMs > this.s.idleTimeoutMs) {
         this.kick(c, KickReason.IdleTimeout, `nothing received for ${this.s.idleTimeoutMs} ms`);
       } else if (c.state === 'playing' && c.tokenHash !== '' && now - c.lastKeepAliveMs > this.s.sessionKeepAliveMs) {
