@@ -18,18 +18,23 @@ const GEM = ITEMS.find((i) => i.rare)!.itemId;
 class RecordingSink implements CharacterSink {
   readonly left_: Array<{ playerId: number; save: PlayerSave | undefined }> = [];
   readonly critical_: Array<{ save: PlayerSave; durable: () => void }> = [];
+  /** autoDurable: every critical save is durable at once (a rare find must not hold up the test). */
+  constructor(private readonly autoDurable = false) {}
   left(playerId: number, save: PlayerSave | undefined): void {
     this.left_.push({ playerId, save });
   }
   critical(save: PlayerSave): Promise<void> {
-    return new Promise((resolve) => this.critical_.push({ save, durable: resolve }));
+    return new Promise((resolve) => {
+      this.critical_.push({ save, durable: resolve });
+      if (this.autoDurable) resolve();
+    });
   }
 }
 
 const HERE = poseFromDegrees(48.8566, 2.3522, 0, 0);
 
 test('foraging fills the inventory, teaches the skill and tells the client; collect takes only changes', async () => {
-  const sink = new RecordingSink();
+  const sink = new RecordingSink(true);
   const sim = new Sim({}, sink);
   const p = await sim.addPlayer(HERE, 'forager', { playerId: 7, sheet: newCharacterSheet() });
   await sim.tick();
@@ -40,6 +45,7 @@ test('foraging fills the inventory, teaches the skill and tells the client; coll
     sim.sendInputs(p, [input(p.nextSeq++, 0, 0, 50, i % 6 === 0 ? [FORAGE] : [])]);
     await sim.tick();
   }
+  await sim.tick(); // a confirmed rare find is told the tick after it is durable
   const last = p.characters[p.characters.length - 1]!;
   const finds = p.characters.filter((m) => m.found !== null).length;
   assert.ok(finds >= 4, `found something on each forage (${finds})`);
