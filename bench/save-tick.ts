@@ -22,33 +22,24 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { MemoryBus } from '../src/cluster/memory-bus.ts';
-import { newPlayerEntity, type GatewayBatch } from '../src/cluster/messages.ts';
 import { createLogger } from '../src/ops/log.ts';
 import { Metrics } from '../src/ops/metrics.ts';
-import { MessageType } from '../src/protocol/types.ts';
-import type { WireInput } from '../src/protocol/types.ts';
 import { PostgresStore, dropPgSchema, withSearchPath } from '../src/store/postgres.ts';
 import { ThreadedStore } from '../src/store/store-thread.ts';
 import type { PlayerSave, SaveResult, Store } from '../src/store/store.ts';
 import { WriteBehind } from '../src/store/write-behind.ts';
 import { newCharacterSheet } from '../src/world/character.ts';
-import { destination, poseFromDegrees } from '../src/world/geo.ts';
 import { Rng } from '../src/world/rng.ts';
-import { DEFAULT_MOVEMENT_RULES } from '../src/world/types.ts';
-import type { ZoneId } from '../src/world/types.ts';
-import { zoneOfPose } from '../src/world/zoning.ts';
 import { ZoneHost } from '../src/zone/host.ts';
 import type { StepTimings } from '../src/zone/host.ts';
-import type { ZoneSettings } from '../src/zone/zone.ts';
 import { benchPgSchema, benchSaves, createBenchAccounts } from './saves.ts';
 import { median, progress, round, sleep, table } from './util.ts';
+import { BENCH_TICK_RATE, Walkers, benchZoneSettings } from './walkers.ts';
 
-const GATEWAY = 'gw-save-tick';
-const TICK_RATE = 20;
+const TICK_RATE = BENCH_TICK_RATE;
 const CENTER = { lat: 48.8566, lon: 2.3522 };
 /** The `sockets` scenario's spread world: 1,000 players per 10 km^2 (~13 others within 200 m). */
 const PLAYERS_PER_KM2 = 100;
-const TURN_CHANCE = 1 / (5 * TICK_RATE);
 
 export interface SaveTickOptions {
   quick?: boolean;
@@ -223,17 +214,7 @@ async function measure(adapter: string, rawStore: Store, o: MeasureOptions): Pro
   bus.onHandlerError = () => void busErrors++;
   const metrics = new Metrics({ processMetrics: false });
   const logger = createLogger({ level: 'silent' });
-  const settings: ZoneSettings = {
-    tickRate: TICK_RATE,
-    aoiRadius: 200,
-    aoiHysteresis: 0.1,
-    frameBudget: 1200,
-    rules: DEFAULT_MOVEMENT_RULES,
-    maxInputsPerSecond: 2 * TICK_RATE,
-    zoneResolution: 8,
-    inputGapTimeoutMs: 250,
-    moveClockSlackMs: 1000,
-  };
+  const settings = benchZoneSettings();
   const writeBehind: WriteBehind = new WriteBehind({
     store,
     collect: (): PlayerSave[] => {
@@ -256,77 +237,21 @@ async function measure(adapter: string, rawStore: Store, o: MeasureOptions): Pro
   const now = (): number => performance.timeOrigin + performance.now();
   const host: ZoneHost = new ZoneHost({ bus, metrics, logger, settings, now, characters: writeBehind }, bus);
 
-  // The stand-in gateway: per player what a gateway keeps per connection, indexed by entity id.
+  // The stand-in gateway and its walkers, each with the character of a live account.
   const n = live;
-  const zoneOf: ZoneId[] = new Array<ZoneId>(n + 1).fill('0');
-  const ack = new Uint32Array(n + 1);
-  const seq = new Uint32Array(n + 1);
-  const east = new Float64Array(n + 1);
-  const north = new Float64Array(n + 1);
-  const gone = new Uint8Array(n + 1);
-  let rejects = 0;
-  let kicks = 0;
-  bus.serveGateway(GATEWAY, (b: GatewayBatch) => {
-    for (const d of b.deliveries) {
-      zoneOf[d.entityId] = b.zone;
-      const type = d.bytes[1];
-      if (type === MessageType.Frame) {
-        const v = d.bytes;
-        ack[d.entityId] = (v[4]! | (v[5]! << 8) | (v[6]! << 16) | (v[7]! << 24)) >>> 0;
-      } else if (type === MessageType.Reject) {
-        rejects++;
-      }
-    }
-    for (const k of b.kicks) {
-      kicks++;
-      gone[k.entityId] = 1;
-    }
-  });
-  const speed = 0.75 * DEFAULT_MOVEMENT_RULES.maxSpeed;
-  const turn = (id: number): void => {
-    const h = rng.next() * 2 * Math.PI;
-    east[id] = Math.sin(h) * speed;
-    north[id] = Math.cos(h) * speed;
-  };
+  const walkers = new Walkers(bus, n, rng);
   const radiusM = Math.sqrt(n / PLAYERS_PER_KM2 / Math.PI) * 1000;
   host.start();
-  const offers: Array<Promise<{ accepted: boolean }>> = [];
-  for (let id = 1; id <= n; id++) {
-    const p = destination(CENTER.lat, CENTER.lon, rng.next() * 360, radiusM * Math.sqrt(rng.next()));
-    const pose = poseFromDegrees(p.lat, p.lon, 0, rng.next() * 360);
-    zoneOf[id] = zoneOfPose(pose, settings.zoneResolution);
-    turn(id);
-    const entity = newPlayerEntity({
-      id,
-      name: `p${id}`,
-      pose,
-      gatewayId: GATEWAY,
-      sessionId: `s${id}`,
-      moveClockSlackMs: settings.moveClockSlackMs,
-      character: { playerId: liveIds[id - 1]!, sheet: newCharacterSheet(), playtimeMs: 0, saveSeq: 1 },
-    });
-    offers.push(bus.offerEntity(zoneOf[id]!, { from: '0', entity }));
-  }
-  const refused = (await Promise.all(offers)).filter((a) => !a.accepted).length;
-  if (refused > 0) throw new Error(`${refused} of ${n} players refused at spawn`);
+  await walkers.spawn({
+    center: CENTER,
+    radiusM,
+    settings,
+    character: (id) => ({ playerId: liveIds[id - 1]!, sheet: newCharacterSheet(), playtimeMs: 0, saveSeq: 1 }),
+  });
 
   // One input per player per tick period, from its own timer (as from sockets, not in lockstep).
   const dtMs = 1000 / TICK_RATE;
-  const sendInputs = (): void => {
-    for (let id = 1; id <= n; id++) {
-      if (gone[id]) continue;
-      if (rng.next() < TURN_CHANCE) turn(id);
-      const input: WireInput = {
-        seq: ++seq[id]!,
-        dtMs,
-        eastCms: Math.round(east[id]! * 100),
-        northCms: Math.round(north[id]! * 100),
-        upCms: 0,
-        actions: [],
-      };
-      bus.sendToZone(zoneOf[id]!, { kind: 'inputs', entityId: id, ackFrame: ack[id]!, inputs: [input] });
-    }
-  };
+  const sendInputs = (): void => walkers.sendInputs(dtMs);
   const inputTimer = setInterval(sendInputs, dtMs);
 
   const windows: SaveTickWindow[] = [];
@@ -418,8 +343,8 @@ async function measure(adapter: string, rawStore: Store, o: MeasureOptions): Pro
     submitMsP50: round(median(submitMs), 2),
     submitMsMax: round(submitMs.length > 0 ? Math.max(...submitMs) : 0, 2),
     mainThreadMsPerBatch: round(perWindow > 0 ? busyDelta / perWindow : 0, 1),
-    kicks,
-    rejects,
+    kicks: walkers.kicks,
+    rejects: walkers.rejects,
     busErrors,
     windows,
   };

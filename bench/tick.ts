@@ -2,29 +2,19 @@
 // in-memory bus, stepped with a fake clock, with a stand-in gateway that only counts bytes and
 // acknowledges frames the way a client does (so frames are deltas, as in production).
 import { MemoryBus } from '../src/cluster/memory-bus.ts';
-import { newPlayerEntity, type GatewayBatch } from '../src/cluster/messages.ts';
 import { createLogger } from '../src/ops/log.ts';
 import { Metrics } from '../src/ops/metrics.ts';
-import { MessageType } from '../src/protocol/types.ts';
-import type { WireInput } from '../src/protocol/types.ts';
-import { destination, poseFromDegrees } from '../src/world/geo.ts';
 import { Rng } from '../src/world/rng.ts';
-import { DEFAULT_MOVEMENT_RULES } from '../src/world/types.ts';
-import type { ZoneId } from '../src/world/types.ts';
-import { zoneOfPose } from '../src/world/zoning.ts';
 import { ZoneHost } from '../src/zone/host.ts';
-import type { ZoneSettings } from '../src/zone/zone.ts';
 import { percentile, progress, round, table } from './util.ts';
+import { BENCH_TICK_RATE, Walkers, benchZoneSettings } from './walkers.ts';
 
-const GATEWAY = 'gw-bench';
-const TICK_RATE = 20;
+const TICK_RATE = BENCH_TICK_RATE;
 const AOI_RADIUS_M = 200;
 const TARGET_NEIGHBOURS = 100;
 const WARMUP_TICKS = 2 * TICK_RATE;
 const MEASURED_TICKS = 5 * TICK_RATE;
 const CENTER = { lat: 48.8566, lon: 2.3522 };
-/** Walkers turn on average every 5 s. */
-const TURN_CHANCE = 1 / (5 * TICK_RATE);
 const SCENARIO_BUDGET_MS = 5.5 * 60_000;
 
 export interface TickRow {
@@ -125,17 +115,7 @@ async function runOne(n: number, seed: number, crowd: 'dense' | 'spread'): Promi
   const metrics = new Metrics();
   let busErrors = 0;
   bus.onHandlerError = () => void busErrors++;
-  const settings: ZoneSettings = {
-    tickRate: TICK_RATE,
-    aoiRadius: AOI_RADIUS_M,
-    aoiHysteresis: 0.1,
-    frameBudget: 1200,
-    rules: DEFAULT_MOVEMENT_RULES,
-    maxInputsPerSecond: 2 * TICK_RATE,
-    zoneResolution: 8,
-    inputGapTimeoutMs: 250,
-    moveClockSlackMs: 1000,
-  };
+  const settings = benchZoneSettings();
   let nowMs = 1_000_000;
   const host = new ZoneHost(
     { bus, metrics, logger: createLogger({ level: 'silent' }), settings, now: () => nowMs },
@@ -143,57 +123,8 @@ async function runOne(n: number, seed: number, crowd: 'dense' | 'spread'): Promi
   );
   host.start({ autoTick: false });
 
-  // Per-player state indexed by entity id (1..n): what a gateway would hold per connection.
-  const zoneOf: ZoneId[] = new Array<ZoneId>(n + 1).fill('0');
-  const ack = new Uint32Array(n + 1);
-  const seq = new Uint32Array(n + 1);
-  const east = new Float64Array(n + 1);
-  const north = new Float64Array(n + 1);
-  let bytes = 0;
-  let rejects = 0;
-  let kicks = 0;
-  bus.serveGateway(GATEWAY, (b: GatewayBatch) => {
-    for (const d of b.deliveries) {
-      bytes += d.bytes.byteLength;
-      zoneOf[d.entityId] = b.zone;
-      const type = d.bytes[1];
-      if (type === MessageType.Frame) {
-        // Header bytes 4..7: the frame seq (u32 little-endian), which the client acks.
-        const v = d.bytes;
-        ack[d.entityId] = (v[4]! | (v[5]! << 8) | (v[6]! << 16) | (v[7]! << 24)) >>> 0;
-      } else if (type === MessageType.Reject) {
-        rejects++;
-      }
-    }
-    kicks += b.kicks.length;
-  });
-
-  const rng = new Rng(seed);
-  const speed = 0.75 * DEFAULT_MOVEMENT_RULES.maxSpeed;
-  const turn = (id: number): void => {
-    const h = rng.next() * 2 * Math.PI;
-    east[id] = Math.sin(h) * speed;
-    north[id] = Math.cos(h) * speed;
-  };
-  const offers: Array<Promise<{ accepted: boolean }>> = [];
-  for (let id = 1; id <= n; id++) {
-    const p = destination(CENTER.lat, CENTER.lon, rng.next() * 360, radius * Math.sqrt(rng.next()));
-    const pose = poseFromDegrees(p.lat, p.lon, 0, rng.next() * 360);
-    const zone = zoneOfPose(pose, settings.zoneResolution);
-    zoneOf[id] = zone;
-    turn(id);
-    const entity = newPlayerEntity({
-      id,
-      name: `p${id}`,
-      pose,
-      gatewayId: GATEWAY,
-      sessionId: `s${id}`,
-      moveClockSlackMs: settings.moveClockSlackMs,
-    });
-    offers.push(bus.offerEntity(zone, { from: '0', entity }));
-  }
-  const refused = (await Promise.all(offers)).filter((a) => !a.accepted).length;
-  if (refused > 0) throw new Error(`${refused} of ${n} players refused at spawn`);
+  const walkers = new Walkers(bus, n, new Rng(seed));
+  await walkers.spawn({ center: CENTER, radiusM: radius, settings });
 
   const stepMs: number[] = [];
   const tickMs: number[] = [];
@@ -204,25 +135,13 @@ async function runOne(n: number, seed: number, crowd: 'dense' | 'spread'): Promi
   const dtMs = 1000 / TICK_RATE;
   for (let t = 0; t < WARMUP_TICKS + MEASURED_TICKS; t++) {
     if (t === WARMUP_TICKS) {
-      bytesAtStart = bytes;
+      bytesAtStart = walkers.bytes;
       visAtStart = await histogramMean(metrics.visibleEntities);
-      rejectsAtStart = rejects;
-      kicksAtStart = kicks;
+      rejectsAtStart = walkers.rejects;
+      kicksAtStart = walkers.kicks;
     }
     const t0 = performance.now();
-    for (let id = 1; id <= n; id++) {
-      if (rng.next() < TURN_CHANCE) turn(id);
-      const s = ++seq[id]!;
-      const input: WireInput = {
-        seq: s,
-        dtMs,
-        eastCms: Math.round(east[id]! * 100),
-        northCms: Math.round(north[id]! * 100),
-        upCms: 0,
-        actions: [],
-      };
-      bus.sendToZone(zoneOf[id]!, { kind: 'inputs', entityId: id, ackFrame: ack[id]!, inputs: [input] });
-    }
+    walkers.sendInputs(dtMs);
     await settle(); // inputs reach the zones' inboxes before the step, as from a live gateway
     nowMs += dtMs;
     const s0 = performance.now();
@@ -258,9 +177,9 @@ async function runOne(n: number, seed: number, crowd: 'dense' | 'spread'): Promi
     stepUsPerPlayer: round((stepP50 * 1000) / n, 2),
     tickP50Ms: round(tickP50, 2),
     tickUsPerPlayer: round((tickP50 * 1000) / n, 2),
-    bytesPerPlayerPerTick: round((bytes - bytesAtStart) / (n * MEASURED_TICKS), 1),
-    rejects: rejects - rejectsAtStart,
-    kicks: kicks - kicksAtStart,
+    bytesPerPlayerPerTick: round((walkers.bytes - bytesAtStart) / (n * MEASURED_TICKS), 1),
+    rejects: walkers.rejects - rejectsAtStart,
+    kicks: walkers.kicks - kicksAtStart,
     busErrors,
     rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20),
   };
