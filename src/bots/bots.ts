@@ -147,6 +147,12 @@ export interface BotSummary {
    */
   predictionChecks: number;
   predictionMismatches: number;
+  /**
+   * Honest bots' inputs timed to reach the server just before a tick (the SDK's aligned input
+   * timing): how many the server applied a tick later than aimed at, and how many on time.
+   */
+  inputsLate: number;
+  inputsOnTime: number;
 }
 
 export interface RunBotsOptions {
@@ -191,6 +197,8 @@ export interface RunBotsOptions {
   target?: () => number;
   /** With `target`: at most this many connections opened per second (default 200). */
   openPerSecond?: number;
+  /** Honest bots' input timing (the SDK's inputTiming; default 'aligned'). */
+  inputTiming?: 'aligned' | 'free';
 }
 
 /** Mergeable measurements of one runBotsRaw() (one process or worker thread). */
@@ -227,6 +235,8 @@ export interface BotRawResult {
   hostileSent?: number;
   predictionChecks?: number;
   predictionMismatches?: number;
+  inputsLate?: number;
+  inputsOnTime?: number;
 }
 
 /** Thrown when the first bot cannot complete a handshake: the server is unreachable or refuses us. */
@@ -405,6 +415,8 @@ export function summarizeBots(raws: BotRawResult[]): BotSummary {
     hostileSent: sum((r) => r.hostileSent ?? 0),
     predictionChecks: sum((r) => r.predictionChecks ?? 0),
     predictionMismatches: sum((r) => r.predictionMismatches ?? 0),
+    inputsLate: sum((r) => r.inputsLate ?? 0),
+    inputsOnTime: sum((r) => r.inputsOnTime ?? 0),
   };
 }
 
@@ -515,7 +527,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   /** Bots waiting to reconnect. */
   const rejoining = new Set<Bot>();
   // Counters of connections that a bot has replaced (churn, hostile rejoins).
-  const retired = { bytesIn: 0, bytesOut: 0, frames: 0, rejected: 0, protocolErrors: 0, characters: 0, inputsSent: 0, checks: 0, mismatches: 0 };
+  const retired = { bytesIn: 0, bytesOut: 0, frames: 0, rejected: 0, protocolErrors: 0, characters: 0, inputsSent: 0, checks: 0, mismatches: 0, inputsLate: 0, inputsOnTime: 0 };
   const retiredRejects: Record<string, number> = {};
 
   /** Hands the bot's chosen velocity to its SDK client (held until the next change). */
@@ -641,6 +653,8 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       const st = bot.client.stats;
       retired.checks += st.predictionChecks;
       retired.mismatches += st.predictionMismatches;
+      retired.inputsLate += st.inputsLate;
+      retired.inputsOnTime += st.inputsOnTime;
     }
     retired.bytesIn += conn.bytesIn;
     retired.bytesOut += conn.bytesOut;
@@ -674,6 +688,7 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
         now,
         reconnect: false,
         autoInputs: false,
+        inputTiming: opts.inputTiming,
         autoPings: false,
         rttHistogram: rttInterval,
         updateLatencyHistogram: latencyInterval,
@@ -971,7 +986,9 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
           // Interpolation, at a quarter of the tick rate (see the top of this file).
           if (++bot.ticks % SAMPLE_EVERY_TICKS === 0) client.sample(t);
         }
-        bot.nextInputAt += bot.periodMs;
+        // Aligned with the server's ticks once the SDK knows them (see inputTiming), else one per period.
+        const aligned = client === undefined ? NaN : client.alignedInputTime();
+        bot.nextInputAt = Number.isNaN(aligned) ? bot.nextInputAt + bot.periodMs : aligned;
         // Falling far behind: skip ahead instead of bursting inputs the server would rate-limit.
         if (t - bot.nextInputAt > 2 * bot.periodMs) {
           bot.nextInputAt = t + bot.periodMs;
@@ -1084,11 +1101,15 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
   let botsWithCharacter = 0;
   let predictionChecks = retired.checks;
   let predictionMismatches = retired.mismatches;
+  let inputsLate = retired.inputsLate;
+  let inputsOnTime = retired.inputsOnTime;
   for (const b of bots) {
     if (b.client !== undefined) {
       const st = b.client.stats;
       predictionChecks += st.predictionChecks;
       predictionMismatches += st.predictionMismatches;
+      inputsLate += st.inputsLate;
+      inputsOnTime += st.inputsOnTime;
     }
     charactersReceived += b.conn.charactersIn;
     if (b.conn.charactersIn > 0 || b.hadCharacter) botsWithCharacter++;
@@ -1129,6 +1150,8 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
     hostileSent,
     predictionChecks,
     predictionMismatches,
+    inputsLate,
+    inputsOnTime,
   };
   lookups?.close();
 

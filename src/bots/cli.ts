@@ -33,6 +33,9 @@ Options:
   --bot-password P     password of the bot accounts (default ${DEFAULT_BOT_PASSWORD});
                        accounts created with another password are refused, not changed
   --no-lookups         do not fetch player profiles and item definitions
+  --input-timing T     aligned (default): each input is timed to reach the server just before
+                       its tick (input-to-update latency of about the margin plus the frame's
+                       trip); free: one input per tick at the bot's own phase
   --workers N          split the bots over N worker threads (default 1; use more when
                        one core cannot keep up: watch 'late scheduler ticks')
   --json               also print the summary as one JSON object on the last stdout line
@@ -63,6 +66,7 @@ interface BotsArgs {
   guest: boolean;
   botPassword: string;
   lookups: boolean;
+  inputTiming: 'aligned' | 'free';
 }
 
 function parseNumber(flag: string, raw: string | undefined, opts: { integer?: boolean; min: number; minExclusive?: boolean }): number | undefined {
@@ -95,6 +99,7 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
         guest: { type: 'boolean' },
         'bot-password': { type: 'string' },
         'no-lookups': { type: 'boolean' },
+        'input-timing': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -133,7 +138,12 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
   } else if (values['bot-password'] !== undefined) {
     throw new UsageError('--bot-password has no effect with --guest');
   }
+  const inputTiming = values['input-timing'] ?? 'aligned';
+  if (inputTiming !== 'aligned' && inputTiming !== 'free') {
+    throw new UsageError(`--input-timing must be aligned or free, got '${inputTiming}'`);
+  }
   return {
+    inputTiming,
     url,
     count,
     durationS,
@@ -182,6 +192,7 @@ export function formatSummary(s: BotSummary): string {
     ['inputs sent', String(s.inputsSent)],
     ['inputs rejected', `${s.inputsRejected} (${counts(s.rejectsByReason)})`],
     ['prediction mismatches', `${s.predictionMismatches} (of ${s.predictionChecks} frames checked)`],
+    ['inputs late for their tick', `${s.inputsLate} (of ${s.inputsLate + s.inputsOnTime} aligned)`],
     ['disconnects', String(s.disconnects)],
     ['kicks', counts(s.kicksByReason)],
     ['connect failures', String(s.connectFailures)],
@@ -225,6 +236,7 @@ async function runBotsInWorkers(
           namePrefix: args.namePrefix,
           indexOffset: nextIndex,
           seed: args.seed === undefined ? undefined : (args.seed + i * 1_000_003) | 0,
+          inputTiming: args.inputTiming,
           ...(tokens !== undefined && { tokens: tokens.slice(nextIndex, nextIndex + share) }),
           ...(lookupsUrl !== undefined && { lookupsUrl }),
         };
@@ -352,6 +364,7 @@ export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {
             rampS: args.rampS,
             seed: args.seed,
             namePrefix: args.namePrefix,
+            inputTiming: args.inputTiming,
             onProgress,
             createSocket,
             signal: abort.signal,

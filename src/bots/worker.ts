@@ -17,6 +17,7 @@ export interface BotsWorkerInput {
   tokens?: string[];
   /** HTTP base URL for lookups; absent: none. */
   lookupsUrl?: string;
+  inputTiming: 'aligned' | 'free';
 }
 
 /** Worker -> main. */

@@ -470,6 +470,8 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   rttMs = NaN;
   /** Server clock minus client clock (ms), from the lowest-RTT recent pong; NaN before one. */
   clockOffsetMs = NaN;
+  /** Round trip of the PONG clockOffsetMs came from (the lowest recent one), ms; NaN before any. */
+  clockRttMs = NaN;
   /** Round-trip samples (ms). */
   readonly rttHistogram: LatencyHistogram;
   /** Time from sending input N to the first frame whose lastInputSeq >= N (ms), once per input. */
@@ -881,6 +883,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     let best = 0;
     for (let k = 1; k < OFFSET_WINDOW; k++) if (this.offsetRtt[k]! < this.offsetRtt[best]!) best = k;
     this.clockOffsetMs = this.offsetVal[best]!;
+    this.clockRttMs = this.offsetRtt[best]!;
     if (this.hasListeners('pong')) this.emit('pong', { seq, rttMs: rtt, clockOffsetMs: this.clockOffsetMs });
   }
 

@@ -45,6 +45,8 @@ export { PlaybackClock, RemoteEntity } from './interpolation.ts';
 export { PREDICTION_RING, Predictor, poseGapM, posesEqual } from './prediction.ts';
 export type { ReconcileResult } from './prediction.ts';
 export { ServerClock } from './clock.ts';
+export { InputTiming } from './input-timing.ts';
+export type { InputTimingOptions } from './input-timing.ts';
 export { LinkSocket, SimulatedLink, symmetricLink } from './link.ts';
 export type { LinkDirection, LinkOptions } from './link.ts';
 export type { CharacterMessage } from '../protocol/types.ts';

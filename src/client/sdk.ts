@@ -6,6 +6,7 @@
 import { GameConnection, KickError, TypedEmitter } from './connection.ts';
 import type { CloseEvent, CreateSocket, FrameView, KickEvent, LatencyHistogram, MoveInput, RejectEvent, WebSocketLike } from './connection.ts';
 import { ServerClock } from './clock.ts';
+import { InputTiming } from './input-timing.ts';
 import { PlaybackClock, RemoteEntity } from './interpolation.ts';
 import { Predictor, copyPose, posesEqual } from './prediction.ts';
 import { SNAPSHOT_STRIDE, SnapshotField } from '../protocol/types.ts';
@@ -50,6 +51,15 @@ export interface BlueMarbleClientOptions {
    * When false, call ping() yourself (bots pinging many clients from one loop).
    */
   autoPings?: boolean;
+  /**
+   * When inputs go out (default 'aligned'): timed to reach the server a small adaptive margin
+   * before the tick that applies them (each FRAME's serverTime marks the server's tick grid), so
+   * an input waits the margin at the server instead of up to a whole tick. 'free': every tick
+   * from the first input, whatever the server's phase.
+   */
+  inputTiming?: 'aligned' | 'free';
+  /** Starting margin before the server's tick for aligned inputs, ms (default 8; it adapts). */
+  inputMarginMs?: number;
   /** Histograms shared between many clients' connections (bots): round trips, input-to-update latency. */
   rttHistogram?: LatencyHistogram;
   updateLatencyHistogram?: LatencyHistogram;
@@ -94,6 +104,11 @@ export interface ClientStats {
   /** Inputs sent and sent-but-not-yet-processed by the server. */
   inputsSent: number;
   inputsPending: number;
+  /** Aligned inputs: the current margin before the server's tick (ms; NaN when free). */
+  inputMarginMs: number;
+  /** Aligned inputs applied a tick later than aimed at, and on time. */
+  inputsLate: number;
+  inputsOnTime: number;
   rejects: number;
   reconnects: number;
 }
@@ -285,6 +300,8 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
   private lastInputAt = NaN;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pingsSent = 0;
+  private readonly alignInputs: boolean;
+  private readonly timing: InputTiming;
 
   // self
   private readonly selfState: SelfState = { id: 0, kind: 0, latE7: 0, lonE7: 0, altCm: 0, heading16: 0, lat: 0, lon: 0, alt: 0, heading: 0, action: 0, actionSeq: 0 };
@@ -313,6 +330,9 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     predictionMismatches: 0,
     inputsSent: 0,
     inputsPending: 0,
+    inputMarginMs: NaN,
+    inputsLate: 0,
+    inputsOnTime: 0,
     rejects: 0,
     reconnects: 0,
   };
@@ -335,6 +355,8 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     this.createSocket = opts.createSocket ?? defaultCreateSocket();
     this.reconnectEnabled = opts.reconnect ?? true;
     this.autoInputs = opts.autoInputs ?? true;
+    this.alignInputs = (opts.inputTiming ?? 'aligned') === 'aligned';
+    this.timing = new InputTiming({ initialMarginMs: opts.inputMarginMs });
     this.snapDistanceM = opts.snapDistanceM ?? 4;
     this.smoothingMs = opts.smoothingMs ?? 100;
     this.maxReconnectDelayMs = opts.maxReconnectDelayMs ?? 5000;
@@ -448,7 +470,13 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     conn.on('welcome', (w) => {
       if (this.conn === conn && !this.closed) this.onWelcome(w);
     });
-    conn.on('update', (f) => this.onFrame(conn, f));
+    conn.on('update', (f) => {
+      this.onFrame(conn, f);
+      // The frame's serverTime is its tick's grid time: where the next inputs should land.
+      if (this.conn === conn && this.alignInputs && this.clock.synced) {
+        this.timing.onFrame(this.clock.unwrapFrameTime(f.serverTime, this.now()), f.lastInputSeq);
+      }
+    });
     conn.on('reject', (r) => this.onReject(conn, r));
     conn.on('character', (c) => {
       this.characterLast = c;
@@ -483,6 +511,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     };
     this.rules = rules;
     this.dtMs = Math.round(1000 / w.tickRate);
+    this.timing.reset(1000 / w.tickRate, w.nextInputSeq);
     this.holdGapMs = this.dtMs * 4.5;
     this.playback.setTickMs(this.dtMs);
     this.playback.reset();
@@ -622,12 +651,29 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     msg.northCms = no;
     msg.upCms = u;
     const seq = conn.sendInput(msg);
+    if (this.alignInputs) this.timing.onSent(seq, this.now(), this.timingOffsetMs(), conn.clockRttMs / 2);
     if (n > 0) this.actions.splice(0, n);
     this.inputsSentTotal++;
     this.predictor.predict(seq, this.dtMs, e, no, u);
     this.lastInputAt = this.now();
     this.updateSelfExact();
     return seq;
+  }
+
+  /**
+   * With aligned inputs (the default), the local time (the `now` clock) at which the next input
+   * should go out to reach the server its margin before a tick; NaN until the clock and the
+   * server's tick grid are known, or with inputTiming 'free' (then send one per tick on any
+   * schedule). Callers driving step() themselves (bots) use it to schedule their inputs.
+   */
+  alignedInputTime(): number {
+    if (!this.alignInputs || !this.conn?.isOpen) return NaN;
+    return this.timing.nextSendAt(this.now(), this.timingOffsetMs(), this.conn.clockRttMs / 2);
+  }
+
+  /** Server clock offset for input timing: only a PONG-based one (frame stamps lag by their delivery). */
+  private timingOffsetMs(): number {
+    return this.clock.synced ? this.clock.offsetMs : NaN;
   }
 
   private startInputTimer(): void {
@@ -638,13 +684,21 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       this.inputTimer = undefined;
       if (this.conn !== conn || !conn?.isOpen || this.closed) return;
       const t = this.now();
-      // Drift-free schedule; after a long stall skip ahead instead of bursting.
-      if (t - this.nextInputAt > this.dtMs * 5) this.nextInputAt = t;
-      let sent = 0;
-      while (this.nextInputAt <= t && sent < 5) {
-        this.step();
-        this.nextInputAt += this.dtMs;
-        sent++;
+      const aligned = this.alignedInputTime();
+      if (!Number.isNaN(aligned)) {
+        // Aligned: one input when due; the next is aimed at the following tick.
+        if (aligned <= t) this.step();
+        this.nextInputAt = this.alignedInputTime();
+        if (Number.isNaN(this.nextInputAt)) this.nextInputAt = t + this.dtMs;
+      } else {
+        // Drift-free schedule; after a long stall skip ahead instead of bursting.
+        if (t - this.nextInputAt > this.dtMs * 5) this.nextInputAt = t;
+        let sent = 0;
+        while (this.nextInputAt <= t && sent < 5) {
+          this.step();
+          this.nextInputAt += this.dtMs;
+          sent++;
+        }
       }
       this.updateRates(t);
       this.inputTimer = setTimeout(run, Math.max(1, this.nextInputAt - this.now()));
@@ -949,6 +1003,9 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     s.predictionMismatches = this.predictor.mismatches;
     s.inputsSent = this.inputsSentTotal;
     s.inputsPending = this.haveSelf ? this.predictor.lastSeq - this.predictor.ackSeq : 0;
+    s.inputMarginMs = this.alignInputs ? this.timing.marginMs : NaN;
+    s.inputsLate = this.timing.late;
+    s.inputsOnTime = this.timing.onTime;
     s.rejects = this.rejectsTotal;
     s.reconnects = this.reconnects;
     return s;

@@ -255,8 +255,13 @@ export class Zone implements ZoneEndpoint {
 
   // ---- tick ---------------------------------------------------------------------------------
 
-  tick(nowMs: number): void {
-    this.tickServerTime = serverTime32(nowMs);
+  /**
+   * One tick at `nowMs`. `nominalMs` is the time this tick was scheduled for on the host's fixed
+   * grid (default: now): frames carry it, so their timestamps are evenly spaced whatever the
+   * step's lag, and clients can time their inputs to arrive just before the next tick.
+   */
+  tick(nowMs: number, nominalMs = nowMs): void {
+    this.tickServerTime = serverTime32(nominalMs);
     const elapsed = this.lastTickMs < 0 ? this.dtMs : Math.min(nowMs - this.lastTickMs, 1000);
     this.lastTickMs = nowMs;
     this.tickNo++;
