@@ -334,11 +334,13 @@ function u32At(b: Uint8Array, p: number): number {
   return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
 }
 
-/** Last zone words and their ZoneId string, so steady frames do not rebuild the string. */
-interface ZoneCache {
-  lo: number;
-  hi: number;
-  zone: ZoneId;
+/**
+ * A connection's FRAME header, plus the zone words its `zone` string was made from, so steady
+ * frames do not rebuild the string (one object: a frame touches one line for both).
+ */
+interface FrameHeaderCache extends FrameHeader {
+  zoneLo: number;
+  zoneHi: number;
 }
 
 /**
@@ -347,7 +349,7 @@ interface ZoneCache {
  * length, CRC, version, type). Anything else returns false and goes through decodeMessage,
  * which then produces the exact result or error, so this adds no accept or reject of its own.
  */
-function readFrameHeader(bytes: Uint8Array, h: FrameHeader, zc: ZoneCache): boolean {
+function readFrameHeader(bytes: Uint8Array, h: FrameHeaderCache): boolean {
   const total = bytes.length;
   if (total < HEADER_SIZE || total > DEFAULT_MAX_MESSAGE_BYTES) return false;
   const version = bytes[0]!;
@@ -357,17 +359,16 @@ function readFrameHeader(bytes: Uint8Array, h: FrameHeader, zc: ZoneCache): bool
   if (crc32(bytes, HEADER_SIZE, total, crc32(bytes, 0, 20)) !== u32At(bytes, 20)) return false;
   const lo = u32At(bytes, 12);
   const hi = u32At(bytes, 16);
-  if (lo !== zc.lo || hi !== zc.hi) {
-    zc.zone = wordsToZone(lo, hi);
-    zc.lo = lo;
-    zc.hi = hi;
+  if (lo !== h.zoneLo || hi !== h.zoneHi) {
+    h.zone = wordsToZone(lo, hi);
+    h.zoneLo = lo;
+    h.zoneHi = hi;
   }
   h.version = version;
   h.type = MessageType.Frame;
   h.payloadLength = payloadLength;
   h.seq = u32At(bytes, 4);
   h.serverTime = u32At(bytes, 8);
-  h.zone = zc.zone;
   return true;
 }
 
@@ -500,8 +501,16 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   private lastServerTime = 0;
   private lastZone: ZoneId = '0';
   /** Filled by readFrameHeader for each FRAME. */
-  private readonly frameHeader: FrameHeader = { version: 0, type: MessageType.Frame, payloadLength: 0, seq: 0, serverTime: 0, zone: '0' };
-  private readonly zoneCache: ZoneCache = { lo: 0, hi: 0, zone: '0' };
+  private readonly frameHeader: FrameHeaderCache = {
+    version: 0,
+    type: MessageType.Frame,
+    payloadLength: 0,
+    seq: 0,
+    serverTime: 0,
+    zone: '0',
+    zoneLo: 0,
+    zoneHi: 0,
+  };
   private characterLast: CharacterMessage | undefined;
   /** lastFrame as a FrameDecoded, built on first request after each frame. */
   private lastFrameCopy: FrameDecoded | undefined;
@@ -719,7 +728,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     this.messagesIn++;
     // Most messages are FRAMEs: check their header in place and decode the payload where it is.
     const fh = this.frameHeader;
-    if (readFrameHeader(bytes, fh, this.zoneCache)) {
+    if (readFrameHeader(bytes, fh)) {
       this.receiveFrame(fh, bytes, HEADER_SIZE);
       return;
     }
