@@ -211,8 +211,9 @@ export class Gateway {
     const m = this.ctx.metrics;
     const bytes = toBytes(data);
     const now = this.ctx.now();
-    m.bytesReceived.inc(bytes.length);
-    m.messagesReceived.inc();
+    // add(): a plain sum per message, folded into the counters when metrics are read.
+    m.bytesReceived.add(bytes.length);
+    m.messagesReceived.add(1);
     c.lastMessageAtMs = now;
     if (now - c.windowStartMs >= 1000) {
       c.windowStartMs = now;
@@ -477,8 +478,8 @@ export class Gateway {
       if (c) this.kick(c, k.reason as KickReason, k.message);
     }
     const m = this.ctx.metrics;
-    if (bytesOut > 0) m.bytesSent.inc(bytesOut);
-    if (sent > 0) m.messagesSent.inc(sent);
+    m.bytesSent.add(bytesOut);
+    m.messagesSent.add(sent);
     if (skipped > 0) m.framesSkipped.inc(skipped);
   };
 
@@ -519,8 +520,8 @@ export class Gateway {
   private send(c: Conn, bytes: Uint8Array): void {
     if (c.ws.readyState !== c.ws.OPEN) return;
     c.ws.send(bytes);
-    this.ctx.metrics.bytesSent.inc(bytes.length);
-    this.ctx.metrics.messagesSent.inc();
+    this.ctx.metrics.bytesSent.add(bytes.length);
+    this.ctx.metrics.messagesSent.add(1);
   }
 
   private kick(c: Conn, reason: KickReason, message: string): void {

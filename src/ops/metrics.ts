@@ -12,6 +12,109 @@ const STEP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 const LAG_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 const VISIBLE_BUCKETS = [0, 1, 5, 10, 25, 50, 100, 200, 500];
 
+type HistogramReading = Awaited<ReturnType<Histogram['get']>>;
+/** prom-client's reader behind both get() and the registry's text output (absent from its typings). */
+const readHistogram = (Histogram.prototype as unknown as { getForPromString(this: Histogram): Promise<HistogramReading> })
+  .getForPromString;
+
+/**
+ * A label-less histogram for values observed in hot loops (once per client per tick): record(v)
+ * is a bucket increment in a typed array, without observe()'s label hashing and validation.
+ * Every read adds those counts to what observe() stored, so /metrics shows exactly what
+ * observing each value would have.
+ */
+export class FastHistogram extends Histogram {
+  private readonly metricName: string;
+  private readonly bounds: Float64Array;
+  /** Per bucket, not cumulative; the last one counts values above every bound (+Inf only). */
+  private readonly counts: Float64Array | undefined;
+  private fastSum = 0;
+  private fastCount = 0;
+  /** After reset() prom-client holds no series until the next observe(); record() makes one. */
+  private needsSeries = false;
+
+  constructor(config: { name: string; help: string; buckets: number[]; registers: Registry[] }) {
+    super(config);
+    this.metricName = config.name;
+    this.bounds = Float64Array.from(config.buckets);
+    this.counts = new Float64Array(config.buckets.length + 1);
+  }
+
+  record(value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+    if (this.needsSeries) {
+      this.needsSeries = false;
+      this.zero({});
+    }
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && value > b[i]!) i++;
+    this.counts![i]!++;
+    this.fastSum += value;
+    this.fastCount++;
+  }
+
+  override reset(): void {
+    super.reset();
+    // The base constructor calls reset() before this class's fields exist.
+    if (this.counts === undefined) return;
+    this.counts.fill(0);
+    this.fastSum = 0;
+    this.fastCount = 0;
+    this.needsSeries = true;
+  }
+
+  /** What the registry reads for /metrics; get() reads it too. */
+  async getForPromString(): Promise<HistogramReading> {
+    const data = await readHistogram.call(this);
+    const counts = this.counts;
+    if (this.fastCount === 0 || counts === undefined) return data;
+    const bucket = `${this.metricName}_bucket`;
+    for (const v of data.values) {
+      if (v.metricName === bucket) {
+        const le = v.labels['le'];
+        let below = 0;
+        if (le === '+Inf') below = this.fastCount;
+        else for (let i = 0; i < this.bounds.length && this.bounds[i]! <= Number(le); i++) below += counts[i]!;
+        v.value += below;
+      } else if (v.metricName === `${this.metricName}_sum`) {
+        v.value += this.fastSum;
+      } else if (v.metricName === `${this.metricName}_count`) {
+        v.value += this.fastCount;
+      }
+    }
+    return data;
+  }
+}
+
+/**
+ * A label-less counter for hot paths (once per message): add(n) bumps a plain number, and every
+ * read folds it in first (prom-client calls `collect` before reading), so /metrics is exact.
+ */
+export class FastCounter extends Counter {
+  private pending = 0;
+
+  constructor(config: { name: string; help: string; registers: Registry[] }) {
+    super({
+      ...config,
+      collect(this: Counter) {
+        (this as FastCounter).fold();
+      },
+    });
+  }
+
+  add(n: number): void {
+    this.pending += n;
+  }
+
+  private fold(): void {
+    if (this.pending === 0) return;
+    const n = this.pending;
+    this.pending = 0;
+    this.inc(n);
+  }
+}
+
 /** Label value for an input rejection code; unknown codes share one label to bound cardinality. */
 export function rejectReasonLabel(code: number): string {
   return Object.hasOwn(REJECT_REASON_NAMES, code) ? REJECT_REASON_NAMES[code as RejectReason] : 'unknown';
@@ -24,13 +127,13 @@ export class Metrics {
   readonly tickDuration: Histogram;
   readonly stepDuration: Histogram;
   readonly tickLag: Histogram;
-  readonly bytesSent: Counter;
-  readonly bytesReceived: Counter;
-  readonly messagesSent: Counter;
-  readonly messagesReceived: Counter;
+  readonly bytesSent: FastCounter;
+  readonly bytesReceived: FastCounter;
+  readonly messagesSent: FastCounter;
+  readonly messagesReceived: FastCounter;
   readonly inputsApplied: Counter;
   readonly inputsRejected: Counter<'reason'>;
-  readonly visibleEntities: Histogram;
+  readonly visibleEntities: FastHistogram;
   readonly framesSent: Counter;
   readonly framesSkipped: Counter;
   readonly fullSnapshots: Counter;
@@ -76,22 +179,22 @@ export class Metrics {
       buckets: LAG_BUCKETS,
       registers,
     });
-    this.bytesSent = new Counter({
+    this.bytesSent = new FastCounter({
       name: 'bluemarble_bytes_sent_total',
       help: 'Bytes sent to clients.',
       registers,
     });
-    this.bytesReceived = new Counter({
+    this.bytesReceived = new FastCounter({
       name: 'bluemarble_bytes_received_total',
       help: 'Bytes received from clients.',
       registers,
     });
-    this.messagesSent = new Counter({
+    this.messagesSent = new FastCounter({
       name: 'bluemarble_messages_sent_total',
       help: 'Messages sent to clients.',
       registers,
     });
-    this.messagesReceived = new Counter({
+    this.messagesReceived = new FastCounter({
       name: 'bluemarble_messages_received_total',
       help: 'Messages received from clients.',
       registers,
@@ -107,7 +210,7 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
-    this.visibleEntities = new Histogram({
+    this.visibleEntities = new FastHistogram({
       name: 'bluemarble_visible_entities',
       help: 'Entities visible to one client in one frame.',
       buckets: VISIBLE_BUCKETS,

@@ -1,5 +1,6 @@
 // Primitive binary codec: a growable little-endian Writer and a bounds-checked Reader.
 // Pure (DataView/TextEncoder/TextDecoder only) because the browser client bundles it too.
+import { crc32 } from './crc32.ts';
 import { ProtocolErrorCode } from './types.ts';
 
 export class ProtocolError extends Error {
@@ -28,10 +29,21 @@ function range(what: string, v: number): RangeError {
   return new RangeError(`${what} out of range: ${v}`);
 }
 
-/** Growable little-endian byte writer. Reuse one per connection/worker and call reset(). */
+/**
+ * Growable little-endian byte writer. Reuse one per connection/worker and call reset().
+ *
+ * Offsets (length, patches, views) are relative to the start of the message being written.
+ * take() hands a finished message out as a view of the Writer's own memory instead of a copy;
+ * the Writer then never writes those bytes again (the next message starts after them, and a
+ * fresh buffer is started when little room is left), so a Writer used that way is a slab
+ * allocator for the messages it encodes.
+ */
 export class Writer {
   private buf: Uint8Array;
   private dv: DataView;
+  /** Absolute index where the current message starts; bytes before it were taken. */
+  private base = 0;
+  /** Absolute index of the end of what is written. */
   private len = 0;
 
   constructor(initialCapacity = 256) {
@@ -40,22 +52,34 @@ export class Writer {
   }
 
   reset(): void {
-    this.len = 0;
+    // Taken messages own the start of the buffer; once less than an eighth is left, start a new
+    // buffer of the same size rather than let messages straddle a regrowth.
+    if (this.base > 0 && this.buf.length - this.base < this.buf.length >>> 3) {
+      this.buf = new Uint8Array(this.buf.length);
+      this.dv = new DataView(this.buf.buffer);
+      this.base = 0;
+    }
+    this.len = this.base;
   }
 
   get length(): number {
-    return this.len;
+    return this.len - this.base;
   }
 
   private ensure(n: number): void {
     const need = this.len + n;
     if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < need) cap *= 2;
+    // Only the message in progress moves: taken bytes stay where their views point. The buffer
+    // grows only when that message alone needs it.
+    const size = this.len - this.base;
+    let cap = this.buf.length;
+    while (cap < size + n) cap *= 2;
     const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.len));
+    next.set(this.buf.subarray(this.base, this.len));
     this.buf = next;
     this.dv = new DataView(next.buffer);
+    this.base = 0;
+    this.len = size;
   }
 
   u8(v: number): void {
@@ -128,6 +152,26 @@ export class Writer {
     this.len += b.length;
   }
 
+  /**
+   * Appends everything `src` has written. Same bytes as bytes(src.view()) without creating a
+   * view; encoders splice a few small sections per message, and most are only a few bytes long,
+   * where a plain loop beats subarray + set.
+   */
+  append(src: Writer): void {
+    const from = src.buf;
+    const s0 = src.base;
+    const n = src.len - s0;
+    this.ensure(n);
+    const to = this.buf;
+    const p = this.len;
+    if (n <= 16) {
+      for (let i = 0; i < n; i++) to[p + i] = from[s0 + i]!;
+    } else {
+      to.set(from.subarray(s0, s0 + n), p);
+    }
+    this.len = p + n;
+  }
+
   /** uvarint UTF-8 byte length, then the bytes. Lone surrogates become U+FFFD (TextEncoder). */
   string(s: string): void {
     const b = encoder.encode(s);
@@ -135,39 +179,57 @@ export class Writer {
     this.bytes(b);
   }
 
-  /** A fresh copy of everything written; safe to hand to a socket while the Writer is reused. */
   /**
    * A fresh copy of everything written. `alloc` lets a server hand out pooled memory (Node's
    * Buffer.allocUnsafe) instead of a new ArrayBuffer per message; it must return n bytes.
    */
   toBytes(alloc?: (n: number) => Uint8Array): Uint8Array {
-    if (!alloc) return this.buf.slice(0, this.len);
-    const out = alloc(this.len);
-    out.set(this.buf.subarray(0, this.len));
+    if (!alloc) return this.buf.slice(this.base, this.len);
+    const out = alloc(this.len - this.base);
+    out.set(this.buf.subarray(this.base, this.len));
     return out;
+  }
+
+  /**
+   * Everything written, as a view of the Writer's memory rather than a copy; the next message is
+   * written after it, so the view stays valid and unchanged. `wrap` makes the view (e.g. Node's
+   * Buffer.from(buffer, byteOffset, length), so a socket takes it as is); default a Uint8Array.
+   */
+  take(wrap?: (buffer: ArrayBuffer, byteOffset: number, length: number) => Uint8Array): Uint8Array {
+    const b = this.buf.buffer as ArrayBuffer;
+    const n = this.len - this.base;
+    const out = wrap ? wrap(b, this.base, n) : new Uint8Array(b, this.base, n);
+    this.base = this.len;
+    return out;
+  }
+
+  /** CRC-32 (see crc32) of the written bytes [start, end), continuing from `seed`. */
+  crc32(start: number, end: number, seed = 0): number {
+    if (start < 0 || end < start || end > this.len - this.base) throw range('crc range', end);
+    return crc32(this.buf, this.base + start, this.base + end, seed);
   }
 
   /** A view of everything written, no copy: invalid after the next write or reset. */
   view(): Uint8Array {
-    return this.buf.subarray(0, this.len);
+    return this.buf.subarray(this.base, this.len);
   }
 
   patchU8(offset: number, v: number): void {
     if ((v & 0xff) !== v) throw range('u8', v);
-    if (offset < 0 || offset + 1 > this.len) throw range('patch offset', offset);
-    this.buf[offset] = v;
+    if (offset < 0 || offset + 1 > this.len - this.base) throw range('patch offset', offset);
+    this.buf[this.base + offset] = v;
   }
 
   patchU16(offset: number, v: number): void {
     if ((v & 0xffff) !== v) throw range('u16', v);
-    if (offset < 0 || offset + 2 > this.len) throw range('patch offset', offset);
-    this.dv.setUint16(offset, v, true);
+    if (offset < 0 || offset + 2 > this.len - this.base) throw range('patch offset', offset);
+    this.dv.setUint16(this.base + offset, v, true);
   }
 
   patchU32(offset: number, v: number): void {
     if (v >>> 0 !== v) throw range('u32', v);
-    if (offset < 0 || offset + 4 > this.len) throw range('patch offset', offset);
-    this.dv.setUint32(offset, v, true);
+    if (offset < 0 || offset + 4 > this.len - this.base) throw range('patch offset', offset);
+    this.dv.setUint32(this.base + offset, v, true);
   }
 }
 

@@ -2,9 +2,10 @@
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
 import { ProtocolError, Reader, Writer } from './codec.ts';
-import { LAT_E7_MAX, LON_E7_HALF, MAX_U32, beginMessage, finishMessage } from './messages.ts';
+import { LAT_E7_MAX, LON_E7_HALF, MAX_PAYLOAD, MAX_U32 } from './messages.ts';
+import { zoneToWords } from './zone-id.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
-import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
+import { HEADER_SIZE, MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
 import type { EntitySnapshot, FrameDecoded, FrameHeader, FrameState, OwnState } from './types.ts';
 import type { ZoneId } from '../world/types.ts';
 
@@ -55,7 +56,26 @@ export interface FrameEncodeInput {
   version?: number;
   /** Where the finished message goes (see Writer.toBytes); default a new Uint8Array. */
   alloc?: (n: number) => Uint8Array;
+  /**
+   * Hand the message out as a view of w's own memory (Writer.take, with this as its wrap)
+   * instead of copying it out: w must then be used only through reset() and encoders.
+   */
+  take?: (buffer: ArrayBuffer, byteOffset: number, length: number) => Uint8Array;
 }
+
+/**
+ * A frame's state laid out flat, as a FrameRing stores it: own state at data[own..own + 6)
+ * (latE7, lonE7, altCm, heading16, action, actionSeq) and `count` snapshot rows from data[rows].
+ */
+export interface FlatFrame {
+  data: Int32Array;
+  own: number;
+  rows: number;
+  count: number;
+}
+
+/** encodeFrameFlat's input: FrameEncodeInput without the states, which come as FlatFrames. */
+export type FrameEncodeFlatInput = Omit<FrameEncodeInput, 'baseline' | 'current'>;
 
 // Scratch sections, filled in one merge pass and then appended in wire order. Module-level is
 // safe: encoding is synchronous and each worker/isolate has its own module instance.
@@ -73,53 +93,124 @@ function checkEntity(d: Int32Array, o: number, prevId: number): void {
   if (lon < -LON_E6_HALF || lon >= LON_E6_HALF) throw new RangeError(`entity ${id} lonE6 out of range: ${lon}`);
 }
 
-function writeOwn(w: Writer, ref: OwnState, own: OwnState): void {
-  if (own.latE7 < -LAT_E7_MAX || own.latE7 > LAT_E7_MAX) throw new RangeError(`own latE7 out of range: ${own.latE7}`);
-  if (own.lonE7 < -LON_E7_HALF || own.lonE7 >= LON_E7_HALF) throw new RangeError(`own lonE7 out of range: ${own.lonE7}`);
-  if ((own.altCm | 0) !== own.altCm) throw new RangeError(`own altCm out of i32: ${own.altCm}`);
-  const dLat = own.latE7 - ref.latE7;
-  const dLon = wrapDelta(own.lonE7 - ref.lonE7, LON_E7_PERIOD);
+// wrapDelta is the identity inside the range, and its float modulo costs more than the rest of
+// an entity's encoding: only call it for a delta that crosses the antimeridian.
+function wrapLonE6(d: number): number {
+  return d >= -LON_E6_HALF && d < LON_E6_HALF ? d : wrapDelta(d, LON_E6_PERIOD);
+}
+
+function wrapLonE7(d: number): number {
+  return d >= -LON_E7_HALF && d < LON_E7_HALF ? d : wrapDelta(d, LON_E7_PERIOD);
+}
+
+// Own states as the encoder reads them, whichever form the frame came in: latE7, lonE7, altCm,
+// heading16, action, actionSeq. Float64 so any number a FrameState holds is kept exactly.
+const refOwn = new Float64Array(6);
+const curOwn = new Float64Array(6);
+
+function ownToScratch(o: OwnState, dst: Float64Array): void {
+  dst[0] = o.latE7;
+  dst[1] = o.lonE7;
+  dst[2] = o.altCm;
+  dst[3] = o.heading16;
+  dst[4] = o.action;
+  dst[5] = o.actionSeq;
+}
+
+function flatToScratch(d: Int32Array, at: number, dst: Float64Array): void {
+  for (let i = 0; i < 6; i++) dst[i] = d[at + i]!;
+}
+
+/** The OWN block of curOwn against refOwn. */
+function writeOwn(w: Writer): void {
+  const latE7 = curOwn[0]!;
+  const lonE7 = curOwn[1]!;
+  const altCm = curOwn[2]!;
+  if (latE7 < -LAT_E7_MAX || latE7 > LAT_E7_MAX) throw new RangeError(`own latE7 out of range: ${latE7}`);
+  if (lonE7 < -LON_E7_HALF || lonE7 >= LON_E7_HALF) throw new RangeError(`own lonE7 out of range: ${lonE7}`);
+  if ((altCm | 0) !== altCm) throw new RangeError(`own altCm out of i32: ${altCm}`);
+  const dLat = latE7 - refOwn[0]!;
+  const dLon = wrapLonE7(lonE7 - refOwn[1]!);
   let mask = 0;
   if (dLat !== 0 || dLon !== 0) mask |= OwnMask.Position;
-  if (own.altCm !== ref.altCm) mask |= OwnMask.Altitude;
-  if (own.heading16 !== ref.heading16) mask |= OwnMask.Heading;
-  if (own.action !== ref.action || own.actionSeq !== ref.actionSeq) mask |= OwnMask.Action;
+  if (altCm !== refOwn[2]) mask |= OwnMask.Altitude;
+  if (curOwn[3] !== refOwn[3]) mask |= OwnMask.Heading;
+  if (curOwn[4] !== refOwn[4] || curOwn[5] !== refOwn[5]) mask |= OwnMask.Action;
   w.u8(mask);
   if (mask & OwnMask.Position) {
     w.svarint(dLat);
     w.svarint(dLon);
   }
-  if (mask & OwnMask.Altitude) w.svarint(own.altCm - ref.altCm);
-  if (mask & OwnMask.Heading) w.u16(own.heading16);
+  if (mask & OwnMask.Altitude) w.svarint(altCm - refOwn[2]!);
+  if (mask & OwnMask.Heading) w.u16(curOwn[3]!);
   if (mask & OwnMask.Action) {
-    w.u8(own.action);
-    w.u8(own.actionSeq);
+    w.u8(curOwn[4]!);
+    w.u8(curOwn[5]!);
   }
 }
 
+/** The seq checks of both entry points; returns the baseline seq to send (0: full snapshot). */
+function checkSeqs(f: FrameEncodeFlatInput, hasBaseline: boolean): number {
+  if (f.seq < 1 || f.seq >>> 0 !== f.seq) throw new RangeError(`frame seq must be 1..2^32-1: ${f.seq}`);
+  if (f.lastInputSeq >>> 0 !== f.lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${f.lastInputSeq}`);
+  const baselineSeq = hasBaseline ? f.baselineSeq : 0;
+  if (hasBaseline && (baselineSeq >>> 0 !== baselineSeq || baselineSeq >= f.seq)) {
+    throw new RangeError(`baselineSeq must precede the frame: ${baselineSeq} vs ${f.seq}`);
+  }
+  return baselineSeq;
+}
+
 /**
- * Encodes a complete FRAME message (header included) into w and returns a fresh copy.
+ * Encodes a complete FRAME message (header included) into w and returns a fresh copy (or, with
+ * `take`, a view of w's memory that w never writes again).
  * It carries exactly current - baseline, or all of current when there is no baseline.
  */
 export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
-  if (f.seq < 1 || f.seq >>> 0 !== f.seq) throw new RangeError(`frame seq must be 1..2^32-1: ${f.seq}`);
-  if (f.lastInputSeq >>> 0 !== f.lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${f.lastInputSeq}`);
   const baseline = f.baselineSeq === 0 ? null : f.baseline;
-  const baselineSeq = baseline === null ? 0 : f.baselineSeq;
-  if (baseline !== null && (baselineSeq >>> 0 !== baselineSeq || baselineSeq >= f.seq)) {
-    throw new RangeError(`baselineSeq must precede the frame: ${baselineSeq} vs ${f.seq}`);
-  }
-  beginMessage(w, MessageType.Frame, f.version ?? PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
-  w.uvarint(baselineSeq);
-  w.uvarint(f.lastInputSeq);
-  writeOwn(w, baseline === null ? ZERO_OWN : baseline.own, f.current.own);
-
+  const baselineSeq = checkSeqs(f, baseline !== null);
+  ownToScratch(baseline === null ? ZERO_OWN : baseline.own, refOwn);
+  ownToScratch(f.current.own, curOwn);
   const base = baseline === null ? EMPTY : baseline.entities;
   const cur = f.current.entities;
-  const bd = base.data;
-  const cd = cur.data;
-  const bn = base.count;
-  const cn = cur.count;
+  return encodeBody(w, f, baselineSeq, base.data, 0, base.count, cur.data, 0, cur.count);
+}
+
+/**
+ * encodeFrame for states stored flat (FrameRing): same bytes, without FrameState objects. A null
+ * baseline, or baselineSeq 0, sends a full snapshot.
+ */
+export function encodeFrameFlat(w: Writer, f: FrameEncodeFlatInput, baseline: FlatFrame | null, current: FlatFrame): Uint8Array {
+  const base = f.baselineSeq === 0 ? null : baseline;
+  const baselineSeq = checkSeqs(f, base !== null);
+  if (base === null) ownToScratch(ZERO_OWN, refOwn);
+  else flatToScratch(base.data, base.own, refOwn);
+  flatToScratch(current.data, current.own, curOwn);
+  const cd = current.data;
+  return base === null
+    ? encodeBody(w, f, 0, EMPTY.data, 0, 0, cd, current.rows, current.count)
+    : encodeBody(w, f, baselineSeq, base.data, base.rows, base.count, cd, current.rows, current.count);
+}
+
+/**
+ * Header, OWN block (refOwn -> curOwn) and the entity delta: rows bd[bAt..] (bn of them) to
+ * cd[cAt..] (cn), then the finished message.
+ */
+function encodeBody(
+  w: Writer,
+  f: FrameEncodeFlatInput,
+  baselineSeq: number,
+  bd: Int32Array,
+  bAt: number,
+  bn: number,
+  cd: Int32Array,
+  cAt: number,
+  cn: number,
+): Uint8Array {
+  beginFrame(w, f.version ?? PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
+  w.uvarint(baselineSeq);
+  w.uvarint(f.lastInputSeq);
+  writeOwn(w);
+
   removedW.reset();
   addedW.reset();
   bitmapW.reset();
@@ -134,8 +225,8 @@ export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
   let i = 0;
   let j = 0;
   while (i < bn || j < cn) {
-    const bo = i * S;
-    const co = j * S;
+    const bo = bAt + i * S;
+    const co = cAt + j * S;
     const bid = i < bn ? bd[bo + ID]! : END;
     const cid = j < cn ? cd[co + ID]! : END;
     if (bid < cid) {
@@ -164,7 +255,7 @@ export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
     }
     // Kept: pick the smallest encoding of what changed.
     const dLat = cd[co + LAT]! - bd[bo + LAT]!;
-    const dLon = wrapDelta(cd[co + LON]! - bd[bo + LON]!, LON_E6_PERIOD);
+    const dLon = wrapLonE6(cd[co + LON]! - bd[bo + LON]!);
     const kindSame = cd[co + KIND] === bd[bo + KIND];
     const altSame = cd[co + ALT] === bd[bo + ALT];
     const headSame = cd[co + HEAD] === bd[bo + HEAD];
@@ -215,12 +306,50 @@ export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
   if ((kept & 3) !== 0) bitmapW.u8(bits);
 
   w.uvarint(removedCount);
-  w.bytes(removedW.view());
+  w.append(removedW);
   w.uvarint(addedCount);
-  w.bytes(addedW.view());
-  w.bytes(bitmapW.view());
-  w.bytes(keptW.view());
-  return finishMessage(w, f.alloc);
+  w.append(addedW);
+  w.append(bitmapW);
+  w.append(keptW);
+  return finishFrame(w, f);
+}
+
+// The header words of the zone frames were last encoded for: a zone encodes all its frames in a
+// row, and zoneToWords returns a new array per call.
+let headerZone: ZoneId | undefined;
+let headerLo = 0;
+let headerHi = 0;
+
+/** beginMessage(w, MessageType.Frame, ...) (same bytes), with the zone's words cached. */
+function beginFrame(w: Writer, version: number, seq: number, serverTime: number, zone: ZoneId): void {
+  if (zone !== headerZone) {
+    const [lo, hi] = zoneToWords(zone);
+    headerZone = zone;
+    headerLo = lo;
+    headerHi = hi;
+  }
+  w.reset();
+  w.u8(version);
+  w.u8(MessageType.Frame);
+  w.u16(0);
+  w.u32(seq);
+  w.u32(serverTime >>> 0);
+  w.u32(headerLo);
+  w.u32(headerHi);
+  w.u32(0);
+}
+
+/**
+ * finishMessage's length and CRC patch, without its intermediate views of w (one frame per
+ * client per tick makes those a visible share of the garbage), then the bytes handed out.
+ */
+function finishFrame(w: Writer, f: FrameEncodeFlatInput): Uint8Array {
+  const total = w.length;
+  const payloadLength = total - HEADER_SIZE;
+  if (payloadLength > MAX_PAYLOAD) throw new RangeError(`payload too large: ${payloadLength} bytes`);
+  w.patchU16(2, payloadLength);
+  w.patchU32(20, w.crc32(HEADER_SIZE, total, w.crc32(0, 20)));
+  return f.take ? w.take(f.take) : w.toBytes(f.alloc);
 }
 
 function bad(message: string): ProtocolError {

@@ -20,25 +20,27 @@ export interface FrameJSON {
   data: number[];
 }
 
-interface Slot {
-  seq: number; // 0 = empty
-  state: FrameState; // handed out by get(); its data array is replaced only when it must grow
-}
-
-function newSlot(): Slot {
+/** A slot's state is handed out by get(); its data array is replaced only when it must grow. */
+function newState(): FrameState {
   const own: OwnState = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 };
-  return { seq: 0, state: { own, entities: { count: 0, data: new Int32Array(0) } } };
+  return { own, entities: { count: 0, data: new Int32Array(0) } };
 }
 
 export class FrameHistory {
   readonly capacity: number;
-  private readonly slots: Slot[];
+  private readonly states: FrameState[];
+  /**
+   * Seq held by each ring position (0 = empty), apart from the states: lookups then read one
+   * small typed array instead of chasing a pointer per probe, which matters when many histories
+   * (a bots process holds one per client) are each touched once per tick, out of cache.
+   */
+  private readonly seqs: Float64Array;
   /** Ring index of the oldest stored frame; frames occupy head, head+1, ... (mod capacity). */
   private head = 0;
   private stored = 0;
   private latest = 0;
   /** Build space for writable()/commit(), created on first use. */
-  private spare: Slot | undefined;
+  private spare: FrameState | undefined;
 
   /**
    * Retains the last `capacity` frames put (not the last `capacity` seq numbers), so gaps in
@@ -47,8 +49,9 @@ export class FrameHistory {
   constructor(capacity = 32) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be an integer >= 1, got ${capacity}`);
     this.capacity = capacity;
-    this.slots = [];
-    for (let i = 0; i < capacity; i++) this.slots.push(newSlot());
+    this.states = [];
+    for (let i = 0; i < capacity; i++) this.states.push(newState());
+    this.seqs = new Float64Array(capacity);
   }
 
   /** Number of frames currently held. */
@@ -63,7 +66,7 @@ export class FrameHistory {
 
   /** Seq of the oldest frame still held, or 0 when empty. */
   get oldestSeq(): number {
-    return this.stored === 0 ? 0 : this.slots[this.head]!.seq;
+    return this.stored === 0 ? 0 : this.seqs[this.head]!;
   }
 
   /**
@@ -80,16 +83,9 @@ export class FrameHistory {
     if (!Number.isInteger(src.count) || src.count < 0 || src.data.length < n) {
       throw new RangeError(`entity snapshot count ${src.count} does not fit data of length ${src.data.length}`);
     }
-    let idx: number;
-    if (this.stored < this.capacity) {
-      idx = (this.head + this.stored) % this.capacity;
-      this.stored++;
-    } else {
-      idx = this.head;
-      this.head = (this.head + 1) % this.capacity;
-    }
-    const slot = this.slots[idx]!;
-    const dst = slot.state.entities;
+    const idx = this.claim();
+    const slot = this.states[idx]!;
+    const dst = slot.entities;
     if (dst.data.length < n) {
       // Grow with headroom so a slowly growing crowd does not reallocate every frame.
       dst.data = new Int32Array(Math.max(n, dst.data.length * 2, SNAPSHOT_STRIDE * 16));
@@ -98,9 +94,23 @@ export class FrameHistory {
     const data = src.data;
     out.set(data.length === n ? data : data.subarray(0, n));
     dst.count = src.count;
-    copyOwn(slot.state.own, state.own);
-    slot.seq = seq;
+    copyOwn(slot.own, state.own);
+    this.seqs[idx] = seq;
     this.latest = seq;
+  }
+
+  /** Ring position for the next frame: the next free one, or the oldest frame's (evicted). */
+  private claim(): number {
+    const cap = this.capacity;
+    let idx = this.head + this.stored;
+    if (idx >= cap) idx -= cap;
+    if (this.stored < cap) {
+      this.stored++;
+    } else {
+      idx = this.head;
+      this.head = idx + 1 === cap ? 0 : idx + 1;
+    }
+    return idx;
   }
 
   /**
@@ -109,8 +119,8 @@ export class FrameHistory {
    * baseline obtained from get(). The same object is returned until commit() takes it.
    */
   writable(): FrameState {
-    if (this.spare === undefined) this.spare = newSlot();
-    return this.spare.state;
+    if (this.spare === undefined) this.spare = newState();
+    return this.spare;
   }
 
   /**
@@ -123,31 +133,23 @@ export class FrameHistory {
     }
     const spare = this.spare;
     if (spare === undefined) throw new Error('commit() without writable()');
-    const src = spare.state.entities;
+    const src = spare.entities;
     if (!Number.isInteger(src.count) || src.count < 0 || src.data.length < src.count * SNAPSHOT_STRIDE) {
       throw new RangeError(`entity snapshot count ${src.count} does not fit data of length ${src.data.length}`);
     }
     const cap = this.capacity;
-    let idx: number;
-    if (this.stored < cap) {
-      idx = (this.head + this.stored) % cap;
-      this.stored++;
-    } else {
-      idx = this.head;
-      this.head = (this.head + 1) % cap;
-    }
-    let free = this.slots[idx]!;
-    free.seq = 0;
-    spare.seq = seq;
-    this.slots[idx] = spare;
+    const idx = this.claim();
+    let free = this.states[idx]!;
+    this.states[idx] = spare;
+    this.seqs[idx] = seq;
     if (this.stored < cap) {
       // Empty positions are interchangeable: take the most recently dropped slot (just behind
       // head, still in cache) as the next build slot rather than the one the ring reached,
       // which was last used `capacity` frames ago. A client that drops as it goes then cycles
       // through a few warm slots instead of all of them.
       const back = (this.head + cap - 1) % cap;
-      const warm = this.slots[back]!;
-      this.slots[back] = free;
+      const warm = this.states[back]!;
+      this.states[back] = free;
       free = warm;
     }
     this.spare = free;
@@ -162,7 +164,7 @@ export class FrameHistory {
    */
   get(seq: number): FrameState | undefined {
     const i = this.find(seq);
-    return i < 0 ? undefined : this.slots[i]!.state;
+    return i < 0 ? undefined : this.states[i]!;
   }
 
   has(seq: number): boolean {
@@ -171,8 +173,8 @@ export class FrameHistory {
 
   /** Forgets every frame with seq < `seq` (e.g. older than the client's latest ack). */
   dropBefore(seq: number): void {
-    while (this.stored > 0 && this.slots[this.head]!.seq < seq) {
-      this.slots[this.head]!.seq = 0;
+    while (this.stored > 0 && this.seqs[this.head]! < seq) {
+      this.seqs[this.head] = 0;
       this.head = (this.head + 1) % this.capacity;
       this.stored--;
     }
@@ -180,7 +182,7 @@ export class FrameHistory {
 
   /** Forgets everything, including latestSeq, so seq numbering may restart (e.g. a new zone). */
   clear(): void {
-    for (const s of this.slots) s.seq = 0;
+    this.seqs.fill(0);
     this.head = 0;
     this.stored = 0;
     this.latest = 0;
@@ -189,11 +191,11 @@ export class FrameHistory {
   toJSON(): FrameHistoryJSON {
     const frames: FrameJSON[] = [];
     for (let k = 0; k < this.stored; k++) {
-      const slot = this.slots[(this.head + k) % this.capacity]!;
-      const { own, entities } = slot.state;
+      const idx = (this.head + k) % this.capacity;
+      const { own, entities } = this.states[idx]!;
       const data = Array.from(entities.data.subarray(0, entities.count * SNAPSHOT_STRIDE));
       frames.push({
-        seq: slot.seq,
+        seq: this.seqs[idx]!,
         own: [own.latE7, own.lonE7, own.altCm, own.heading16, own.action, own.actionSeq],
         count: entities.count,
         data,
@@ -204,63 +206,328 @@ export class FrameHistory {
 
   /** Rebuilds a history from toJSON() output (possibly parsed from untrusted JSON); throws on malformed input. */
   static fromJSON(json: unknown): FrameHistory {
-    if (typeof json !== 'object' || json === null) throw new TypeError('FrameHistory JSON must be an object');
-    const o = json as Record<string, unknown>;
-    const capacity = o['capacity'];
-    const latestSeq = o['latestSeq'];
-    const frames = o['frames'];
-    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > 1_000_000) {
-      throw new TypeError('FrameHistory JSON: bad capacity');
-    }
-    if (typeof latestSeq !== 'number' || !Number.isSafeInteger(latestSeq) || latestSeq < 0) {
-      throw new TypeError('FrameHistory JSON: bad latestSeq');
-    }
-    if (!Array.isArray(frames) || frames.length > capacity) throw new TypeError('FrameHistory JSON: bad frames');
-    const h = new FrameHistory(capacity);
     const scratch: FrameState = {
       own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
       entities: { count: 0, data: new Int32Array(0) },
     };
-    for (const f of frames as unknown[]) {
-      if (typeof f !== 'object' || f === null) throw new TypeError('FrameHistory JSON: bad frame');
-      const fr = f as Record<string, unknown>;
-      const seq = fr['seq'];
-      const own = fr['own'];
-      const count = fr['count'];
-      const data = fr['data'];
-      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= h.latest) {
-        throw new TypeError('FrameHistory JSON: frame seqs must be increasing integers >= 1');
-      }
-      if (!isIntArray(own) || own.length !== 6) throw new TypeError('FrameHistory JSON: bad own state');
-      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new TypeError('FrameHistory JSON: bad count');
-      if (!isIntArray(data) || data.length !== count * SNAPSHOT_STRIDE || data.some(isNotInt32)) {
-        throw new TypeError('FrameHistory JSON: bad entity data');
-      }
-      const [latE7, lonE7, altCm, heading16, action, actionSeq] = own as [number, number, number, number, number, number];
-      scratch.own = { latE7, lonE7, altCm, heading16, action, actionSeq };
-      scratch.entities = { count, data: Int32Array.from(data) };
-      h.put(seq, scratch);
-    }
-    if (latestSeq < h.latest) throw new TypeError('FrameHistory JSON: latestSeq below a stored frame');
-    h.latest = latestSeq;
-    return h;
+    let h: FrameHistory | undefined;
+    const latestSeq = readHistoryJSON(
+      json,
+      (capacity) => (h = new FrameHistory(capacity)),
+      (seq, own, count, data) => {
+        const [latE7, lonE7, altCm, heading16, action, actionSeq] = own;
+        scratch.own = { latE7, lonE7, altCm, heading16, action, actionSeq };
+        scratch.entities = { count, data: Int32Array.from(data) };
+        h!.put(seq, scratch);
+      },
+    );
+    h!.latest = latestSeq;
+    return h!;
   }
 
-  /** Ring index holding `seq`, or -1. Seqs increase along the ring, so binary search. */
+  /**
+   * Ring index holding `seq`, or -1. Seqs increase along the ring. A sender stores consecutive
+   * seqs, so the position is first computed from the newest frame's seq (one probe); only when
+   * that misses (gaps in seq) is the ring binary searched.
+   */
   private find(seq: number): number {
     if (!Number.isSafeInteger(seq)) return -1; // NaN would otherwise compare as "equal" below
+    const stored = this.stored;
+    if (stored === 0) return -1;
+    const cap = this.capacity;
+    const seqs = this.seqs;
+    const head = this.head;
+    let newest = head + stored - 1;
+    if (newest >= cap) newest -= cap;
+    const back = seqs[newest]! - seq;
+    if (back >= 0 && back < stored) {
+      let idx = newest - back;
+      if (idx < 0) idx += cap;
+      if (seqs[idx] === seq) return idx;
+    }
     let lo = 0;
-    let hi = this.stored - 1;
+    let hi = stored - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const idx = (this.head + mid) % this.capacity;
-      const s = this.slots[idx]!.seq;
+      let idx = head + mid;
+      if (idx >= cap) idx -= cap;
+      const s = seqs[idx]!;
       if (s < seq) lo = mid + 1;
       else if (s > seq) hi = mid - 1;
       else return idx;
     }
     return -1;
   }
+}
+
+/** Ints at the start of each FrameRing slot: seq (low, high 32 bits), entity count, own state. */
+const RING_HDR = 9;
+const RING_SEQ_HI = 1;
+const RING_COUNT = 2;
+const RING_OWN = 3;
+const TWO_32 = 2 ** 32;
+
+/**
+ * The sender's ring of frames, flat: one Int32Array holds the ring order and every slot (a
+ * header of seq, entity count and own state, then the entity rows), so a server finding a
+ * client's baseline and previous frame and writing its next one touches one array instead of a
+ * few objects per frame. It is touched for every client every tick and is rarely still in cache,
+ * so fewer objects is fewer waits on memory. Same retention as FrameHistory (the last `capacity`
+ * frames committed) and the same JSON form, so either can be rebuilt from the other's toJSON().
+ * Slots are addressed by number; offsets into `data` come from ownAt() and rowsAt().
+ */
+export class FrameRing {
+  readonly capacity: number;
+  /** [0, capacity): physical slot of each ring position; then capacity + 1 slots of `stride` ints. */
+  private arena: Int32Array;
+  /** Entity rows each slot can hold; grows (for every slot) when a frame needs more. */
+  private rowCap: number;
+  private stride: number;
+  /** Ring position of the oldest frame; frames occupy head, head + 1, ... (mod capacity). */
+  private head = 0;
+  private stored = 0;
+  private latest = 0;
+  /** The slot that is not in the ring: the next frame is built there. */
+  private spare: number;
+
+  constructor(capacity = 32, rowCapacity = 16) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be an integer >= 1, got ${capacity}`);
+    this.capacity = capacity;
+    this.rowCap = Math.max(1, rowCapacity);
+    this.stride = RING_HDR + this.rowCap * SNAPSHOT_STRIDE;
+    this.arena = new Int32Array(capacity + (capacity + 1) * this.stride);
+    for (let i = 0; i < capacity; i++) this.arena[i] = i;
+    this.spare = capacity;
+  }
+
+  /** The storage ownAt() and rowsAt() index; replaced when build() grows it. */
+  get data(): Int32Array {
+    return this.arena;
+  }
+
+  /** Number of frames held. */
+  get size(): number {
+    return this.stored;
+  }
+
+  /** Highest seq committed (or restored by fromJSON); 0 if none. */
+  get latestSeq(): number {
+    return this.latest;
+  }
+
+  /** Offset in `data` of a slot's own state: latE7, lonE7, altCm, heading16, action, actionSeq. */
+  ownAt(slot: number): number {
+    return this.capacity + slot * this.stride + RING_OWN;
+  }
+
+  /** Offset in `data` of a slot's entity rows (SNAPSHOT_STRIDE int32s each, ids ascending). */
+  rowsAt(slot: number): number {
+    return this.capacity + slot * this.stride + RING_HDR;
+  }
+
+  countOf(slot: number): number {
+    return this.arena[this.capacity + slot * this.stride + RING_COUNT]!;
+  }
+
+  /** The slot of the newest frame, or -1 when empty. */
+  newest(): number {
+    if (this.stored === 0) return -1;
+    let pos = this.head + this.stored - 1;
+    if (pos >= this.capacity) pos -= this.capacity;
+    return this.arena[pos]!;
+  }
+
+  /** The slot holding frame `seq`, or -1 (never stored, or evicted). */
+  find(seq: number): number {
+    const stored = this.stored;
+    if (stored === 0 || !Number.isSafeInteger(seq)) return -1;
+    const cap = this.capacity;
+    const a = this.arena;
+    const head = this.head;
+    // Frames are committed with consecutive seqs, so the position is computed from the newest
+    // frame's seq first; a binary search only when seqs had gaps.
+    let pos = head + stored - 1;
+    if (pos >= cap) pos -= cap;
+    const back = this.seqOf(a[pos]!) - seq;
+    if (back >= 0 && back < stored) {
+      let p = pos - back;
+      if (p < 0) p += cap;
+      const slot = a[p]!;
+      if (this.seqOf(slot) === seq) return slot;
+    }
+    let lo = 0;
+    let hi = stored - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      let p = head + mid;
+      if (p >= cap) p -= cap;
+      const slot = a[p]!;
+      const s = this.seqOf(slot);
+      if (s < seq) lo = mid + 1;
+      else if (s > seq) hi = mid - 1;
+      else return slot;
+    }
+    return -1;
+  }
+
+  /**
+   * The slot to build the next frame in, able to hold `rows` entities. It is never a stored
+   * frame, so it cannot alias a baseline. Growing moves every offset: take offsets after this.
+   */
+  build(rows: number): number {
+    if (rows > this.rowCap) this.grow(Math.max(rows, this.rowCap * 2));
+    return this.spare;
+  }
+
+  /**
+   * Stores the built slot (own state and `count` rows written) as frame `seq`, evicting the
+   * oldest frame when full. seq must be a safe integer > latestSeq.
+   */
+  commit(seq: number, count: number): void {
+    if (!Number.isSafeInteger(seq) || seq <= this.latest) {
+      throw new RangeError(`frame seq must increase: got ${seq} after ${this.latest}`);
+    }
+    if (!Number.isInteger(count) || count < 0 || count > this.rowCap) {
+      throw new RangeError(`entity count ${count} does not fit ${this.rowCap} rows`);
+    }
+    const a = this.arena;
+    const cap = this.capacity;
+    let pos = this.head + this.stored;
+    if (pos >= cap) pos -= cap;
+    if (this.stored < cap) {
+      this.stored++;
+    } else {
+      pos = this.head;
+      this.head = pos + 1 === cap ? 0 : pos + 1;
+    }
+    const slot = this.spare;
+    this.spare = a[pos]!;
+    a[pos] = slot;
+    const h = cap + slot * this.stride;
+    a[h] = seq % TWO_32;
+    a[h + RING_SEQ_HI] = Math.floor(seq / TWO_32);
+    a[h + RING_COUNT] = count;
+    this.latest = seq;
+  }
+
+  /** Same form as FrameHistory.toJSON(), oldest frame first. */
+  toJSON(): FrameHistoryJSON {
+    const a = this.arena;
+    const frames: FrameJSON[] = [];
+    for (let k = 0; k < this.stored; k++) {
+      const slot = a[(this.head + k) % this.capacity]!;
+      const o = this.ownAt(slot);
+      const r = this.rowsAt(slot);
+      const count = this.countOf(slot);
+      frames.push({
+        seq: this.seqOf(slot),
+        own: [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!],
+        count,
+        data: Array.from(a.subarray(r, r + count * SNAPSHOT_STRIDE)),
+      });
+    }
+    return { capacity: this.capacity, latestSeq: this.latest, frames };
+  }
+
+  /**
+   * Rebuilds a ring from FrameHistory/FrameRing toJSON() output (possibly untrusted); throws on
+   * malformed input, including own state outside int32 (a pose never is).
+   */
+  static fromJSON(json: unknown): FrameRing {
+    let capacity = 0;
+    const frames: Array<{ seq: number; own: OwnTuple; count: number; data: number[] }> = [];
+    const latestSeq = readHistoryJSON(
+      json,
+      (c) => (capacity = c),
+      (seq, own, count, data) => {
+        if (own.some(isNotInt32)) throw new TypeError('FrameHistory JSON: bad own state');
+        frames.push({ seq, own, count, data });
+      },
+    );
+    // Sized for what it holds (slots are preallocated, so not 16 rows each for a huge capacity).
+    let rows = capacity <= 64 ? 16 : 1;
+    for (const f of frames) if (f.count > rows) rows = f.count;
+    const ring = new FrameRing(capacity, rows);
+    const a = ring.arena;
+    for (const f of frames) {
+      const slot = ring.build(f.count);
+      const o = ring.ownAt(slot);
+      for (let i = 0; i < 6; i++) a[o + i] = f.own[i]!;
+      a.set(f.data, ring.rowsAt(slot));
+      ring.commit(f.seq, f.count);
+    }
+    ring.latest = latestSeq;
+    return ring;
+  }
+
+  private seqOf(slot: number): number {
+    const h = this.capacity + slot * this.stride;
+    return this.arena[h + RING_SEQ_HI]! * TWO_32 + (this.arena[h]! >>> 0);
+  }
+
+  private grow(rows: number): void {
+    const cap = this.capacity;
+    const stride = RING_HDR + rows * SNAPSHOT_STRIDE;
+    const next = new Int32Array(cap + (cap + 1) * stride);
+    const a = this.arena;
+    next.set(a.subarray(0, cap));
+    for (let slot = 0; slot <= cap; slot++) {
+      const from = cap + slot * this.stride;
+      const used = RING_HDR + this.countOf(slot) * SNAPSHOT_STRIDE;
+      next.set(a.subarray(from, from + used), cap + slot * stride);
+    }
+    this.arena = next;
+    this.rowCap = rows;
+    this.stride = stride;
+  }
+}
+
+type OwnTuple = [latE7: number, lonE7: number, altCm: number, heading16: number, action: number, actionSeq: number];
+
+/**
+ * Validates FrameHistoryJSON (possibly parsed from untrusted JSON): `create` gets the capacity,
+ * then `frame` each frame, oldest first, with seqs checked to increase. Returns latestSeq, which
+ * must not be below a stored frame. Throws TypeError on malformed input.
+ */
+function readHistoryJSON(
+  json: unknown,
+  create: (capacity: number) => void,
+  frame: (seq: number, own: OwnTuple, count: number, data: number[]) => void,
+): number {
+  if (typeof json !== 'object' || json === null) throw new TypeError('FrameHistory JSON must be an object');
+  const o = json as Record<string, unknown>;
+  const capacity = o['capacity'];
+  const latestSeq = o['latestSeq'];
+  const frames = o['frames'];
+  if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > 1_000_000) {
+    throw new TypeError('FrameHistory JSON: bad capacity');
+  }
+  if (typeof latestSeq !== 'number' || !Number.isSafeInteger(latestSeq) || latestSeq < 0) {
+    throw new TypeError('FrameHistory JSON: bad latestSeq');
+  }
+  if (!Array.isArray(frames) || frames.length > capacity) throw new TypeError('FrameHistory JSON: bad frames');
+  create(capacity);
+  let last = 0;
+  for (const f of frames as unknown[]) {
+    if (typeof f !== 'object' || f === null) throw new TypeError('FrameHistory JSON: bad frame');
+    const fr = f as Record<string, unknown>;
+    const seq = fr['seq'];
+    const own = fr['own'];
+    const count = fr['count'];
+    const data = fr['data'];
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= last) {
+      throw new TypeError('FrameHistory JSON: frame seqs must be increasing integers >= 1');
+    }
+    if (!isIntArray(own) || own.length !== 6) throw new TypeError('FrameHistory JSON: bad own state');
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new TypeError('FrameHistory JSON: bad count');
+    if (!isIntArray(data) || data.length !== count * SNAPSHOT_STRIDE || data.some(isNotInt32)) {
+      throw new TypeError('FrameHistory JSON: bad entity data');
+    }
+    frame(seq, own as OwnTuple, count, data);
+    last = seq;
+  }
+  if (latestSeq < last) throw new TypeError('FrameHistory JSON: latestSeq below a stored frame');
+  return latestSeq;
 }
 
 function copyOwn(dst: OwnState, src: OwnState): void {

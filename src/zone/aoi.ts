@@ -48,9 +48,14 @@ function growFloat64(a: Float64Array, min: number): Float64Array<ArrayBuffer> {
  * reused, so entities crossing cell borders back and forth allocate nothing in steady state.
  *
  * Distances everywhere use `dx*dx + dy*dy <= r*r` (so an entity at exactly `radius` is included).
+ *
+ * With a `rowStride`, each entity also owns a row of that many int32s in `rows`, stored at its
+ * dense index (it moves with the entity on removal). Queries report the index of each hit, so a
+ * caller keeps per-entity data here, in one array, rather than look it up by id for every hit.
  */
 export class AoiGrid {
   readonly cellSize: number;
+  readonly rowStride: number;
   /** Entity entries whose positions were tested by the most recent query()/collect(). */
   lastVisited = 0;
 
@@ -63,6 +68,7 @@ export class AoiGrid {
   private entCy = new Int32Array(64);
   private entBucket = new Int32Array(64);
   private entPos = new Int32Array(64);
+  private entRow: Int32Array<ArrayBuffer>;
 
   // Buckets, indexed by bucket number.
   private bucketSlots: Int32Array[] = [];
@@ -78,9 +84,20 @@ export class AoiGrid {
   private tableBucket = new Int32Array(64);
   private tableMask = 63;
 
-  constructor(cellSize: number) {
+  constructor(cellSize: number, rowStride = 0) {
     if (!(cellSize > 0) || !Number.isFinite(cellSize)) throw new RangeError(`cellSize must be > 0, got ${cellSize}`);
+    if (!Number.isInteger(rowStride) || rowStride < 0) throw new RangeError(`rowStride must be an integer >= 0, got ${rowStride}`);
     this.cellSize = cellSize;
+    this.rowStride = rowStride;
+    this.entRow = new Int32Array(64 * rowStride);
+  }
+
+  /**
+   * Per-entity rows: entity at dense index i owns rows[i * rowStride, (i + 1) * rowStride).
+   * Replaced when the grid grows, so read it again after an insert.
+   */
+  get rows(): Int32Array {
+    return this.entRow;
   }
 
   get size(): number {
@@ -117,7 +134,8 @@ export class AoiGrid {
     for (let i = 0; i < this.count; i++) fn(this.entId[i]!, this.entX[i]!, this.entY[i]!);
   }
 
-  insert(id: number, x: number, y: number): void {
+  /** Adds an entity; returns its dense index. Its row (if any) holds stale data until written. */
+  insert(id: number, x: number, y: number): number {
     if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new RangeError(`entity id must be an int32 >= 0, got ${id}`);
     if (this.slotOf.has(id)) throw new Error(`entity ${id} already in grid`);
     const cx = this.cellOf(x);
@@ -132,11 +150,23 @@ export class AoiGrid {
     this.count = s + 1;
     this.slotOf.set(id, s);
     this.addToBucket(s, this.bucketFor(cx, cy, true));
+    return s;
   }
 
   /** Updates a position; O(1) and touches no bucket when the entity stays in its cell. */
   move(id: number, x: number, y: number): void {
-    const s = this.slot(id);
+    this.moveSlot(this.slot(id), x, y);
+  }
+
+  /** move() if the entity is in the grid, else insert(), with one id lookup; returns its dense index. */
+  upsert(id: number, x: number, y: number): number {
+    const s = this.slotOf.get(id);
+    if (s === undefined) return this.insert(id, x, y);
+    this.moveSlot(s, x, y);
+    return s;
+  }
+
+  private moveSlot(s: number, x: number, y: number): void {
     const cx = this.cellOf(x);
     const cy = this.cellOf(y);
     this.entX[s] = x;
@@ -168,6 +198,8 @@ export class AoiGrid {
       this.entPos[s] = p;
       this.bucketSlots[b]![p] = s;
       this.slotOf.set(movedId, s);
+      const k = this.rowStride;
+      if (k > 0) this.entRow.copyWithin(s * k, last * k, last * k + k);
     }
     this.count = last;
     return true;
@@ -219,10 +251,10 @@ export class AoiGrid {
   }
 
   /**
-   * Like query() with radius `radius * (1 + hysteresis)`, but writes ids and squared distances
-   * into scratch.ids / scratch.dist2 (growing them as needed). Used by selectVisible. The radius
-   * is scaled here rather than by the caller because a freshly computed double passed as an
-   * argument to a non-inlined call costs a heap allocation in V8.
+   * Like query() with radius `radius * (1 + hysteresis)`, but writes ids, squared distances and
+   * dense indices into scratch.ids / scratch.dist2 / scratch.slots (growing them as needed).
+   * Used by selectVisible. The radius is scaled here rather than by the caller because a freshly
+   * computed double passed as an argument to a non-inlined call costs a heap allocation in V8.
    */
   collect(x: number, y: number, radius: number, scratch: AoiScratch, hysteresis = 0): number {
     const outer = radius * (1 + hysteresis);
@@ -236,6 +268,7 @@ export class AoiGrid {
     const entId = this.entId;
     let ids = scratch.ids;
     let dist2 = scratch.dist2;
+    let hits = scratch.slots;
     let n = 0;
     let visited = 0;
     const first = this.firstCell(x, y, radius, hysteresis);
@@ -247,6 +280,7 @@ export class AoiGrid {
         ids = scratch.ids = growInt32(ids, n + c);
         dist2 = scratch.dist2 = growFloat64(dist2, n + c);
       }
+      if (n + c > hits.length) hits = scratch.slots = growInt32(hits, n + c);
       for (let i = 0; i < c; i++) {
         const s = slots[i]!;
         const dx = entX[s]! - x;
@@ -255,6 +289,7 @@ export class AoiGrid {
         if (d2 <= r2) {
           ids[n] = entId[s]!;
           dist2[n] = d2;
+          hits[n] = s;
           n++;
         }
       }
@@ -464,13 +499,22 @@ export class AoiGrid {
     this.entCy = growInt32(this.entCy, min);
     this.entBucket = growInt32(this.entBucket, min);
     this.entPos = growInt32(this.entPos, min);
+    if (this.rowStride > 0) {
+      const rows = new Int32Array(this.entId.length * this.rowStride);
+      rows.set(this.entRow);
+      this.entRow = rows;
+    }
   }
 }
+
+const NO_SLOTS = new Int32Array(0);
 
 /** Reusable buffers for selectVisible; one per zone worker is enough (queries run one at a time). */
 export class AoiScratch {
   ids = new Int32Array(256);
   dist2 = new Float64Array(256);
+  /** Dense grid index of each hit (see AoiGrid.rows). */
+  slots = new Int32Array(256);
   prev = new Int32Array(256);
 }
 
@@ -481,6 +525,11 @@ export class AoiScratch {
 export class VisibleSet {
   ids: Int32Array;
   distances: Float64Array;
+  /**
+   * As selectVisible's `out`: the grid's dense index of ids[i] (see AoiGrid.rows), valid until
+   * the grid next changes. Sized on first use, so sets kept only as `previous` do not carry it.
+   */
+  slots: Int32Array = NO_SLOTS;
   count = 0;
 
   constructor(capacity = 64) {
@@ -525,7 +574,7 @@ export class VisibleSet {
  *  - an entity in `previous` stays while its distance <= radius * (1 + hysteresis);
  *  - the viewer itself is never included.
  * Writes the result to `out` (ids ascending, with distances) and returns out.count.
- * `out` may be the same object as `previous`: the previous ids are copied to scratch first.
+ * `out` may be the same object as `previous`: the previous ids are then copied to scratch first.
  * Cost: one grid scan of radius*(1+hysteresis) plus an in-place sort of the candidates.
  */
 export function selectVisible(
@@ -539,23 +588,52 @@ export function selectVisible(
   scratch: AoiScratch,
   out: VisibleSet,
 ): number {
+  const pc = previous.count;
+  let prev = previous.ids;
+  if (out === previous) {
+    // Writing `out` would overwrite the ids still to be merged: keep a copy.
+    if (pc > scratch.prev.length) scratch.prev = growInt32(scratch.prev, pc);
+    prev = scratch.prev;
+    const prevIds = previous.ids;
+    for (let i = 0; i < pc; i++) prev[i] = prevIds[i]!;
+  }
+  return selectVisibleAfter(grid, viewerId, vx, vy, radius, hysteresis, prev, 0, 1, pc, scratch, out);
+}
+
+/**
+ * selectVisible with the previous set given as `prevCount` ascending ids at
+ * prevIds[prevAt + i * prevStride]: e.g. the id column of the snapshot rows last sent, read where
+ * they are stored instead of kept twice. prevIds must not share memory with `out`.
+ */
+export function selectVisibleAfter(
+  grid: AoiGrid,
+  viewerId: number,
+  vx: number,
+  vy: number,
+  radius: number,
+  hysteresis: number,
+  prevIds: Int32Array,
+  prevAt: number,
+  prevStride: number,
+  prevCount: number,
+  scratch: AoiScratch,
+  out: VisibleSet,
+): number {
   const h = hysteresis > 0 ? hysteresis : 0;
   const r2 = radius * radius;
-
-  const pc = previous.count;
-  if (pc > scratch.prev.length) scratch.prev = growInt32(scratch.prev, pc);
-  const prev = scratch.prev;
-  const prevIds = previous.ids;
-  for (let i = 0; i < pc; i++) prev[i] = prevIds[i]!;
+  const pc = prevCount;
 
   const n = grid.collect(vx, vy, radius, scratch, h);
   const ids = scratch.ids;
   const dist2 = scratch.dist2;
-  sortById(ids, dist2, 0, n);
+  const hits = scratch.slots;
+  sortById(ids, dist2, hits, 0, n);
 
   out.ensureCapacity(n);
+  if (out.slots.length < n) out.slots = new Int32Array(out.ids.length);
   const outIds = out.ids;
   const outDist = out.distances;
+  const outSlots = out.slots;
   let k = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
@@ -564,19 +642,20 @@ export function selectVisible(
     const d2 = dist2[i]!;
     // Everything collected is within `outer`; beyond `radius` it only stays if it was visible.
     if (d2 > r2) {
-      while (j < pc && prev[j]! < id) j++;
-      if (j >= pc || prev[j] !== id) continue;
+      while (j < pc && prevIds[prevAt + j * prevStride]! < id) j++;
+      if (j >= pc || prevIds[prevAt + j * prevStride] !== id) continue;
     }
     outIds[k] = id;
     outDist[k] = Math.sqrt(d2);
+    outSlots[k] = hits[i]!;
     k++;
   }
   out.count = k;
   return k;
 }
 
-/** In-place sort of ids[lo..hi) ascending, carrying dist2 along. Ids are unique. No allocation. */
-function sortById(ids: Int32Array, dist2: Float64Array, lo: number, hi: number): void {
+/** In-place sort of ids[lo..hi) ascending, carrying dist2 and slots along. Ids are unique. No allocation. */
+function sortById(ids: Int32Array, dist2: Float64Array, slots: Int32Array, lo: number, hi: number): void {
   while (hi - lo > 16) {
     const mid = (lo + hi) >>> 1;
     // Median of three as pivot value keeps already-sorted input (common: buckets rarely reorder) O(n log n).
@@ -596,30 +675,36 @@ function sortById(ids: Int32Array, dist2: Float64Array, lo: number, hi: number):
         const td = dist2[i]!;
         dist2[i] = dist2[j]!;
         dist2[j] = td;
+        const ts = slots[i]!;
+        slots[i] = slots[j]!;
+        slots[j] = ts;
         i++;
         j--;
       }
     }
     // Recurse into the smaller side, loop on the larger: stack depth O(log n).
     if (j + 1 - lo < hi - i) {
-      sortById(ids, dist2, lo, j + 1);
+      sortById(ids, dist2, slots, lo, j + 1);
       lo = i;
     } else {
-      sortById(ids, dist2, i, hi);
+      sortById(ids, dist2, slots, i, hi);
       hi = j + 1;
     }
   }
   for (let i = lo + 1; i < hi; i++) {
     const id = ids[i]!;
     const d = dist2[i]!;
+    const sl = slots[i]!;
     let j = i - 1;
     while (j >= lo && ids[j]! > id) {
       ids[j + 1] = ids[j]!;
       dist2[j + 1] = dist2[j]!;
+      slots[j + 1] = slots[j]!;
       j--;
     }
     ids[j + 1] = id;
     dist2[j + 1] = d;
+    slots[j + 1] = sl;
   }
 }
 

@@ -22,22 +22,22 @@ import type {
 import type { Metrics } from '../ops/metrics.ts';
 import type { Logger } from '../ops/log.ts';
 import { Writer } from '../protocol/codec.ts';
-import { createSnapshot, encodeFrame } from '../protocol/frame.ts';
-import { FrameHistory } from '../protocol/history.ts';
+import { encodeFrameFlat, type FlatFrame, type FrameEncodeFlatInput } from '../protocol/frame.ts';
+import { FrameRing } from '../protocol/history.ts';
 import { encodeCharacter, encodeReject } from '../protocol/messages.ts';
 import { altCmToDm, heading16To8, latE7ToE6, lonE7ToE6 } from '../protocol/quantize.ts';
-import type { FrameState, WireInput } from '../protocol/types.ts';
+import type { WireInput } from '../protocol/types.ts';
 import { CharacterCause, SNAPSHOT_STRIDE } from '../protocol/types.ts';
 import type { PlayerSave, WorldEntityRecord } from '../store/store.ts';
 import { ActionCooldowns } from '../world/actions.ts';
 import { FORAGE_XP, SkillId, addItem, forageItem, grantExperience } from '../world/character.ts';
-import { MoveClock, checkIntent, intentFromWire, stepPose } from '../world/movement.ts';
+import { MoveClock, checkIntent, stepPoseInto } from '../world/movement.ts';
 import { NpcBrain } from '../world/npc.ts';
 import { Rng } from '../world/rng.ts';
-import type { EntityId, MovementRules, Pose, ZoneId } from '../world/types.ts';
+import type { EntityId, MoveIntent, MovementRules, Pose, ZoneId } from '../world/types.ts';
 import { EntityKind, KickReason, REJECT_REASON_NAMES, RejectReason } from '../world/types.ts';
 import { ZoneGeometry, zoneOfPose } from '../world/zoning.ts';
-import { AoiGrid, AoiScratch, VisibleSet, isDue, selectVisible, updateInterval } from './aoi.ts';
+import { AoiGrid, AoiScratch, VisibleSet, isDue, selectVisible, selectVisibleAfter, updateInterval } from './aoi.ts';
 
 export interface ZoneSettings {
   tickRate: number;
@@ -79,15 +79,20 @@ export interface ZoneContext {
   now: () => number;
 }
 
+/** A player's frame stream (part of PlayerCtl: one object to fetch per player, not two). */
 interface PlayerView {
-  history: FrameHistory;
+  /** Frames sent, kept as possible delta baselines. */
+  history: FrameRing;
   nextFrameSeq: number;
   ackFrame: number;
-  /** Entities in the last frame sent (ids ascending): the hysteresis reference. */
-  sent: VisibleSet;
+  /**
+   * The visible set the player arrived with (ids ascending): the hysteresis reference until
+   * this zone has sent a frame. After that the last frame in `history` is.
+   */
+  arrived: VisibleSet;
 }
 
-interface PlayerCtl {
+interface PlayerCtl extends PlayerView {
   gatewayId: string;
   sessionId: string;
   lastInputSeq: number;
@@ -98,13 +103,15 @@ interface PlayerCtl {
   cooldowns: ActionCooldowns;
   rateWindowStartMs: number;
   rateWindowCount: number;
-  view: PlayerView;
   kicked: boolean;
   /** The persistent character; undefined for guests. Mutated in place, carried on handoff. */
   character: CharacterTransfer | undefined;
 }
 
-/** An entity this zone owns. Quantised wire fields are cached once per tick, not per viewer. */
+/**
+ * An entity this zone owns. Its quantised wire row is refreshed once per tick, not per viewer,
+ * and kept in the grid (AoiGrid.rows) beside every ghost's.
+ */
 interface OwnedEntity {
   id: EntityId;
   kind: EntityKind;
@@ -115,21 +122,25 @@ interface OwnedEntity {
   x: number;
   y: number;
   edges: Float64Array;
-  q: Int32Array; // one snapshot row
   npc: NpcBrain | undefined;
   player: PlayerCtl | undefined;
 }
 
 interface GhostRec {
   source: ZoneId;
-  q: Int32Array;
   stamp: number;
 }
 
 interface GhostSet {
-  ids: Set<EntityId>;
+  /**
+   * The source's latest batch. Every ghost whose source this is was listed in it (a later batch
+   * that leaves one out drops it), so walking it finds them all: no per-ghost set to maintain.
+   */
+  last: Int32Array;
   lastTick: number;
 }
+
+const NO_GHOSTS = new Int32Array(0);
 
 const GHOST_EXPIRY_TICKS = 3;
 const TOMBSTONE_MS = 10_000;
@@ -149,8 +160,6 @@ export class Zone implements ZoneEndpoint {
   private readonly owned = new Map<EntityId, OwnedEntity>();
   private readonly players = new Map<EntityId, OwnedEntity>();
   private readonly ghosts = new Map<EntityId, GhostRec>();
-  /** Wire row of every entity in the grid, owned or ghost: one lookup per visible entity. */
-  private readonly rows = new Map<EntityId, Int32Array>();
   private readonly ghostSets = new Map<ZoneId, GhostSet>();
   private readonly tombstones = new Map<EntityId, { to: ZoneId; untilMs: number }>();
   private readonly orphans = new Map<EntityId, { msgs: ZoneMessage[]; sinceMs: number }>();
@@ -171,14 +180,26 @@ export class Zone implements ZoneEndpoint {
   /** Sent frames kept per player as possible baselines: one second's worth. */
   private readonly historyFrames: number;
   // Reused per tick: nothing below allocates per entity in steady state except wire bytes.
-  private readonly writer = new Writer(4096);
+  /** Frames are handed out as views of its memory (encodeFrame's `take`): a slab, not a scratch. */
+  private readonly writer = new Writer(16384);
   private readonly scratch = new AoiScratch();
   private readonly candidates = new VisibleSet(256);
-  private readonly current: FrameState;
+  // Reused for every frame: the encoder reads them synchronously and keeps nothing of them.
+  private readonly encodeInput: FrameEncodeFlatInput;
+  private readonly flatCurrent: FlatFrame = { data: new Int32Array(0), own: 0, rows: 0, count: 0 };
+  private readonly flatBaseline: FlatFrame = { data: new Int32Array(0), own: 0, rows: 0, count: 0 };
   private readonly tmpXY = { x: 0, y: 0 };
   private readonly tmpPose: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
-  private readonly ghostLists = new Map<ZoneId, number[]>();
+  private readonly tmpIntent: MoveIntent = { dtMs: 0, east: 0, north: 0, up: 0 };
+  /** Per edge, the index in `neighbours` of the zone across it. */
+  private readonly edgeNeighbour: Int32Array;
+  /** Per neighbour, this tick's ghost entries (GHOST_STRIDE int32s each) and their length. */
+  private readonly ghostBufs: Int32Array[];
+  private readonly ghostLens: Int32Array;
   private readonly batches = new Map<string, GatewayBatch>();
+  /** The batch batchFor() returned last, while it is in `batches`. */
+  private lastBatchGateway = '';
+  private lastBatch: GatewayBatch | undefined;
   private readonly rng: Rng;
 
   constructor(id: ZoneId, ctx: ZoneContext) {
@@ -186,16 +207,18 @@ export class Zone implements ZoneEndpoint {
     this.ctx = ctx;
     this.geometry = new ZoneGeometry(id);
     this.neighbours = [...new Set(this.geometry.neighbourAcrossEdge)];
+    this.edgeNeighbour = Int32Array.from(this.geometry.neighbourAcrossEdge, (n) => this.neighbours.indexOf(n));
+    this.ghostBufs = this.neighbours.map(() => new Int32Array(GHOST_STRIDE * 64));
+    this.ghostLens = new Int32Array(this.neighbours.length);
     const s = ctx.settings;
-    this.grid = new AoiGrid(s.aoiRadius);
+    // Each grid entry carries its entity's wire row: a frame copies the rows of what a viewer
+    // sees straight from the grid's dense array, no lookup by id.
+    this.grid = new AoiGrid(s.aoiRadius, SNAPSHOT_STRIDE);
     this.ghostMargin = s.aoiRadius * (1 + s.aoiHysteresis) + s.rules.maxSpeed;
     this.dtMs = 1000 / s.tickRate;
     this.historyFrames = s.tickRate;
     this.rng = new Rng(Number.parseInt(id.slice(-8), 16) ^ Date.now());
-    this.current = {
-      own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
-      entities: createSnapshot(256),
-    };
+    this.encodeInput = { seq: 0, serverTime: 0, zone: id, baselineSeq: 0, lastInputSeq: 0, take: frameBuffer };
   }
 
   get playerCount(): number {
@@ -271,7 +294,7 @@ export class Zone implements ZoneEndpoint {
     for (const e of this.owned.values()) {
       if (e.npc) {
         const intent = e.npc.next(e.pose, this.dtMs);
-        e.pose = stepPose(e.pose, intent, this.ctx.settings.rules);
+        stepPoseInto(e.pose, intent, this.ctx.settings.rules, e.pose);
       }
     }
     const leaving = this.updatePlacement();
@@ -304,6 +327,7 @@ export class Zone implements ZoneEndpoint {
       if (b.deliveries.length > 0 || b.kicks.length > 0) this.ctx.bus.sendToGateway(gw, b);
     }
     this.batches.clear();
+    this.lastBatch = undefined;
   }
 
   private drainInbox(nowMs: number): void {
@@ -350,7 +374,7 @@ export class Zone implements ZoneEndpoint {
     if (!e) return this.forwardOrHold(m.entityId, m, nowMs);
     const p = e.player!;
     // An ack of a frame never sent is forged or corrupt: ignore it rather than trust it.
-    if (m.ackFrame > p.view.ackFrame && m.ackFrame < p.view.nextFrameSeq) p.view.ackFrame = m.ackFrame;
+    if (m.ackFrame > p.ackFrame && m.ackFrame < p.nextFrameSeq) p.ackFrame = m.ackFrame;
     for (const inp of m.inputs) {
       if (inp.seq <= p.lastInputSeq) {
         this.reject(e, inp.seq, RejectReason.StaleSequence);
@@ -381,9 +405,14 @@ export class Zone implements ZoneEndpoint {
   private applyInputs(e: OwnedEntity, nowMs: number, elapsedMs: number): void {
     const p = e.player!;
     const s = this.ctx.settings;
+    const intent = this.tmpIntent;
     p.clock.credit(elapsedMs);
-    while (p.pending.length > 0) {
-      const inp = p.pending[0]!;
+    // Applied inputs leave `pending` after the loop. Nothing below adds to `pending`; kick()
+    // empties it and the loop returns at once.
+    const pending = p.pending;
+    let taken = 0;
+    while (taken < pending.length) {
+      const inp = pending[taken]!;
       if (inp.seq > p.lastInputSeq + 1) {
         // Wait briefly for the missing seq (it may be in flight via the previous owner).
         if (p.gapSinceMs === 0) p.gapSinceMs = nowMs;
@@ -391,7 +420,7 @@ export class Zone implements ZoneEndpoint {
         this.ctx.metrics.busMessages.inc({ kind: 'input_gap_skipped' });
       }
       p.gapSinceMs = 0;
-      p.pending.shift();
+      taken++;
       p.lastInputSeq = inp.seq;
       if (nowMs - p.rateWindowStartMs >= 1000) {
         p.rateWindowStartMs = nowMs;
@@ -406,7 +435,11 @@ export class Zone implements ZoneEndpoint {
         this.reject(e, inp.seq, RejectReason.Rate);
         continue;
       }
-      const intent = intentFromWire(inp);
+      // intentFromWire's arithmetic, into a reused object.
+      intent.dtMs = inp.dtMs;
+      intent.east = inp.eastCms / 100;
+      intent.north = inp.northCms / 100;
+      intent.up = inp.upCms / 100;
       const bad = checkIntent(intent, s.rules);
       if (bad !== 0) {
         this.reject(e, inp.seq, bad);
@@ -416,7 +449,8 @@ export class Zone implements ZoneEndpoint {
         this.reject(e, inp.seq, RejectReason.Teleport);
         continue;
       }
-      e.pose = stepPose(e.pose, intent, s.rules);
+      // In place: the pose object is this entity's own (copied on adopt and on transfer).
+      stepPoseInto(e.pose, intent, s.rules, e.pose);
       this.countApplied++;
       if (p.character) p.character.dirty |= CharacterDirty.State;
       // Movement stands even when an action is refused: the action is rejected on its own.
@@ -432,6 +466,9 @@ export class Zone implements ZoneEndpoint {
         if (a === FORAGE_ACTION && p.character) this.forage(e, p.character);
       }
     }
+    // shift(), not splice() or `length = 0`: both of those allocate (a result array; a new
+    // backing store at the next push), for an array that usually holds one input.
+    for (; taken > 0; taken--) pending.shift();
   }
 
   /** Re-project moved entities, refresh their wire rows, and find those that left the cell. */
@@ -453,10 +490,9 @@ export class Zone implements ZoneEndpoint {
     this.geometry.plane.projectPose(e.pose, this.tmpXY);
     e.x = this.tmpXY.x;
     e.y = this.tmpXY.y;
-    if (this.grid.has(e.id)) this.grid.move(e.id, e.x, e.y);
-    else this.grid.insert(e.id, e.x, e.y);
+    const slot = this.grid.upsert(e.id, e.x, e.y);
     this.geometry.edgeDistances(e.x, e.y, e.edges);
-    writeRow(e.q, e.id, e.kind, e.pose, e.action, e.actionSeq);
+    writeRow(this.grid.rows, slot * SNAPSHOT_STRIDE, e.id, e.kind, e.pose, e.action, e.actionSeq);
   }
 
   private handOff(e: OwnedEntity, to: ZoneId): void {
@@ -482,33 +518,48 @@ export class Zone implements ZoneEndpoint {
   private publishGhosts(): void {
     const hasPlayers = this.players.size > 0;
     const edgeCount = this.geometry.edgeCount;
-    const lists = this.ghostLists;
-    for (const n of this.neighbours) {
-      let l = lists.get(n);
-      if (!l) lists.set(n, (l = []));
-      l.length = 0;
-    }
+    const edgeNeighbour = this.edgeNeighbour;
+    const bufs = this.ghostBufs;
+    const lens = this.ghostLens;
+    const margin = this.ghostMargin;
+    lens.fill(0);
     for (const e of this.owned.values()) {
+      const edges = e.edges;
       for (let i = 0; i < edgeCount; i++) {
-        if (e.edges[i]! < this.ghostMargin) {
-          const list = lists.get(this.geometry.neighbourAcrossEdge[i]!)!;
+        if (edges[i]! < margin) {
+          const k = edgeNeighbour[i]!;
+          let buf = bufs[k]!;
+          const len = lens[k]!;
           // Near a vertex an entity is close to two edges of one neighbour: one entry each.
-          if (list.length >= GHOST_STRIDE && list[list.length - GHOST_STRIDE] === e.id) continue;
+          if (len >= GHOST_STRIDE && buf[len - GHOST_STRIDE] === e.id) continue;
+          if (len + GHOST_STRIDE > buf.length) {
+            const grown = new Int32Array(buf.length * 2);
+            grown.set(buf);
+            buf = bufs[k] = grown;
+          }
           const p = e.pose;
-          list.push(e.id, e.kind, p.latE7, p.lonE7, p.altCm, p.heading16, e.action, e.actionSeq);
+          buf[len] = e.id;
+          buf[len + 1] = e.kind;
+          buf[len + 2] = p.latE7;
+          buf[len + 3] = p.lonE7;
+          buf[len + 4] = p.altCm;
+          buf[len + 5] = p.heading16;
+          buf[len + 6] = e.action;
+          buf[len + 7] = e.actionSeq;
+          lens[k] = len + GHOST_STRIDE;
         }
       }
     }
-    for (const n of this.neighbours) {
+    for (let k = 0; k < this.neighbours.length; k++) {
       // Empty batches still matter: they clear the neighbour's ghosts and keep it awake.
-      const batch: GhostBatch = { kind: 'ghosts', from: this.id, hasPlayers, entities: Int32Array.from(lists.get(n)!) };
-      this.ctx.bus.sendToZone(n, batch);
+      const batch: GhostBatch = { kind: 'ghosts', from: this.id, hasPlayers, entities: bufs[k]!.slice(0, lens[k]!) };
+      this.ctx.bus.sendToZone(this.neighbours[k]!, batch);
     }
   }
 
   private onGhosts(m: GhostBatch): void {
     let set = this.ghostSets.get(m.from);
-    if (!set) this.ghostSets.set(m.from, (set = { ids: new Set(), lastTick: this.tickNo }));
+    if (!set) this.ghostSets.set(m.from, (set = { last: NO_GHOSTS, lastTick: this.tickNo }));
     set.lastTick = this.tickNo;
     // Stamp every ghost in this batch, then drop the source's ghosts that were not stamped:
     // no per-batch allocation beyond new ghosts.
@@ -517,52 +568,47 @@ export class Zone implements ZoneEndpoint {
     const pose = this.tmpPose;
     for (let o = 0; o + GHOST_STRIDE <= d.length; o += GHOST_STRIDE) {
       const id = d[o]!;
-      if (this.owned.has(id)) continue;
+      // Owned entities never have a ghost record, so only an id without one can be owned.
       let rec = this.ghosts.get(id);
       if (!rec) {
-        rec = { source: m.from, q: new Int32Array(SNAPSHOT_STRIDE), stamp };
+        if (this.owned.has(id)) continue;
+        rec = { source: m.from, stamp };
         this.ghosts.set(id, rec);
-        this.rows.set(id, rec.q);
       } else if (rec.source !== m.from) {
-        // The entity changed owner between neighbours: the newest batch speaks for it.
-        this.ghostSets.get(rec.source)?.ids.delete(id);
+        // The entity changed owner between neighbours: the newest batch speaks for it (and the
+        // old source's next batch no longer drops it).
         rec.source = m.from;
       }
       rec.stamp = stamp;
-      set.ids.add(id);
       pose.latE7 = d[o + 2]!;
       pose.lonE7 = d[o + 3]!;
       pose.altCm = d[o + 4]!;
       pose.heading16 = d[o + 5]!;
       this.geometry.plane.projectPose(pose, this.tmpXY);
-      if (this.grid.has(id)) this.grid.move(id, this.tmpXY.x, this.tmpXY.y);
-      else this.grid.insert(id, this.tmpXY.x, this.tmpXY.y);
-      writeRow(rec.q, id, d[o + 1]!, pose, d[o + 6]!, d[o + 7]!);
+      const slot = this.grid.upsert(id, this.tmpXY.x, this.tmpXY.y);
+      writeRow(this.grid.rows, slot * SNAPSHOT_STRIDE, id, d[o + 1]!, pose, d[o + 6]!, d[o + 7]!);
     }
-    for (const id of set.ids) {
+    const old = set.last;
+    for (let o = 0; o + GHOST_STRIDE <= old.length; o += GHOST_STRIDE) {
+      const id = old[o]!;
       const rec = this.ghosts.get(id);
-      if (!rec || rec.source !== m.from) set.ids.delete(id);
-      else if (rec.stamp !== stamp) {
-        set.ids.delete(id);
-        this.dropGhost(id, m.from);
-      }
+      if (rec !== undefined && rec.source === m.from && rec.stamp !== stamp) this.dropGhost(id, m.from);
     }
+    set.last = d;
   }
 
   private dropGhost(id: EntityId, source: ZoneId): void {
     const rec = this.ghosts.get(id);
     if (!rec || rec.source !== source) return;
     this.ghosts.delete(id);
-    if (!this.owned.has(id)) {
-      this.grid.remove(id);
-      this.rows.delete(id);
-    }
+    if (!this.owned.has(id)) this.grid.remove(id);
   }
 
   private expireGhostsAndTombstones(nowMs: number): void {
     for (const [source, set] of this.ghostSets) {
       if (this.tickNo - set.lastTick > GHOST_EXPIRY_TICKS) {
-        for (const id of set.ids) this.dropGhost(id, source);
+        const d = set.last;
+        for (let o = 0; o + GHOST_STRIDE <= d.length; o += GHOST_STRIDE) this.dropGhost(d[o]!, source);
         this.ghostSets.delete(source);
       }
     }
@@ -580,41 +626,59 @@ export class Zone implements ZoneEndpoint {
   private sendFrame(e: OwnedEntity): void {
     const s = this.ctx.settings;
     const p = e.player!;
-    const view = p.view;
+    const view: PlayerView = p;
+    const ring = view.history;
     const seq = view.nextFrameSeq++;
-    const baseline = view.ackFrame > 0 ? view.history.get(view.ackFrame) : undefined;
-    const previous = view.history.get(seq - 1);
     const cand = this.candidates;
-    const count = selectVisible(this.grid, e.id, e.x, e.y, s.aoiRadius, s.aoiHysteresis, view.sent, this.scratch, cand);
+    // The hysteresis reference is the last frame sent, read where the ring stores it; before
+    // this zone sent any, the set the player arrived with.
+    const last = ring.newest();
+    const count =
+      last >= 0
+        ? selectVisibleAfter(
+            this.grid,
+            e.id,
+            e.x,
+            e.y,
+            s.aoiRadius,
+            s.aoiHysteresis,
+            ring.data,
+            ring.rowsAt(last),
+            SNAPSHOT_STRIDE,
+            ring.countOf(last),
+            this.scratch,
+            cand,
+          )
+        : selectVisible(this.grid, e.id, e.x, e.y, s.aoiRadius, s.aoiHysteresis, view.arrived, this.scratch, cand);
     const ids = cand.ids;
     const dists = cand.distances;
-    const sent = view.sent;
-    sent.ensureCapacity(count);
+    const slots = cand.slots;
+    const rows = this.grid.rows;
 
-    const cur = this.current;
-    writeOwn(cur.own, e);
-    let snap = cur.entities;
-    if (snap.data.length < count * SNAPSHOT_STRIDE) {
-      snap = cur.entities = createSnapshot(Math.max(count, snap.data.length / SNAPSHOT_STRIDE) * 2);
-    }
-    const out = snap.data;
-    const prev = previous?.entities;
+    // Built in the ring's build slot and committed below: no copy into the ring. That slot is
+    // never a stored frame, so it cannot alias the baseline or the previous frame. build() may
+    // grow the ring's storage, so every offset is taken after it.
+    const curSlot = ring.build(count);
+    const baseSlot = view.ackFrame > 0 ? ring.find(view.ackFrame) : -1;
+    const prevSlot = ring.find(seq - 1);
+    const d = ring.data;
+    const ownAt = ring.ownAt(curSlot);
+    writeOwn(d, ownAt, e);
+    const outAt = ring.rowsAt(curSlot);
+    const prevAt = prevSlot >= 0 ? ring.rowsAt(prevSlot) : 0;
+    const prevCount = prevSlot >= 0 ? ring.countOf(prevSlot) : 0;
     let pi = 0;
     let n = 0;
-    let addsLeft = Math.max(
-      0,
-      Math.floor((s.frameBudget - 48 - (previous ? previous.entities.count : 0) * 3) / ADD_COST_BYTES),
-    );
+    let addsLeft = Math.max(0, Math.floor((s.frameBudget - 48 - prevCount * 3) / ADD_COST_BYTES));
     for (let k = 0; k < count; k++) {
       const id = ids[k]!;
       // Merge-walk the previous frame (both sorted by id) to find this entity's last sent row.
-      while (prev && pi < prev.count && prev.data[pi * SNAPSHOT_STRIDE]! < id) pi++;
-      const wasSent = prev !== undefined && pi < prev.count && prev.data[pi * SNAPSHOT_STRIDE] === id;
-      const o = n * SNAPSHOT_STRIDE;
+      while (pi < prevCount && d[prevAt + pi * SNAPSHOT_STRIDE]! < id) pi++;
+      const wasSent = pi < prevCount && d[prevAt + pi * SNAPSHOT_STRIDE] === id;
+      const o = outAt + n * SNAPSHOT_STRIDE;
       if (wasSent && !isDue(id, seq, updateInterval(dists[k]!, s.aoiRadius))) {
         // Far entity not due this frame: repeat what the client last got, costing nothing.
-        copyRow(prev!.data, pi * SNAPSHOT_STRIDE, out, o);
-        sent.distances[n] = dists[k]!;
+        copyRow(d, prevAt + pi * SNAPSHOT_STRIDE, d, o);
         n++;
         continue;
       }
@@ -622,29 +686,32 @@ export class Zone implements ZoneEndpoint {
         if (addsLeft === 0) continue; // enters view in a later frame, within the budget
         addsLeft--;
       }
-      const row = this.rows.get(id);
-      if (!row) continue;
-      copyRow(row, 0, out, o);
-      sent.distances[n] = dists[k]!;
+      copyRow(rows, slots[k]! * SNAPSHOT_STRIDE, d, o);
       n++;
     }
-    snap.count = n;
-    const useBaseline = baseline !== undefined;
+    const useBaseline = baseSlot >= 0;
     if (!useBaseline) this.countFull++;
-    const bytes = encodeFrame(this.writer, {
-      seq,
-      serverTime: this.tickServerTime,
-      zone: this.id,
-      baselineSeq: useBaseline ? view.ackFrame : 0,
-      baseline: baseline ?? null,
-      lastInputSeq: p.lastInputSeq,
-      current: cur,
-      alloc: allocMessage,
-    });
-    view.history.put(seq, cur);
-    for (let k = 0; k < n; k++) sent.ids[k] = out[k * SNAPSHOT_STRIDE]!;
-    sent.count = n;
-    this.ctx.metrics.visibleEntities.observe(n);
+    const enc = this.encodeInput;
+    enc.seq = seq;
+    enc.serverTime = this.tickServerTime;
+    enc.baselineSeq = useBaseline ? view.ackFrame : 0;
+    enc.lastInputSeq = p.lastInputSeq;
+    const cur = this.flatCurrent;
+    cur.data = d;
+    cur.own = ownAt;
+    cur.rows = outAt;
+    cur.count = n;
+    let base: FlatFrame | null = null;
+    if (useBaseline) {
+      base = this.flatBaseline;
+      base.data = d;
+      base.own = ring.ownAt(baseSlot);
+      base.rows = ring.rowsAt(baseSlot);
+      base.count = ring.countOf(baseSlot);
+    }
+    const bytes = encodeFrameFlat(this.writer, enc, base, cur);
+    ring.commit(seq, n);
+    this.ctx.metrics.visibleEntities.record(n);
     this.countFrames++;
     this.deliver_(p.gatewayId, { entityId: e.id, bytes, droppable: true });
   }
@@ -668,8 +735,12 @@ export class Zone implements ZoneEndpoint {
   }
 
   private batchFor(gatewayId: string): GatewayBatch {
+    // Usually every player of a zone is on one gateway: skip the map for a repeat.
+    if (gatewayId === this.lastBatchGateway && this.lastBatch !== undefined) return this.lastBatch;
     let b = this.batches.get(gatewayId);
     if (!b) this.batches.set(gatewayId, (b = { zone: this.id, deliveries: [], kicks: [] }));
+    this.lastBatchGateway = gatewayId;
+    this.lastBatch = b;
     return b;
   }
 
@@ -788,7 +859,6 @@ export class Zone implements ZoneEndpoint {
       x: 0,
       y: 0,
       edges: new Float64Array(this.geometry.edgeCount),
-      q: new Int32Array(SNAPSHOT_STRIDE),
       npc: t.npc !== undefined ? NpcBrain.fromJSON(t.npc) : undefined,
       player: undefined,
     };
@@ -805,13 +875,10 @@ export class Zone implements ZoneEndpoint {
         cooldowns: ActionCooldowns.fromJSON(pt.cooldowns),
         rateWindowStartMs: pt.rateWindowStartMs,
         rateWindowCount: pt.rateWindowCount,
-        view: {
-          history:
-            pt.view.history === null ? new FrameHistory(this.historyFrames) : FrameHistory.fromJSON(pt.view.history),
-          nextFrameSeq: pt.view.nextFrameSeq,
-          ackFrame: pt.view.ackFrame,
-          sent: visibleSetOf(pt.view.visible),
-        },
+        history: pt.view.history === null ? new FrameRing(this.historyFrames) : FrameRing.fromJSON(pt.view.history),
+        nextFrameSeq: pt.view.nextFrameSeq,
+        ackFrame: pt.view.ackFrame,
+        arrived: visibleSetOf(pt.view.visible),
         kicked: false,
         character: pt.character ? structuredClone(pt.character) : undefined,
       };
@@ -819,12 +886,10 @@ export class Zone implements ZoneEndpoint {
     // An owned entity replaces any ghost of itself that a neighbour published earlier.
     const ghost = this.ghosts.get(e.id);
     if (ghost) {
-      this.ghostSets.get(ghost.source)?.ids.delete(e.id);
       this.ghosts.delete(e.id);
       this.grid.remove(e.id);
     }
     this.owned.set(e.id, e);
-    this.rows.set(e.id, e.q);
     if (e.player) this.players.set(e.id, e);
     this.place(e);
   }
@@ -833,7 +898,6 @@ export class Zone implements ZoneEndpoint {
     this.owned.delete(e.id);
     this.players.delete(e.id);
     this.grid.remove(e.id);
-    this.rows.delete(e.id);
   }
 
   private toTransfer(e: OwnedEntity): EntityTransfer {
@@ -858,10 +922,10 @@ export class Zone implements ZoneEndpoint {
         rateWindowStartMs: p.rateWindowStartMs,
         rateWindowCount: p.rateWindowCount,
         view: {
-          nextFrameSeq: p.view.nextFrameSeq,
-          ackFrame: p.view.ackFrame,
-          history: p.view.history.toJSON(),
-          visible: Array.from(p.view.sent.ids.subarray(0, p.view.sent.count)),
+          nextFrameSeq: p.nextFrameSeq,
+          ackFrame: p.ackFrame,
+          history: p.history.toJSON(),
+          visible: lastVisible(p),
         },
       };
       // Handed over, not copied: this zone forgets the entity as it goes.
@@ -889,18 +953,42 @@ function copyRow(src: Int32Array, from: number, dst: Int32Array, to: number): vo
   for (let i = 0; i < SNAPSHOT_STRIDE; i++) dst[to + i] = src[from + i]!;
 }
 
-/** Frames come from Node's pooled allocator: no ArrayBuffer per frame, and ws sends it as is. */
-const allocMessage = (n: number): Uint8Array => Buffer.allocUnsafe(n);
+/**
+ * A frame is a Buffer view of the zone writer's slab (no copy, no ArrayBuffer per frame), and ws
+ * sends a Buffer as is.
+ */
+const frameBuffer = (buffer: ArrayBuffer, byteOffset: number, length: number): Uint8Array =>
+  Buffer.from(buffer, byteOffset, length);
 
-function writeRow(q: Int32Array, id: number, kind: number, pose: Pose, action: number, actionSeq: number): void {
-  q[0] = id;
-  q[1] = kind;
-  q[2] = latE7ToE6(pose.latE7);
-  q[3] = lonE7ToE6(pose.lonE7);
-  q[4] = altCmToDm(pose.altCm);
-  q[5] = heading16To8(pose.heading16);
-  q[6] = action;
-  q[7] = actionSeq;
+function writeRow(
+  q: Int32Array,
+  o: number,
+  id: number,
+  kind: number,
+  pose: Pose,
+  action: number,
+  actionSeq: number,
+): void {
+  q[o] = id;
+  q[o + 1] = kind;
+  q[o + 2] = latE7ToE6(pose.latE7);
+  q[o + 3] = lonE7ToE6(pose.lonE7);
+  q[o + 4] = altCmToDm(pose.altCm);
+  q[o + 5] = heading16To8(pose.heading16);
+  q[o + 6] = action;
+  q[o + 7] = actionSeq;
+}
+
+/** Ids of the last frame sent (what the next owner continues hysteresis from). */
+function lastVisible(view: PlayerView): number[] {
+  const ring = view.history;
+  const last = ring.newest();
+  if (last < 0) return Array.from(view.arrived.ids.subarray(0, view.arrived.count));
+  const d = ring.data;
+  const at = ring.rowsAt(last);
+  const ids: number[] = [];
+  for (let k = 0; k < ring.countOf(last); k++) ids.push(d[at + k * SNAPSHOT_STRIDE]!);
+  return ids;
 }
 
 function visibleSetOf(ids: number[]): VisibleSet {
@@ -910,13 +998,15 @@ function visibleSetOf(ids: number[]): VisibleSet {
   return v;
 }
 
-function writeOwn(own: FrameState['own'], e: OwnedEntity): void {
-  own.latE7 = e.pose.latE7;
-  own.lonE7 = e.pose.lonE7;
-  own.altCm = e.pose.altCm;
-  own.heading16 = e.pose.heading16;
-  own.action = e.action;
-  own.actionSeq = e.actionSeq;
+/** The entity's own state into a ring slot (FrameRing.ownAt order). */
+function writeOwn(d: Int32Array, at: number, e: OwnedEntity): void {
+  const pose = e.pose;
+  d[at] = pose.latE7;
+  d[at + 1] = pose.lonE7;
+  d[at + 2] = pose.altCm;
+  d[at + 3] = pose.heading16;
+  d[at + 4] = e.action;
+  d[at + 5] = e.actionSeq;
 }
 
 export function serverTime32(nowMs: number): number {
