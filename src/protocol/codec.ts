@@ -33,6 +33,11 @@ export class Writer {
   private buf: Uint8Array;
   private dv: DataView;
   private len = 0;
+  /**
+   * Where the CRC field of the message being written sits (set by beginMessage, read by
+   * finishMessage in messages.ts): message headers have a variable length.
+   */
+  crcAt = -1;
 
   constructor(initialCapacity = 256) {
     this.buf = new Uint8Array(initialCapacity > 16 ? initialCapacity : 16);
@@ -41,6 +46,7 @@ export class Writer {
 
   reset(): void {
     this.len = 0;
+    this.crcAt = -1;
   }
 
   get length(): number {

@@ -2,14 +2,16 @@
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
 import { ProtocolError, Reader, Writer } from './codec.ts';
-import { LAT_E7_MAX, LON_E7_HALF, MAX_U32, beginMessage, finishMessage } from './messages.ts';
+import { LAT_E7_MAX, LON_E7_HALF, beginMessage, finishMessage } from './messages.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
 import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
 import type { EntitySnapshot, FrameDecoded, FrameHeader, FrameState, OwnState } from './types.ts';
 import type { ZoneId } from '../world/types.ts';
 
-/** OWN block mask bits. */
+/** OWN block mask bits (bits 0..3 of the FRAME flags byte). */
 export const OwnMask = { Position: 1, Altitude: 2, Heading: 4, Action: 8 } as const;
+/** FRAME flags byte: bits 0..3 are the OwnMask; these say which optional blocks follow. */
+export const FrameFlags = { Removed: 0x10, Added: 0x20 } as const;
 /** 2-bit UPDATE codes of kept entities. */
 export const UpdateCode = { Unchanged: 0, SmallMove: 1, Move: 2, General: 3 } as const;
 /** Field mask of UpdateCode.General. */
@@ -34,9 +36,11 @@ const ASEQ = SnapshotField.actionSeq;
 /** Greater than any id, so merge walks need no end-of-list branches. */
 const END = 2 ** 32;
 const OWN_MASK_ALL = 0x0f;
+const FLAGS_ALL = OWN_MASK_ALL | FrameFlags.Removed | FrameFlags.Added;
 const UPDATE_MASK_ALL = 0x1f;
 
 const ZERO_OWN: OwnState = Object.freeze({ latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 });
+const MAX_U32_PLUS_1 = 2 ** 32;
 const EMPTY: EntitySnapshot = { count: 0, data: new Int32Array(0) };
 
 export function createSnapshot(capacity: number): EntitySnapshot {
@@ -46,13 +50,19 @@ export function createSnapshot(capacity: number): EntitySnapshot {
 export interface FrameEncodeInput {
   seq: number;
   serverTime: number;
+  /**
+   * Zone written into the header, or '0' to omit it: the client then takes the zone of the
+   * previous FRAME it received. Write it in the first frame and whenever it changes.
+   */
   zone: ZoneId;
   /** Seq of the frame `baseline` was sent in; 0 (or baseline null) sends a full snapshot. */
   baselineSeq: number;
+  /**
+   * The state sent in frame baselineSeq, lastInputSeq included: the frame carries
+   * current.lastInputSeq as a difference from baseline.lastInputSeq.
+   */
   baseline: FrameState | null;
-  lastInputSeq: number;
   current: FrameState;
-  version?: number;
   /** Where the finished message goes (see Writer.toBytes); default a new Uint8Array. */
   alloc?: (n: number) => Uint8Array;
 }
@@ -73,21 +83,24 @@ function checkEntity(d: Int32Array, o: number, prevId: number): void {
   if (lon < -LON_E6_HALF || lon >= LON_E6_HALF) throw new RangeError(`entity ${id} lonE6 out of range: ${lon}`);
 }
 
-function writeOwn(w: Writer, ref: OwnState, own: OwnState): void {
+/** Own-state fields that differ from ref (OwnMask bits); checks own's ranges. */
+function ownMaskOf(ref: OwnState, own: OwnState): number {
   if (own.latE7 < -LAT_E7_MAX || own.latE7 > LAT_E7_MAX) throw new RangeError(`own latE7 out of range: ${own.latE7}`);
   if (own.lonE7 < -LON_E7_HALF || own.lonE7 >= LON_E7_HALF) throw new RangeError(`own lonE7 out of range: ${own.lonE7}`);
   if ((own.altCm | 0) !== own.altCm) throw new RangeError(`own altCm out of i32: ${own.altCm}`);
-  const dLat = own.latE7 - ref.latE7;
-  const dLon = wrapDelta(own.lonE7 - ref.lonE7, LON_E7_PERIOD);
   let mask = 0;
-  if (dLat !== 0 || dLon !== 0) mask |= OwnMask.Position;
+  if (own.latE7 !== ref.latE7 || own.lonE7 !== ref.lonE7) mask |= OwnMask.Position;
   if (own.altCm !== ref.altCm) mask |= OwnMask.Altitude;
   if (own.heading16 !== ref.heading16) mask |= OwnMask.Heading;
   if (own.action !== ref.action || own.actionSeq !== ref.actionSeq) mask |= OwnMask.Action;
-  w.u8(mask);
+  return mask;
+}
+
+/** The OWN block's fields for the bits of `mask` (the mask itself is in the flags byte). */
+function writeOwnFields(w: Writer, mask: number, ref: OwnState, own: OwnState): void {
   if (mask & OwnMask.Position) {
-    w.svarint(dLat);
-    w.svarint(dLon);
+    w.svarint(own.latE7 - ref.latE7);
+    w.svarint(wrapDelta(own.lonE7 - ref.lonE7, LON_E7_PERIOD));
   }
   if (mask & OwnMask.Altitude) w.svarint(own.altCm - ref.altCm);
   if (mask & OwnMask.Heading) w.u16(own.heading16);
@@ -103,16 +116,17 @@ function writeOwn(w: Writer, ref: OwnState, own: OwnState): void {
  */
 export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
   if (f.seq < 1 || f.seq >>> 0 !== f.seq) throw new RangeError(`frame seq must be 1..2^32-1: ${f.seq}`);
-  if (f.lastInputSeq >>> 0 !== f.lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${f.lastInputSeq}`);
+  const lastInputSeq = f.current.lastInputSeq;
+  if (lastInputSeq >>> 0 !== lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${lastInputSeq}`);
   const baseline = f.baselineSeq === 0 ? null : f.baseline;
   const baselineSeq = baseline === null ? 0 : f.baselineSeq;
-  if (baseline !== null && (baselineSeq >>> 0 !== baselineSeq || baselineSeq >= f.seq)) {
+  if (baseline !== null && (baselineSeq >>> 0 !== baselineSeq || baselineSeq < 1 || baselineSeq >= f.seq)) {
     throw new RangeError(`baselineSeq must precede the frame: ${baselineSeq} vs ${f.seq}`);
   }
-  beginMessage(w, MessageType.Frame, f.version ?? PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
-  w.uvarint(baselineSeq);
-  w.uvarint(f.lastInputSeq);
-  writeOwn(w, baseline === null ? ZERO_OWN : baseline.own, f.current.own);
+  const baseInputSeq = baseline === null ? 0 : baseline.lastInputSeq;
+  if (baseInputSeq >>> 0 !== baseInputSeq) throw new RangeError(`baseline lastInputSeq out of u32: ${baseInputSeq}`);
+  const refOwn = baseline === null ? ZERO_OWN : baseline.own;
+  const ownMask = ownMaskOf(refOwn, f.current.own);
 
   const base = baseline === null ? EMPTY : baseline.entities;
   const cur = f.current.entities;
@@ -214,10 +228,19 @@ export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
   }
   if ((kept & 3) !== 0) bitmapW.u8(bits);
 
-  w.uvarint(removedCount);
-  w.bytes(removedW.view());
-  w.uvarint(addedCount);
-  w.bytes(addedW.view());
+  beginMessage(w, MessageType.Frame, PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
+  w.uvarint(baselineSeq === 0 ? 0 : f.seq - baselineSeq); // baselineGap
+  w.svarint(lastInputSeq - baseInputSeq); // lastInputDelta
+  w.u8(ownMask | (removedCount > 0 ? FrameFlags.Removed : 0) | (addedCount > 0 ? FrameFlags.Added : 0));
+  writeOwnFields(w, ownMask, refOwn, f.current.own);
+  if (removedCount > 0) {
+    w.uvarint(removedCount);
+    w.bytes(removedW.view());
+  }
+  if (addedCount > 0) {
+    w.uvarint(addedCount);
+    w.bytes(addedW.view());
+  }
   w.bytes(bitmapW.view());
   w.bytes(keptW.view());
   return finishMessage(w, f.alloc);
@@ -227,21 +250,13 @@ function bad(message: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.BadField, message);
 }
 
-function u32Field(r: Reader, what: string): number {
-  const v = r.uvarint();
-  if (v > MAX_U32) throw bad(`${what} above u32`);
-  return v;
-}
-
 function checkI32(v: number, what: string): number {
   if ((v | 0) !== v) throw bad(`${what} out of i32`);
   return v;
 }
 
-/** Reads the OWN block (a delta on ref) into dst; dst must not be ref. */
-function readOwnInto(r: Reader, ref: OwnState, dst: OwnState): void {
-  const mask = r.u8();
-  if (mask & ~OWN_MASK_ALL) throw bad(`own mask 0x${mask.toString(16)}`);
+/** Reads the OWN block's fields for `mask` (a delta on ref) into dst; dst must not be ref. */
+function readOwnInto(r: Reader, mask: number, ref: OwnState, dst: OwnState): void {
   let { latE7, lonE7, altCm, heading16, action, actionSeq } = ref;
   if (mask & OwnMask.Position) {
     latE7 += r.svarint();
@@ -306,8 +321,12 @@ function readUpdate(r: Reader, code: number, out: Int32Array, o: number): void {
  * allocates nothing beyond the occasional growth of an array.
  */
 export interface FrameDecodeTarget {
+  /** Seq of the baseline (header seq - baselineGap), 0 for a full snapshot. */
   baselineSeq: number;
+  /** Also written to state.lastInputSeq. */
   lastInputSeq: number;
+  /** The frame's zone: the header's, or the previous FRAME's when the header has none. */
+  zone: ZoneId;
   /**
    * Written in place: own fields are overwritten and entities.data is replaced by a larger array
    * when it is too small. Must not be (or share arrays with) the baseline the frame names.
@@ -325,7 +344,8 @@ export function createFrameDecodeTarget(state?: FrameState): FrameDecodeTarget {
   return {
     baselineSeq: 0,
     lastInputSeq: 0,
-    state: state ?? { own: { ...ZERO_OWN }, entities: { count: 0, data: new Int32Array(0) } },
+    zone: '0',
+    state: state ?? { own: { ...ZERO_OWN }, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 },
     added: new Int32Array(0),
     addedCount: 0,
     removed: new Int32Array(0),
@@ -346,7 +366,9 @@ function grown(a: Int32Array, n: number): Int32Array {
  * Decodes a FRAME payload (from decodeMessage) against the baseline it names, into `out`
  * (see FrameDecodeTarget). Validation is exactly decodeFrame's. On a throw, `out` holds a
  * partial result and must be discarded. The payload is payload[payloadOffset..], so a caller
- * that checked the header itself can pass the whole message with HEADER_SIZE.
+ * that checked the header itself can pass the whole message with header.headerLength.
+ * `previousZone` is the zone of the previous FRAME on the connection ('0' before the first):
+ * a header without a zone means that one.
  */
 export function decodeFrameInto(
   header: FrameHeader,
@@ -354,19 +376,28 @@ export function decodeFrameInto(
   baselineOf: (seq: number) => FrameState | undefined,
   out: FrameDecodeTarget,
   payloadOffset = 0,
+  previousZone: ZoneId = '0',
 ): void {
   if (header.type !== MessageType.Frame) throw new RangeError(`not a FRAME header: type ${header.type}`);
   if (!(payloadOffset >= 0 && payloadOffset <= payload.length)) throw new RangeError(`bad payload offset ${payloadOffset}`);
+  if (header.version !== PROTOCOL_VERSION) throw new ProtocolError(ProtocolErrorCode.BadVersion, `FRAME of version ${header.version}`);
+  const zone = header.zone !== '0' ? header.zone : previousZone;
+  if (zone === '0') throw bad('the first FRAME must carry its zone');
   const r = new Reader(payload, payloadOffset);
-  const baselineSeq = u32Field(r, 'baselineSeq');
-  const lastInputSeq = u32Field(r, 'lastInputSeq');
+  const gap = r.uvarint();
   let baseline: FrameState | null = null;
-  if (baselineSeq !== 0) {
-    if (baselineSeq >= header.seq) throw bad(`baseline ${baselineSeq} not older than frame ${header.seq}`);
+  let baselineSeq = 0;
+  if (gap !== 0) {
+    if (gap >= header.seq) throw bad(`baselineGap ${gap} reaches before frame 1 (frame ${header.seq})`);
+    baselineSeq = header.seq - gap;
     const b = baselineOf(baselineSeq);
     if (b === undefined) throw new ProtocolError(ProtocolErrorCode.NoBaseline, `baseline ${baselineSeq}`);
     baseline = b;
   }
+  const lastInputSeq = (baseline === null ? 0 : baseline.lastInputSeq) + r.svarint();
+  if (!(lastInputSeq >= 0 && lastInputSeq < MAX_U32_PLUS_1)) throw bad(`lastInputSeq ${lastInputSeq} out of u32`);
+  const flags = r.u8();
+  if (flags & ~FLAGS_ALL) throw bad(`flags 0x${flags.toString(16)}`);
   const target = out.state;
   if (
     baseline !== null &&
@@ -377,12 +408,16 @@ export function decodeFrameInto(
   ) {
     throw new RangeError('decodeFrameInto: the target state aliases the baseline');
   }
-  readOwnInto(r, baseline === null ? ZERO_OWN : baseline.own, target.own);
+  readOwnInto(r, flags & OWN_MASK_ALL, baseline === null ? ZERO_OWN : baseline.own, target.own);
   const bd = baseline === null ? EMPTY.data : baseline.entities.data;
   const bn = baseline === null ? 0 : baseline.entities.count;
 
-  const removedCount = r.uvarint();
-  if (removedCount > bn) throw bad(`removes ${removedCount} of ${bn} entities`);
+  let removedCount = 0;
+  if (flags & FrameFlags.Removed) {
+    removedCount = r.uvarint();
+    if (removedCount === 0) throw bad('REMOVED block with count 0');
+    if (removedCount > bn) throw bad(`removes ${removedCount} of ${bn} entities`);
+  }
   if (removedIdxScratch.length < removedCount) removedIdxScratch = grown(removedIdxScratch, removedCount);
   const removedIdx = removedIdxScratch;
   let prev = -1;
@@ -393,8 +428,12 @@ export function decodeFrameInto(
     prev = idx;
   }
 
-  const addedCount = r.uvarint();
-  if (addedCount > r.remaining / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
+  let addedCount = 0;
+  if (flags & FrameFlags.Added) {
+    addedCount = r.uvarint();
+    if (addedCount === 0) throw bad('ADDED block with count 0');
+    if (addedCount > r.remaining / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
+  }
   if (addedScratch.length < addedCount * S) addedScratch = grown(addedScratch, addedCount * S);
   const ad = addedScratch;
   let prevId = 0;
@@ -476,23 +515,27 @@ export function decodeFrameInto(
   out.addedCount = addedCount;
   out.baselineSeq = baselineSeq;
   out.lastInputSeq = lastInputSeq;
+  target.lastInputSeq = lastInputSeq;
+  out.zone = zone;
 }
 
 /**
  * Decodes a FRAME payload (from decodeMessage) against the baseline it names. The returned
- * state is freshly allocated and never aliases the baseline.
+ * state is freshly allocated and never aliases the baseline. `previousZone` is the zone of the
+ * previous FRAME on the connection ('0' before the first), which a header without one means.
  */
 export function decodeFrame(
   header: FrameHeader,
   payload: Uint8Array,
   baselineOf: (seq: number) => FrameState | undefined,
+  previousZone: ZoneId = '0',
 ): FrameDecoded {
   const out = createFrameDecodeTarget();
-  decodeFrameInto(header, payload, baselineOf, out);
+  decodeFrameInto(header, payload, baselineOf, out, 0, previousZone);
   return {
     seq: header.seq,
     serverTime: header.serverTime,
-    zone: header.zone,
+    zone: out.zone,
     baselineSeq: out.baselineSeq,
     lastInputSeq: out.lastInputSeq,
     state: out.state,

@@ -15,6 +15,8 @@ export interface FrameHistoryJSON {
 export interface FrameJSON {
   seq: number;
   own: [number, number, number, number, number, number];
+  /** The frame's lastInputSeq (u32). */
+  lastInputSeq: number;
   /** Entity count; data holds count * SNAPSHOT_STRIDE int32s. */
   count: number;
   data: number[];
@@ -27,7 +29,7 @@ interface Slot {
 
 function newSlot(): Slot {
   const own: OwnState = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 };
-  return { seq: 0, state: { own, entities: { count: 0, data: new Int32Array(0) } } };
+  return { seq: 0, state: { own, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 } };
 }
 
 export class FrameHistory {
@@ -99,6 +101,7 @@ export class FrameHistory {
     out.set(data.length === n ? data : data.subarray(0, n));
     dst.count = src.count;
     copyOwn(slot.state.own, state.own);
+    slot.state.lastInputSeq = state.lastInputSeq;
     slot.seq = seq;
     this.latest = seq;
   }
@@ -195,6 +198,7 @@ export class FrameHistory {
       frames.push({
         seq: slot.seq,
         own: [own.latE7, own.lonE7, own.altCm, own.heading16, own.action, own.actionSeq],
+        lastInputSeq: slot.state.lastInputSeq,
         count: entities.count,
         data,
       });
@@ -220,6 +224,7 @@ export class FrameHistory {
     const scratch: FrameState = {
       own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
       entities: { count: 0, data: new Int32Array(0) },
+      lastInputSeq: 0,
     };
     for (const f of frames as unknown[]) {
       if (typeof f !== 'object' || f === null) throw new TypeError('FrameHistory JSON: bad frame');
@@ -228,10 +233,14 @@ export class FrameHistory {
       const own = fr['own'];
       const count = fr['count'];
       const data = fr['data'];
+      const lastInputSeq = fr['lastInputSeq'];
       if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= h.latest) {
         throw new TypeError('FrameHistory JSON: frame seqs must be increasing integers >= 1');
       }
       if (!isIntArray(own) || own.length !== 6) throw new TypeError('FrameHistory JSON: bad own state');
+      if (typeof lastInputSeq !== 'number' || lastInputSeq >>> 0 !== lastInputSeq) {
+        throw new TypeError('FrameHistory JSON: bad lastInputSeq');
+      }
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new TypeError('FrameHistory JSON: bad count');
       if (!isIntArray(data) || data.length !== count * SNAPSHOT_STRIDE || data.some(isNotInt32)) {
         throw new TypeError('FrameHistory JSON: bad entity data');
@@ -239,6 +248,7 @@ export class FrameHistory {
       const [latE7, lonE7, altCm, heading16, action, actionSeq] = own as [number, number, number, number, number, number];
       scratch.own = { latE7, lonE7, altCm, heading16, action, actionSeq };
       scratch.entities = { count, data: Int32Array.from(data) };
+      scratch.lastInputSeq = lastInputSeq;
       h.put(seq, scratch);
     }
     if (latestSeq < h.latest) throw new TypeError('FrameHistory JSON: latestSeq below a stored frame');

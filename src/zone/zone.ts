@@ -83,6 +83,13 @@ interface PlayerView {
   history: FrameHistory;
   nextFrameSeq: number;
   ackFrame: number;
+  /** Zone named by the last FRAME header that carried one ('0' before the first frame). */
+  lastZoneSent: ZoneId;
+  /**
+   * Seq of the first frame that named lastZoneSent. Until the client acknowledges a frame at or
+   * after it, every frame names the zone again: the gateway may have skipped the one that did.
+   */
+  zoneSentSeq: number;
   /** Entities in the last frame sent (ids ascending): the hysteresis reference. */
   sent: VisibleSet;
 }
@@ -195,6 +202,7 @@ export class Zone implements ZoneEndpoint {
     this.current = {
       own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
       entities: createSnapshot(256),
+      lastInputSeq: 0,
     };
   }
 
@@ -629,15 +637,23 @@ export class Zone implements ZoneEndpoint {
       n++;
     }
     snap.count = n;
+    cur.lastInputSeq = p.lastInputSeq;
     const useBaseline = baseline !== undefined;
     if (!useBaseline) this.countFull++;
+    // The header names the zone in a full snapshot, in the first frame after it changed (the
+    // first frame, or a handoff from another zone) and in every frame until the client has
+    // acknowledged one of those; otherwise the client takes the zone of its previous frame.
+    if (view.lastZoneSent !== this.id) {
+      view.lastZoneSent = this.id;
+      view.zoneSentSeq = seq;
+    }
+    const writeZone = !useBaseline || view.ackFrame < view.zoneSentSeq;
     const bytes = encodeFrame(this.writer, {
       seq,
       serverTime: this.tickServerTime,
-      zone: this.id,
+      zone: writeZone ? this.id : '0',
       baselineSeq: useBaseline ? view.ackFrame : 0,
       baseline: baseline ?? null,
-      lastInputSeq: p.lastInputSeq,
       current: cur,
       alloc: allocMessage,
     });
@@ -810,6 +826,8 @@ export class Zone implements ZoneEndpoint {
             pt.view.history === null ? new FrameHistory(this.historyFrames) : FrameHistory.fromJSON(pt.view.history),
           nextFrameSeq: pt.view.nextFrameSeq,
           ackFrame: pt.view.ackFrame,
+          lastZoneSent: pt.view.lastZoneSent,
+          zoneSentSeq: pt.view.zoneSentSeq,
           sent: visibleSetOf(pt.view.visible),
         },
         kicked: false,
@@ -860,6 +878,8 @@ export class Zone implements ZoneEndpoint {
         view: {
           nextFrameSeq: p.view.nextFrameSeq,
           ackFrame: p.view.ackFrame,
+          lastZoneSent: p.view.lastZoneSent,
+          zoneSentSeq: p.view.zoneSentSeq,
           history: p.view.history.toJSON(),
           visible: Array.from(p.view.sent.ids.subarray(0, p.view.sent.count)),
         },
