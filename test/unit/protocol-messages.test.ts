@@ -660,9 +660,9 @@ const ZONE = '8828308281fffff';
 test('the hex dumps in docs/protocol.md are what the encoders write', () => {
   assert.equal(docDump('HELLO: guest'), hex(encodeHello({ minVersion: 2, maxVersion: 2, name: 'ann', token: '' })));
   assert.equal(docDump('INPUT: two inputs'), hex(encodeInput(INPUT_EXAMPLE)));
-  assert.equal(docDump('WELCOME ('), hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: ZONE })));
+  assert.equal(docDump('WELCOME (73 bytes)'), hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: ZONE })));
   assert.equal(docDump('PING seq 7'), hex(encodePing({ seq: 7, clientTime: 12345.5 })));
-  assert.equal(docDump('PONG'), hex(encodePong({ seq: 7, clientTime: 12345.5, serverTime: 99000.25 }, { serverTime: 99000, zone: ZONE })));
+  assert.equal(docDump('PONG answering ping 7'), hex(encodePong({ seq: 7, clientTime: 12345.5, serverTime: 99000.25 }, { serverTime: 99000, zone: ZONE })));
   assert.equal(docDump('REJECT input 101'), hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: ZONE })));
   assert.equal(docDump('KICK version_mismatch, version-1 layout'), hex(encodeKick({ reason: 3, message: 'version mismatch' }, { version: 1 })));
   assert.equal(docDump('KICK version_mismatch, compact'), hex(encodeKick({ reason: 3, message: 'version mismatch' })));
