@@ -336,11 +336,15 @@ function u32At(b: Uint8Array, p: number): number {
   return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
 }
 
-/** Last zone words and their ZoneId string, so steady frames do not rebuild the string. */
-interface ZoneCache {
-  lo: number;
-  hi: number;
-  zone: ZoneId;
+/**
+ * A connection's FRAME header, plus the zone words its `zone` string was made from, so steady
+ * frames do not rebuild the string (one object: a frame touches one line for both).
+ */
+interface FrameHeaderCache extends FrameHeader {
+  zoneLo: number;
+  zoneHi: number;
+  /** The zone string of zoneLo/zoneHi (h.zone is '0' when a header omits the zone). */
+  zoneWords: ZoneId;
 }
 
 /**
@@ -351,7 +355,7 @@ interface ZoneCache {
  * no accept or reject of its own. A header without a zone leaves h.zone '0' (the previous
  * FRAME's zone, resolved by decodeFrameInto).
  */
-function readFrameHeader(bytes: Uint8Array, h: FrameHeader, zc: ZoneCache): boolean {
+function readFrameHeader(bytes: Uint8Array, h: FrameHeaderCache): boolean {
   const total = bytes.length;
   if (total < MIN_HEADER_SIZE || total > DEFAULT_MAX_MESSAGE_BYTES) return false;
   const version = bytes[0]!;
@@ -385,12 +389,12 @@ function readFrameHeader(bytes: Uint8Array, h: FrameHeader, zc: ZoneCache): bool
     const lo = u32At(bytes, p + 4);
     const hi = u32At(bytes, p + 8);
     if (lo === 0 && hi === 0) return false;
-    if (lo !== zc.lo || hi !== zc.hi) {
-      zc.zone = wordsToZone(lo, hi);
-      zc.lo = lo;
-      zc.hi = hi;
+    if (lo !== h.zoneLo || hi !== h.zoneHi) {
+      h.zoneWords = wordsToZone(lo, hi);
+      h.zoneLo = lo;
+      h.zoneHi = hi;
     }
-    h.zone = zc.zone;
+    h.zone = h.zoneWords;
   } else {
     h.zone = '0';
   }
@@ -532,7 +536,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   private lastServerTime = 0;
   private lastZone: ZoneId = '0';
   /** Filled by readFrameHeader for each FRAME. */
-  private readonly frameHeader: FrameHeader = {
+  private readonly frameHeader: FrameHeaderCache = {
     version: 0,
     type: MessageType.Frame,
     payloadLength: 0,
@@ -540,8 +544,10 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     serverTime: 0,
     zone: '0',
     headerLength: 0,
+    zoneLo: 0,
+    zoneHi: 0,
+    zoneWords: '0',
   };
-  private readonly zoneCache: ZoneCache = { lo: 0, hi: 0, zone: '0' };
   private characterLast: CharacterMessage | undefined;
   /** lastFrame as a FrameDecoded, built on first request after each frame. */
   private lastFrameCopy: FrameDecoded | undefined;
@@ -760,7 +766,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     this.messagesIn++;
     // Most messages are FRAMEs: check their header in place and decode the payload where it is.
     const fh = this.frameHeader;
-    if (readFrameHeader(bytes, fh, this.zoneCache)) {
+    if (readFrameHeader(bytes, fh)) {
       this.receiveFrame(fh, bytes, fh.headerLength);
       return;
     }

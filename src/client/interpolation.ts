@@ -5,7 +5,7 @@
 //   when they arrive), sits `delay` behind the freshest arrival, and steers by speeding up or
 //   slowing down a little rather than jumping. The delay grows with measured arrival jitter.
 // - RemoteEntity: a small ring of samples per entity (only when the entity changed), and the
-//   interpolated pose at a playback time.
+//   interpolated pose at a playback time. Its numbers live in an EntityPool, one per client.
 // Allocation-free per frame and per render once entities exist.
 import { SnapshotField, SNAPSHOT_STRIDE } from '../protocol/types.ts';
 
@@ -118,6 +118,7 @@ const LON_E6_HALF = 180e6;
 // Snapshot row layout as plain module constants: read in the hot loops, where an imported
 // binding may cost a getter call per access (module interop).
 const STRIDE: number = SNAPSHOT_STRIDE;
+const COL_ID: number = SnapshotField.id;
 const COL_KIND: number = SnapshotField.kind;
 const COL_LAT: number = SnapshotField.latE6;
 const COL_LON: number = SnapshotField.lonE6;
@@ -125,39 +126,59 @@ const COL_ALT: number = SnapshotField.altDm;
 const COL_HEADING: number = SnapshotField.heading8;
 const COL_ACTION: number = SnapshotField.action;
 const COL_ACTION_SEQ: number = SnapshotField.actionSeq;
-// Slots of RemoteEntity.v.
+
+// One entity's numbers, in an EntityPool slot, in two parts:
+// - hot (HOT_BYTES, seen as int32s from slot * I_HOT and doubles from slot * H_HOT): what every
+//   frame reads: the latest row as received (the snapshot layout, so a frame row compares with
+//   it column by column), the sample ring's bookkeeping and two times. A client's hot parts are
+//   contiguous, so a frame's walk over its entities reads a few adjacent cache lines;
+// - cold (COLD doubles from slot * COLD): the drawn pose, the render state (V_*) and the sample
+//   ring from R0, which a frame only writes to (a store does not wait for its line to arrive).
+const HOT_BYTES = 64;
+const I_HOT = HOT_BYTES / 4;
+const H_HOT = HOT_BYTES / 8;
+/** Int32 slots after the row: samples stored (<= RING), index of the newest, FLAG_* bits. */
+const I_N = STRIDE;
+const I_HEAD = STRIDE + 1;
+const I_FLAGS = STRIDE + 2;
+/** The client's list of its entities in ascending id order: the next one's slot, or -1. */
+const I_NEXT = STRIDE + 3;
+/** Double slots of the hot part (over int32s 12-15): the newest sample's time, the last frame's. */
+const H_NEWEST_T = 6;
+const H_LAST_FRAME_T = 7;
+/** Has been drawn once. */
+const FLAG_DRAWN = 1;
+/** Samples arrived since the last render. */
+const FLAG_NEW = 2;
+/** The last render extrapolated (along V_EX_* up to V_EX_CAP). */
+const FLAG_EX = 4;
+/** Client bookkeeping: the entity was not in the latest frame. */
+const FLAG_MISSING = 8;
+// Slots of the cold part.
 const V_LAT = 0;
 const V_LON = 1;
 const V_ALT = 2;
 const V_HEADING = 3;
-const V_LAT_E6 = 4;
-const V_LON_E6 = 5;
-const V_ALT_DM = 6;
-const V_HEADING8 = 7;
-const V_LAST_FRAME_T = 8;
-const V_R_LAT = 9;
-const V_R_LON = 10;
-const V_R_ALT = 11;
-const V_R_H = 12;
-const V_O_LAT = 13;
-const V_O_LON = 14;
-const V_O_ALT = 15;
-const V_P_LAT = 16;
-const V_P_LON = 17;
-const V_P_ALT = 18;
-const V_LAST_T = 19;
-const V_EX_T = 20;
-const V_EX_CAP = 21;
-const V_EX_V_LAT = 22;
-const V_EX_V_LON = 23;
-const V_EX_V_ALT = 24;
-const V_LAST_EX_T = 25;
-const V_LAST_EX_CAP = 26;
-const V_LAST_V_LAT = 27;
-const V_LAST_V_LON = 28;
-const V_LAST_V_ALT = 29;
-/** First slot of the sample ring in RemoteEntity.v. */
-const R0 = 32;
+const V_O_LAT = 4;
+const V_O_LON = 5;
+const V_O_ALT = 6;
+const V_P_LAT = 7;
+const V_P_LON = 8;
+const V_P_ALT = 9;
+const V_LAST_T = 10;
+const V_EX_T = 11;
+const V_EX_CAP = 12;
+const V_EX_V_LAT = 13;
+const V_EX_V_LON = 14;
+const V_EX_V_ALT = 15;
+const V_LAST_EX_T = 16;
+const V_LAST_EX_CAP = 17;
+const V_LAST_V_LAT = 18;
+const V_LAST_V_LON = 19;
+const V_LAST_V_ALT = 20;
+/** First slot of the sample ring. */
+const R0 = 21;
+const COLD = R0 + RING * F;
 /** A correction offset above this (E6 degrees + dm, about 10 m) is dropped instead of worked off. */
 const MAX_OFFSET = 100;
 /** A correction offset fades with this time constant while the entity stands still (ms). */
@@ -169,6 +190,13 @@ function wrapLonE6(d: number): number {
   return d >= LON_E6_HALF ? d - LON_E6_SPAN : d < -LON_E6_HALF ? d + LON_E6_SPAN : d;
 }
 
+// The raw pose raw() computes for finish() within one sample() (E6 degrees, dm, 1/256 turn):
+// module scratch rather than slots of the entity, whose cold part a render then reads less of.
+let rawLat = 0;
+let rawLon = 0;
+let rawAlt = 0;
+let rawH = 0;
+
 /** Offset `o` after a render that moved the raw pose by `step` on this axis. */
 function workOff(o: number, step: number, fade: number): number {
   if (o === 0) return 0;
@@ -179,56 +207,367 @@ function workOff(o: number, step: number, fade: number): number {
   return Math.abs(r) < 1e-3 ? 0 : r;
 }
 
-/** A remote entity as the game sees it: drawn at playback time by PlaybackClock. */
+/**
+ * @internal Storage for the entities of one client, in one buffer: a frame (and a render) walks
+ * one contiguous block instead of an object, a typed array and its separately allocated
+ * backing store per entity, which matters when a process holds thousands of clients with many
+ * entities each (bots). Slots are reused (a freed one first: still in cache) and the buffer
+ * doubles when full. The methods take a slot and do what RemoteEntity's do.
+ */
+export class EntityPool {
+  /** Hot parts as int32s and as doubles (one buffer), cold parts. Replaced when the pool grows. */
+  i: Int32Array;
+  h: Float64Array;
+  f: Float64Array;
+  private free: Int32Array;
+  private freeCount = 0;
+  /** Slots ever handed out (the rest of the buffers is untouched). */
+  private top = 0;
+  private capacity: number;
+
+  constructor(capacity = 16) {
+    this.capacity = Math.max(1, capacity);
+    const hot = new ArrayBuffer(this.capacity * HOT_BYTES);
+    this.i = new Int32Array(hot);
+    this.h = new Float64Array(hot);
+    this.f = new Float64Array(this.capacity * COLD);
+    this.free = new Int32Array(this.capacity);
+  }
+
+  /** A zeroed slot. */
+  alloc(): number {
+    let s: number;
+    if (this.freeCount > 0) {
+      s = this.free[--this.freeCount]!;
+      this.h.fill(0, s * H_HOT, (s + 1) * H_HOT);
+      this.f.fill(0, s * COLD, (s + 1) * COLD);
+    } else {
+      if (this.top === this.capacity) this.grow();
+      s = this.top++;
+    }
+    return s;
+  }
+
+  release(slot: number): void {
+    this.free[this.freeCount++] = slot;
+  }
+
+  private grow(): void {
+    const cap = this.capacity * 2;
+    const h = new Float64Array(cap * H_HOT);
+    h.set(this.h);
+    this.h = h;
+    this.i = new Int32Array(h.buffer);
+    const f = new Float64Array(cap * COLD);
+    f.set(this.f);
+    this.f = f;
+    const free = new Int32Array(cap);
+    free.set(this.free);
+    this.free = free;
+    this.capacity = cap;
+  }
+
+  /** Copies slot `s` of `from` into slot `to` of this pool. */
+  copyFrom(from: EntityPool, s: number, to: number): void {
+    this.h.set(from.h.subarray(s * H_HOT, (s + 1) * H_HOT), to * H_HOT);
+    this.f.set(from.f.subarray(s * COLD, (s + 1) * COLD), to * COLD);
+  }
+
+  /** Entity id of slot `s` (as set by setId). */
+  id(s: number): number {
+    return this.i[s * I_HOT + COL_ID]!;
+  }
+
+  setId(s: number, id: number): void {
+    this.i[s * I_HOT + COL_ID] = id;
+  }
+
+  /** The client's entity list (ascending ids) runs through the slots: the one after `s`, or -1. */
+  next(s: number): number {
+    return this.i[s * I_HOT + I_NEXT]!;
+  }
+
+  setNext(s: number, next: number): void {
+    this.i[s * I_HOT + I_NEXT] = next;
+  }
+
+  missing(s: number): boolean {
+    return (this.i[s * I_HOT + I_FLAGS]! & FLAG_MISSING) !== 0;
+  }
+
+  setMissing(s: number, missing: boolean): void {
+    const k = s * I_HOT + I_FLAGS;
+    this.i[k] = missing ? this.i[k]! | FLAG_MISSING : this.i[k]! & ~FLAG_MISSING;
+  }
+
+  lastFrameTime(s: number): number {
+    return this.h[s * H_HOT + H_LAST_FRAME_T]!;
+  }
+
+  setLastFrameTime(s: number, t: number): void {
+    this.h[s * H_HOT + H_LAST_FRAME_T] = t;
+  }
+
+  /** True when row `k` of `data` has the values slot `s` last received (id aside). */
+  sameRow(s: number, data: Int32Array, k: number): boolean {
+    const a = this.i;
+    const r = s * I_HOT;
+    const o = k * STRIDE;
+    for (let c = 1; c < STRIDE; c++) if (data[o + c] !== a[r + c]) return false;
+    return true;
+  }
+
+  /** RemoteEntity.push for slot `s`. */
+  push(s: number, data: Int32Array, k: number, t: number, holdGapMs: number, prevFrameT: number): boolean {
+    const a = this.i;
+    const r = s * I_HOT;
+    const o = k * STRIDE;
+    const latE6 = data[o + COL_LAT]!;
+    const lonE6 = data[o + COL_LON]!;
+    const altDm = data[o + COL_ALT]!;
+    const heading8 = data[o + COL_HEADING]!;
+    const kind = data[o + COL_KIND]!;
+    const action = data[o + COL_ACTION]!;
+    const actionSeq = data[o + COL_ACTION_SEQ]!;
+    this.h[s * H_HOT + H_LAST_FRAME_T] = t;
+    const first = a[r + I_N] === 0;
+    const moved = first || latE6 !== a[r + COL_LAT] || lonE6 !== a[r + COL_LON] || altDm !== a[r + COL_ALT] || heading8 !== a[r + COL_HEADING];
+    const changed = moved || kind !== a[r + COL_KIND] || action !== a[r + COL_ACTION] || actionSeq !== a[r + COL_ACTION_SEQ];
+    a[r + COL_KIND] = kind;
+    a[r + COL_ACTION] = action;
+    a[r + COL_ACTION_SEQ] = actionSeq;
+    if (!changed) return false;
+    if (!moved) return true;
+    if (!first) {
+      const lastT = this.h[s * H_HOT + H_NEWEST_T]!;
+      if (t - lastT > holdGapMs && prevFrameT > lastT && prevFrameT < t) {
+        this.add(s, prevFrameT, a[r + COL_LAT]!, a[r + COL_LON]!, a[r + COL_ALT]!, a[r + COL_HEADING]!);
+      }
+    }
+    a[r + COL_LAT] = latE6;
+    a[r + COL_LON] = lonE6;
+    a[r + COL_ALT] = altDm;
+    a[r + COL_HEADING] = heading8;
+    this.add(s, t, latE6, lonE6, altDm, heading8);
+    if (first) this.sample(s, t, 0, 0, NaN);
+    return true;
+  }
+
+  /** RemoteEntity.sampleAt for slot `s` (seenAt NaN: not known). */
+  sample(s: number, t: number, extrapolateMs: number, maxSpanMs: number, seenAt: number): void {
+    const a = this.i;
+    const r = s * I_HOT;
+    const n = a[r + I_N]!;
+    if (n === 0) return;
+    const v = this.f;
+    const b = s * COLD;
+    const flags = a[r + I_FLAGS]!;
+    const wasExtrapolating = (flags & FLAG_EX) !== 0;
+    a[r + I_FLAGS] = flags & ~FLAG_EX;
+    const own = this.h[s * H_HOT + H_LAST_FRAME_T]!;
+    const lastFrameT = seenAt > own ? seenAt : own;
+    const head = a[r + I_HEAD]!;
+    const ring = b + R0;
+    let hi = head;
+    // Newest sample at or before t (walk back from the newest).
+    let found = -1;
+    for (let j = 0; j < n; j++) {
+      const idx = (head - j + RING) & RMASK;
+      if (v[ring + idx * F]! <= t) {
+        found = idx;
+        break;
+      }
+      hi = idx;
+    }
+    if (found < 0) {
+      this.raw(b, hi, hi, 0); // before the oldest sample: hold it
+    } else if (found === head) {
+      const fo = ring + found * F;
+      const th = v[fo]!;
+      let held = true;
+      if (extrapolateMs > 0 && n >= 2) {
+        const prev = (found - 1 + RING) & RMASK;
+        const po = ring + prev * F;
+        const tp = v[po]!;
+        const limit = th - tp + extrapolateMs;
+        if (th > tp && th - tp <= maxSpanMs && lastFrameT < th + limit) {
+          const cap = th + limit;
+          const te = t > cap ? cap : t;
+          this.raw(b, prev, found, (te - tp) / (th - tp));
+          held = false;
+          // Remember the line being followed, to compare with what the next samples say.
+          const k = 1 / (th - tp);
+          v[b + V_EX_V_LAT] = (v[fo + 1]! - v[po + 1]!) * k;
+          v[b + V_EX_V_LON] = wrapLonE6(v[fo + 2]! - v[po + 2]!) * k;
+          v[b + V_EX_V_ALT] = (v[fo + 3]! - v[po + 3]!) * k;
+          v[b + V_EX_T] = t;
+          v[b + V_EX_CAP] = cap;
+          a[r + I_FLAGS]! |= FLAG_EX;
+        }
+      }
+      if (held) this.raw(b, found, found, 0); // past the newest: hold
+    } else {
+      const ta = v[ring + found * F]!;
+      const tb = v[ring + hi * F]!;
+      this.raw(b, found, hi, tb > ta ? (t - ta) / (tb - ta) : 1);
+    }
+    this.finish(r, b, t, wasExtrapolating);
+  }
+
+  /** Pose of samples a..b at fraction f, into rawLat/rawLon/rawAlt/rawH. */
+  private raw(base: number, a: number, b: number, f: number): void {
+    const s = this.f;
+    const ia = base + R0 + a * F;
+    const ib = base + R0 + b * F;
+    rawLat = s[ia + 1]! + (s[ib + 1]! - s[ia + 1]!) * f;
+    rawLon = s[ia + 2]! + wrapLonE6(s[ib + 2]! - s[ia + 2]!) * f;
+    rawAlt = s[ia + 3]! + (s[ib + 3]! - s[ia + 3]!) * f;
+    let dH = s[ib + 4]! - s[ia + 4]!;
+    if (dH > 128) dH -= 256;
+    else if (dH < -128) dH += 256;
+    let h = s[ia + 4]! + dH * f;
+    if (h < 0) h += 256;
+    else if (h >= 256) h -= 256;
+    rawH = h;
+  }
+
+  /** Applies and works off the correction offset, then sets the drawn pose. */
+  private finish(r: number, b: number, t: number, wasExtrapolating: boolean): void {
+    const v = this.f;
+    const a = this.i;
+    const flags = a[r + I_FLAGS]!;
+    const haveDrawn = (flags & FLAG_DRAWN) !== 0;
+    const rLat = rawLat;
+    const rLon = rawLon;
+    const rAlt = rawAlt;
+    const lastT = v[b + V_LAST_T]!;
+    const dt = lastT > 0 && t > lastT ? t - lastT : 0;
+    if ((flags & FLAG_NEW) !== 0 && wasExtrapolating && haveDrawn) {
+      // Fresh samples after an extrapolation: where the old line would put the entity now,
+      // minus where the samples do, becomes part of the offset.
+      const te = t < v[b + V_LAST_EX_CAP]! ? t : v[b + V_LAST_EX_CAP]!;
+      const d = te > v[b + V_LAST_EX_T]! ? te - v[b + V_LAST_EX_T]! : 0;
+      const jLat = v[b + V_P_LAT]! + v[b + V_LAST_V_LAT]! * d - rLat;
+      const jLon = wrapLonE6(v[b + V_P_LON]! + v[b + V_LAST_V_LON]! * d - rLon);
+      const jAlt = v[b + V_P_ALT]! + v[b + V_LAST_V_ALT]! * d - rAlt;
+      v[b + V_O_LAT] = v[b + V_O_LAT]! + jLat;
+      v[b + V_O_LON] = v[b + V_O_LON]! + jLon;
+      v[b + V_O_ALT] = v[b + V_O_ALT]! + jAlt;
+      // This render's own movement is the one along the old line.
+      v[b + V_P_LAT] = v[b + V_P_LAT]! - jLat;
+      v[b + V_P_LON] = v[b + V_P_LON]! - jLon;
+      v[b + V_P_ALT] = v[b + V_P_ALT]! - jAlt;
+      if (Math.abs(v[b + V_O_LAT]!) + Math.abs(v[b + V_O_LON]!) + Math.abs(v[b + V_O_ALT]!) > MAX_OFFSET) {
+        v[b + V_O_LAT] = v[b + V_O_LON] = v[b + V_O_ALT] = 0;
+      }
+    }
+    if (haveDrawn && (v[b + V_O_LAT]! !== 0 || v[b + V_O_LON]! !== 0 || v[b + V_O_ALT]! !== 0)) {
+      const fade = Math.exp(-dt / OFFSET_FADE_MS);
+      v[b + V_O_LAT] = workOff(v[b + V_O_LAT]!, rLat - v[b + V_P_LAT]!, fade);
+      v[b + V_O_LON] = workOff(v[b + V_O_LON]!, wrapLonE6(rLon - v[b + V_P_LON]!), fade);
+      v[b + V_O_ALT] = workOff(v[b + V_O_ALT]!, rAlt - v[b + V_P_ALT]!, fade);
+    }
+    // The raw pose and the line it follows, for the next render.
+    v[b + V_P_LAT] = rLat;
+    v[b + V_P_LON] = rLon;
+    v[b + V_P_ALT] = rAlt;
+    v[b + V_LAST_T] = t;
+    a[r + I_FLAGS] = (a[r + I_FLAGS]! & ~FLAG_NEW) | FLAG_DRAWN;
+    v[b + V_LAST_EX_T] = v[b + V_EX_T]!;
+    v[b + V_LAST_EX_CAP] = v[b + V_EX_CAP]!;
+    v[b + V_LAST_V_LAT] = v[b + V_EX_V_LAT]!;
+    v[b + V_LAST_V_LON] = v[b + V_EX_V_LON]!;
+    v[b + V_LAST_V_ALT] = v[b + V_EX_V_ALT]!;
+    let lon = rLon + v[b + V_O_LON]!;
+    if (lon >= LON_E6_HALF) lon -= LON_E6_SPAN;
+    else if (lon < -LON_E6_HALF) lon += LON_E6_SPAN;
+    v[b + V_LAT] = (rLat + v[b + V_O_LAT]!) / 1e6;
+    v[b + V_LON] = lon / 1e6;
+    v[b + V_ALT] = (rAlt + v[b + V_O_ALT]!) / 10;
+    v[b + V_HEADING] = (rawH * 360) / 256;
+  }
+
+  private add(s: number, t: number, latE6: number, lonE6: number, altDm: number, heading8: number): void {
+    const a = this.i;
+    const r = s * I_HOT;
+    const n = a[r + I_N]!;
+    const i = n === 0 ? 0 : (a[r + I_HEAD]! + 1) & RMASK;
+    a[r + I_HEAD] = i;
+    if (n < RING) a[r + I_N] = n + 1;
+    a[r + I_FLAGS]! |= FLAG_NEW;
+    this.h[s * H_HOT + H_NEWEST_T] = t;
+    const v = this.f;
+    const k = s * COLD + R0 + i * F;
+    v[k] = t;
+    v[k + 1] = latE6;
+    v[k + 2] = lonE6;
+    v[k + 3] = altDm;
+    v[k + 4] = heading8;
+  }
+
+}
+
+/**
+ * A remote entity as the game sees it: drawn at playback time by PlaybackClock. A view of one
+ * slot of an EntityPool (the client's, or its own when constructed alone).
+ */
 export class RemoteEntity {
   readonly id: number;
-  kind: number;
-  action = 0;
-  actionSeq = 0;
-  /**
-   * All of the entity's numbers in one typed array (the V_* slots, then the sample ring from
-   * R0): a frame touches one small object and one contiguous block per entity, which matters
-   * when a process holds thousands of clients with hundreds of entities each (bots).
-   */
-  private readonly v = new Float64Array(R0 + RING * F);
-  private n = 0; // samples stored (<= RING)
-  private head = 0; // index of the newest sample
-  private haveDrawn = false;
-  /** Samples arrived since the last render. */
-  private newData = false;
-  /** The last render extrapolated (along V_EX_* up to V_EX_CAP). */
-  private exOn = false;
+  private pool: EntityPool;
+  private slot: number;
 
-  constructor(id: number, kind: number) {
+  /** `pool` (@internal): the client's storage; by default the entity has its own. */
+  constructor(id: number, kind: number, pool?: EntityPool) {
     this.id = id;
-    this.kind = kind;
+    this.pool = pool ?? new EntityPool(1);
+    this.slot = this.pool.alloc();
+    this.pool.i[this.slot * I_HOT + COL_KIND] = kind;
+  }
+
+  get kind(): number {
+    return this.pool.i[this.slot * I_HOT + COL_KIND]!;
+  }
+  set kind(k: number) {
+    this.pool.i[this.slot * I_HOT + COL_KIND] = k;
+  }
+  get action(): number {
+    return this.pool.i[this.slot * I_HOT + COL_ACTION]!;
+  }
+  set action(a: number) {
+    this.pool.i[this.slot * I_HOT + COL_ACTION] = a;
+  }
+  get actionSeq(): number {
+    return this.pool.i[this.slot * I_HOT + COL_ACTION_SEQ]!;
+  }
+  set actionSeq(a: number) {
+    this.pool.i[this.slot * I_HOT + COL_ACTION_SEQ] = a;
   }
 
   /** Interpolated position for rendering: degrees, metres, heading degrees clockwise from north. */
   get lat(): number {
-    return this.v[V_LAT]!;
+    return this.pool.f[this.slot * COLD + V_LAT]!;
   }
   get lon(): number {
-    return this.v[V_LON]!;
+    return this.pool.f[this.slot * COLD + V_LON]!;
   }
   get alt(): number {
-    return this.v[V_ALT]!;
+    return this.pool.f[this.slot * COLD + V_ALT]!;
   }
   get heading(): number {
-    return this.v[V_HEADING]!;
+    return this.pool.f[this.slot * COLD + V_HEADING]!;
   }
   /** Latest authoritative (quantised) values, as received. */
   get latE6(): number {
-    return this.v[V_LAT_E6]!;
+    return this.pool.i[this.slot * I_HOT + COL_LAT]!;
   }
   get lonE6(): number {
-    return this.v[V_LON_E6]!;
+    return this.pool.i[this.slot * I_HOT + COL_LON]!;
   }
   get altDm(): number {
-    return this.v[V_ALT_DM]!;
+    return this.pool.i[this.slot * I_HOT + COL_ALT]!;
   }
   get heading8(): number {
-    return this.v[V_HEADING8]!;
+    return this.pool.i[this.slot * I_HOT + COL_HEADING]!;
   }
 
   /**
@@ -236,10 +575,26 @@ export class RemoteEntity {
    * knows (the client skips rows that did not change and tracks presence itself).
    */
   get lastFrameTime(): number {
-    return this.v[V_LAST_FRAME_T]!;
+    return this.pool.lastFrameTime(this.slot);
   }
   set lastFrameTime(t: number) {
-    this.v[V_LAST_FRAME_T] = t;
+    this.pool.setLastFrameTime(this.slot, t);
+  }
+
+  /** @internal Its slot in the pool it was created in (until detach()). */
+  get poolSlot(): number {
+    return this.slot;
+  }
+
+  /**
+   * @internal The entity left: it takes its numbers into storage of its own, so the client can
+   * reuse the slot while whoever kept the object still reads its last values.
+   */
+  detach(): void {
+    const own = new EntityPool(1);
+    own.copyFrom(this.pool, this.slot, own.alloc());
+    this.pool = own;
+    this.slot = 0;
   }
 
   /**
@@ -250,37 +605,8 @@ export class RemoteEntity {
    * `prevFrameT`: time of the previous frame that contained it, when the caller knows better
    * (it skipped unchanged rows); default the last one pushed.
    */
-  push(data: Int32Array, k: number, t: number, holdGapMs: number, prevFrameT: number = this.v[V_LAST_FRAME_T]!): boolean {
-    const o = k * STRIDE;
-    const latE6 = data[o + COL_LAT]!;
-    const lonE6 = data[o + COL_LON]!;
-    const altDm = data[o + COL_ALT]!;
-    const heading8 = data[o + COL_HEADING]!;
-    const kind = data[o + COL_KIND]!;
-    const action = data[o + COL_ACTION]!;
-    const actionSeq = data[o + COL_ACTION_SEQ]!;
-    this.v[V_LAST_FRAME_T] = t;
-    const first = this.n === 0;
-    const moved = first || latE6 !== this.v[V_LAT_E6]! || lonE6 !== this.v[V_LON_E6]! || altDm !== this.v[V_ALT_DM]! || heading8 !== this.v[V_HEADING8]!;
-    const changed = moved || kind !== this.kind || action !== this.action || actionSeq !== this.actionSeq;
-    this.kind = kind;
-    this.action = action;
-    this.actionSeq = actionSeq;
-    if (!changed) return false;
-    if (!moved) return true;
-    if (!first) {
-      const lastT = this.v[this.head * F + R0]!;
-      if (t - lastT > holdGapMs && prevFrameT > lastT && prevFrameT < t) {
-        this.add(prevFrameT, this.v[V_LAT_E6]!, this.v[V_LON_E6]!, this.v[V_ALT_DM]!, this.v[V_HEADING8]!);
-      }
-    }
-    this.v[V_LAT_E6] = latE6;
-    this.v[V_LON_E6] = lonE6;
-    this.v[V_ALT_DM] = altDm;
-    this.v[V_HEADING8] = heading8;
-    this.add(t, latE6, lonE6, altDm, heading8);
-    if (first) this.sampleAt(t);
-    return true;
+  push(data: Int32Array, k: number, t: number, holdGapMs: number, prevFrameT: number = this.lastFrameTime): boolean {
+    return this.pool.push(this.slot, data, k, t, holdGapMs, prevFrameT);
   }
 
   /**
@@ -301,135 +627,6 @@ export class RemoteEntity {
    * that (default: the last frame pushed).
    */
   sampleAt(t: number, extrapolateMs = 0, maxSpanMs = extrapolateMs, seenAt?: number): void {
-    const s = this.v;
-    if (this.n === 0) return;
-    const wasExtrapolating = this.exOn;
-    this.exOn = false;
-    const own = s[V_LAST_FRAME_T]!;
-    const lastFrameT = seenAt !== undefined && seenAt > own ? seenAt : own;
-    let b = this.head;
-    // Newest sample at or before t (walk back from the newest).
-    let found = -1;
-    for (let j = 0; j < this.n; j++) {
-      const idx = (this.head - j + RING) & RMASK;
-      if (s[idx * F + R0]! <= t) {
-        found = idx;
-        break;
-      }
-      b = idx;
-    }
-    if (found < 0) {
-      this.raw(b, b, 0); // before the oldest sample: hold it
-    } else if (found === this.head) {
-      const th = s[found * F + R0]!;
-      let held = true;
-      if (extrapolateMs > 0 && this.n >= 2) {
-        const prev = (found - 1 + RING) & RMASK;
-        const tp = s[prev * F + R0]!;
-        const limit = th - tp + extrapolateMs;
-        if (th > tp && th - tp <= maxSpanMs && lastFrameT < th + limit) {
-          const cap = th + limit;
-          const te = t > cap ? cap : t;
-          this.raw(prev, found, (te - tp) / (th - tp));
-          held = false;
-          // Remember the line being followed, to compare with what the next samples say.
-          const k = 1 / (th - tp);
-          s[V_EX_V_LAT] = (s[found * F + R0 + 1]! - s[prev * F + R0 + 1]!) * k;
-          s[V_EX_V_LON] = wrapLonE6(s[found * F + R0 + 2]! - s[prev * F + R0 + 2]!) * k;
-          s[V_EX_V_ALT] = (s[found * F + R0 + 3]! - s[prev * F + R0 + 3]!) * k;
-          s[V_EX_T] = t;
-          s[V_EX_CAP] = cap;
-          this.exOn = true;
-        }
-      }
-      if (held) this.raw(found, found, 0); // past the newest: hold
-    } else {
-      const ta = s[found * F + R0]!;
-      const tb = s[b * F + R0]!;
-      this.raw(found, b, tb > ta ? (t - ta) / (tb - ta) : 1);
-    }
-    this.finish(t, wasExtrapolating);
-  }
-
-  /** Pose of samples a..b at fraction f, into rLat/rLon/rAlt/rH (E6 degrees, dm, 1/256 turn). */
-  private raw(a: number, b: number, f: number): void {
-    const s = this.v;
-    const ia = a * F + R0;
-    const ib = b * F + R0;
-    s[V_R_LAT] = s[ia + 1]! + (s[ib + 1]! - s[ia + 1]!) * f;
-    s[V_R_LON] = s[ia + 2]! + wrapLonE6(s[ib + 2]! - s[ia + 2]!) * f;
-    s[V_R_ALT] = s[ia + 3]! + (s[ib + 3]! - s[ia + 3]!) * f;
-    let dH = s[ib + 4]! - s[ia + 4]!;
-    if (dH > 128) dH -= 256;
-    else if (dH < -128) dH += 256;
-    let h = s[ia + 4]! + dH * f;
-    if (h < 0) h += 256;
-    else if (h >= 256) h -= 256;
-    s[V_R_H] = h;
-  }
-
-  /** Applies and works off the correction offset, then sets the drawn pose. */
-  private finish(t: number, wasExtrapolating: boolean): void {
-    const v = this.v;
-    const rLat = v[V_R_LAT]!;
-    const rLon = v[V_R_LON]!;
-    const rAlt = v[V_R_ALT]!;
-    const dt = v[V_LAST_T]! > 0 && t > v[V_LAST_T]! ? t - v[V_LAST_T]! : 0;
-    if (this.newData && wasExtrapolating && this.haveDrawn) {
-      // Fresh samples after an extrapolation: where the old line would put the entity now,
-      // minus where the samples do, becomes part of the offset.
-      const te = t < v[V_LAST_EX_CAP]! ? t : v[V_LAST_EX_CAP]!;
-      const d = te > v[V_LAST_EX_T]! ? te - v[V_LAST_EX_T]! : 0;
-      const jLat = v[V_P_LAT]! + v[V_LAST_V_LAT]! * d - rLat;
-      const jLon = wrapLonE6(v[V_P_LON]! + v[V_LAST_V_LON]! * d - rLon);
-      const jAlt = v[V_P_ALT]! + v[V_LAST_V_ALT]! * d - rAlt;
-      v[V_O_LAT] = v[V_O_LAT]! + jLat;
-      v[V_O_LON] = v[V_O_LON]! + jLon;
-      v[V_O_ALT] = v[V_O_ALT]! + jAlt;
-      // This render's own movement is the one along the old line.
-      v[V_P_LAT] = v[V_P_LAT]! - jLat;
-      v[V_P_LON] = v[V_P_LON]! - jLon;
-      v[V_P_ALT] = v[V_P_ALT]! - jAlt;
-      if (Math.abs(v[V_O_LAT]!) + Math.abs(v[V_O_LON]!) + Math.abs(v[V_O_ALT]!) > MAX_OFFSET) v[V_O_LAT] = v[V_O_LON] = v[V_O_ALT] = 0;
-    }
-    this.newData = false;
-    if (this.haveDrawn && (v[V_O_LAT]! !== 0 || v[V_O_LON]! !== 0 || v[V_O_ALT]! !== 0)) {
-      const fade = Math.exp(-dt / OFFSET_FADE_MS);
-      v[V_O_LAT] = workOff(v[V_O_LAT]!, rLat - v[V_P_LAT]!, fade);
-      v[V_O_LON] = workOff(v[V_O_LON]!, wrapLonE6(rLon - v[V_P_LON]!), fade);
-      v[V_O_ALT] = workOff(v[V_O_ALT]!, rAlt - v[V_P_ALT]!, fade);
-    }
-    // The raw pose and the line it follows, for the next render.
-    v[V_P_LAT] = rLat;
-    v[V_P_LON] = rLon;
-    v[V_P_ALT] = rAlt;
-    v[V_LAST_T] = t;
-    this.haveDrawn = true;
-    v[V_LAST_EX_T] = v[V_EX_T]!;
-    v[V_LAST_EX_CAP] = v[V_EX_CAP]!;
-    v[V_LAST_V_LAT] = v[V_EX_V_LAT]!;
-    v[V_LAST_V_LON] = v[V_EX_V_LON]!;
-    v[V_LAST_V_ALT] = v[V_EX_V_ALT]!;
-    let lon = rLon + v[V_O_LON]!;
-    if (lon >= LON_E6_HALF) lon -= LON_E6_SPAN;
-    else if (lon < -LON_E6_HALF) lon += LON_E6_SPAN;
-    v[V_LAT] = (rLat + v[V_O_LAT]!) / 1e6;
-    v[V_LON] = lon / 1e6;
-    v[V_ALT] = (rAlt + v[V_O_ALT]!) / 10;
-    v[V_HEADING] = (v[V_R_H]! * 360) / 256;
-  }
-
-  private add(t: number, latE6: number, lonE6: number, altDm: number, heading8: number): void {
-    const i = this.n === 0 ? 0 : (this.head + 1) & RMASK;
-    this.head = i;
-    if (this.n < RING) this.n++;
-    this.newData = true;
-    const s = this.v;
-    const k = i * F + R0;
-    s[k] = t;
-    s[k + 1] = latE6;
-    s[k + 2] = lonE6;
-    s[k + 3] = altDm;
-    s[k + 4] = heading8;
+    this.pool.sample(this.slot, t, extrapolateMs, maxSpanMs, seenAt ?? NaN);
   }
 }

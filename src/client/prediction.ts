@@ -44,6 +44,11 @@ export class Predictor {
   readonly pose: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
   /** Predicted pose before the latest input (for drawing between inputs). */
   readonly previous: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
+  /**
+   * `pose` as it was before the latest reconcile() or rejectMovement() that changed it, so a
+   * caller can see how far a correction moved it without copying `pose` before every frame.
+   */
+  readonly beforeCorrection: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
   /** Seq of the newest predicted input (nextInputSeq - 1 right after reset). */
   lastSeq = 0;
   /** Newest lastInputSeq seen from the server. */
@@ -136,6 +141,7 @@ export class Predictor {
       r.corrected = !posesEqual(server, this.pose);
       this.mismatches++;
       this.checks++;
+      if (r.corrected) copyPose(this.beforeCorrection, this.pose);
       copyPose(this.pose, server);
       copyPose(this.previous, server);
       if (lastInputSeq > this.lastSeq) this.lastSeq = lastInputSeq;
@@ -144,13 +150,14 @@ export class Predictor {
       return r;
     }
     this.checks++;
-    const predicted = this.scratch;
-    this.load(lastInputSeq, predicted);
     this.ackSeq = lastInputSeq;
-    if (posesEqual(predicted, server)) {
+    // The usual case, compared in the ring (no copy out of it).
+    if (this.storedEquals(lastInputSeq, server)) {
       this.matches++;
       return r;
     }
+    const predicted = this.scratch;
+    this.load(lastInputSeq, predicted);
     this.mismatches++;
     r.matched = false;
     r.errorM = poseGapM(server, predicted);
@@ -172,6 +179,7 @@ export class Predictor {
       this.replayed++;
     }
     const changed = !posesEqual(p, this.pose);
+    if (changed) copyPose(this.beforeCorrection, this.pose);
     copyPose(this.pose, p);
     return changed;
   }
@@ -192,6 +200,12 @@ export class Predictor {
     a[k + 1] = p.lonE7;
     a[k + 2] = p.altCm;
     a[k + 3] = p.heading16;
+  }
+
+  private storedEquals(seq: number, p: Pose): boolean {
+    const k = (seq & MASK) * 4;
+    const a = this.poses;
+    return a[k] === p.latE7 && a[k + 1] === p.lonE7 && a[k + 2] === p.altCm && a[k + 3] === p.heading16;
   }
 
   private load(seq: number, out: Pose): void {

@@ -7,7 +7,7 @@ import { GameConnection, KickError, TypedEmitter } from './connection.ts';
 import type { CloseEvent, CreateSocket, FrameView, KickEvent, LatencyHistogram, MoveInput, RejectEvent, WebSocketLike } from './connection.ts';
 import { ServerClock } from './clock.ts';
 import { InputTiming } from './input-timing.ts';
-import { PlaybackClock, RemoteEntity } from './interpolation.ts';
+import { EntityPool, PlaybackClock, RemoteEntity } from './interpolation.ts';
 import { Predictor, copyPose, posesEqual } from './prediction.ts';
 import { SNAPSHOT_STRIDE, SnapshotField } from '../protocol/types.ts';
 import type { CharacterMessage, Welcome } from '../protocol/types.ts';
@@ -269,18 +269,13 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
   private readonly playback: PlaybackClock;
   private dtMs = 50;
   private holdGapMs = 225;
-  /** entityMap's values in ascending id order (sorted[0, sortedCount)), and a spare array. */
-  private sorted: (RemoteEntity | undefined)[] = [];
-  private sortedNext: (RemoteEntity | undefined)[] = [];
-  private sortedCount = 0;
-  /** Their ids, and 1 for those missing from the latest frame (parallel to sorted). */
-  private sortedIds = new Int32Array(64);
-  private sortedIdsNext = new Int32Array(64);
-  private sortedMissing = new Uint8Array(64);
-  private sortedMissingNext = new Uint8Array(64);
-  /** The latest frame's entity rows (lastRowCount of them) and its server time. */
-  private lastRows = new Int32Array(0);
-  private lastRowCount = 0;
+  /**
+   * The remote entities' numbers (RemoteEntity objects are views of its slots); entityMap's
+   * entities form a list through the slots in ascending id order, from firstSlot (-1: none).
+   */
+  private readonly pool = new EntityPool();
+  private firstSlot = -1;
+  /** The latest frame's server time. */
   private frameT = NaN;
   /** No frame since WELCOME yet. */
   private firstFrame = true;
@@ -517,7 +512,6 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     this.playback.reset();
     this.clock.resetFrames();
     this.firstFrame = true;
-    this.lastRowCount = 0;
     this.frameT = NaN;
     this.predictor.reset(w.own, w.nextInputSeq, rules);
     this.selfState.id = w.entityId;
@@ -736,7 +730,6 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     this.selfState.action = own.action;
     this.selfState.actionSeq = own.actionSeq;
     const pred = this.predictor;
-    copyPose(this.before, pred.pose);
     const listening = this.hasListeners('reconciled');
     let predicted: Pose | undefined;
     if (listening) {
@@ -745,7 +738,12 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     }
     const r = pred.reconcile(f.lastInputSeq, sp);
     this.lastErrorM = r.errorM;
-    if (r.corrected) this.absorbCorrection();
+    if (r.corrected) {
+      // Where the prediction was before this frame moved it (kept by the predictor: copying the
+      // pose before every frame would touch two more objects per frame for a rare event).
+      copyPose(this.before, pred.beforeCorrection);
+      this.absorbCorrection();
+    }
     if (listening && predicted) {
       this.emit('reconciled', { inputSeq: f.lastInputSeq, matched: r.matched, errorM: r.errorM, server: { ...sp }, predicted });
     }
@@ -763,123 +761,92 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     // frame or two and comes back (crossing a zone seam) keeps its samples instead of restarting
     // in the future and holding still. The first frame of a connection drops the absent ones at
     // once (their times may be another server's).
-    // Rows equal to the previous frame's (kept in lastRows) are skipped without touching their
-    // entity: with hundreds of entities per client and thousands of clients per process (bots),
-    // touching every entity's memory every frame is most of the cost.
+    // A row equal to the one its entity took last (in the previous frame) is skipped after one
+    // compare with the entity's stored row: with hundreds of entities per client and thousands
+    // of clients per process (bots), touching more of each entity's memory every frame is most
+    // of the cost. The entities' numbers live in one EntityPool, and their id order is a list
+    // through its slots, so a frame touches no RemoteEntity object (only entering and leaving
+    // ones, and those the 'entityUpdated' event hands out) and no other per-entity memory.
     const ents = f.state.entities;
     const data = ents.data;
     const count = ents.count;
-    const map = this.entityMap;
+    const pool = this.pool;
     const selfId = this.selfState.id;
     const wantUpdated = this.hasListeners('entityUpdated');
-    const graceMs = this.firstFrame ? 0 : this.holdGapMs;
+    const first = this.firstFrame;
+    const graceMs = first ? 0 : this.holdGapMs;
+    const hold = this.holdGapMs;
     const prevT = this.frameT;
-    const prev = this.sorted;
-    const prevIds = this.sortedIds;
-    const prevMissing = this.sortedMissing;
-    const prevCount = this.sortedCount;
-    this.reserve(prevCount + count);
-    const next = this.sortedNext;
-    const nextIds = this.sortedIdsNext;
-    const nextMissing = this.sortedMissingNext;
-    const last = this.lastRows;
-    const lastEnd = this.lastRowCount * STRIDE;
-    let n = 0;
-    let j = 0;
-    let p = 0;
+    let last = -1; // slot of the last entity kept in the list so far
+    let cur = this.firstSlot; // next entity of the list not yet paired with a row
     for (let k = 0; k < count; k++) {
-      const o = k * STRIDE;
-      const id = data[o + COL_ID]!;
+      const id = data[k * STRIDE + COL_ID]!;
       if (id === selfId) continue;
       // Ours that sort before this row are missing from the frame.
-      while (j < prevCount && prevIds[j]! < id) {
-        const e = prev[j]!;
-        const missing = prevMissing[j++]!;
-        if (this.keepMissing(e, missing === 1, prevT, st, graceMs)) {
-          next[n] = e;
-          nextIds[n] = e.id;
-          nextMissing[n++] = 1;
-        }
+      while (cur >= 0 && pool.id(cur) < id) {
+        const after = pool.next(cur);
+        if (this.keepMissing(cur, prevT, st, graceMs)) last = cur;
+        else if (last < 0) this.firstSlot = after;
+        else pool.setNext(last, after);
+        cur = after;
       }
-      let e: RemoteEntity;
-      if (j < prevCount && prevIds[j] === id) {
-        e = prev[j]!;
-        const wasMissing = prevMissing[j++] === 1;
-        let same = false;
-        if (!wasMissing) {
-          while (p < lastEnd && last[p + COL_ID]! < id) p += STRIDE;
-          if (p < lastEnd && last[p + COL_ID] === id) {
-            same = true;
-            for (let c = 1; c < STRIDE; c++) {
-              if (data[o + c] !== last[p + c]) {
-                same = false;
-                break;
-              }
-            }
-          }
+      if (cur >= 0 && pool.id(cur) === id) {
+        const slot = cur;
+        const wasMissing = pool.missing(slot);
+        if (wasMissing) pool.setMissing(slot, false);
+        if (
+          (wasMissing || first || !pool.sameRow(slot, data, k)) &&
+          pool.push(slot, data, k, st, hold, wasMissing ? pool.lastFrameTime(slot) : prevT) &&
+          wantUpdated
+        ) {
+          this.emit('entityUpdated', this.entityMap.get(id)!);
         }
-        if (!same && e.push(data, k, st, this.holdGapMs, wasMissing ? e.lastFrameTime : prevT) && wantUpdated) this.emit('entityUpdated', e);
+        last = slot;
+        cur = pool.next(slot);
       } else {
-        e = new RemoteEntity(id, data[o + COL_KIND]!);
-        e.push(data, k, st, this.holdGapMs);
-        map.set(id, e);
+        const e = new RemoteEntity(id, data[k * STRIDE + COL_KIND]!, pool);
+        e.push(data, k, st, hold);
+        this.entityMap.set(id, e);
+        const slot = e.poolSlot;
+        pool.setId(slot, id);
+        pool.setNext(slot, cur);
+        if (last < 0) this.firstSlot = slot;
+        else pool.setNext(last, slot);
+        last = slot;
         this.emit('entityEntered', e);
       }
-      next[n] = e;
-      nextIds[n] = id;
-      nextMissing[n++] = 0;
     }
-    while (j < prevCount) {
-      const e = prev[j]!;
-      const missing = prevMissing[j++]!;
-      if (this.keepMissing(e, missing === 1, prevT, st, graceMs)) {
-        next[n] = e;
-        nextIds[n] = e.id;
-        nextMissing[n++] = 1;
-      }
+    while (cur >= 0) {
+      const after = pool.next(cur);
+      if (this.keepMissing(cur, prevT, st, graceMs)) last = cur;
+      else if (last < 0) this.firstSlot = after;
+      else pool.setNext(last, after);
+      cur = after;
     }
-    // Swap the order arrays; clear the stale tail so dropped entities can be collected.
-    for (let i = n; i < prevCount; i++) prev[i] = undefined;
-    this.sorted = next;
-    this.sortedNext = prev;
-    this.sortedIds = nextIds;
-    this.sortedIdsNext = prevIds;
-    this.sortedMissing = nextMissing;
-    this.sortedMissingNext = prevMissing;
-    this.sortedCount = n;
-    // This frame's rows, for the next one.
-    const end = count * STRIDE;
-    if (this.lastRows.length < end) this.lastRows = new Int32Array(Math.max(end, this.lastRows.length * 2));
-    const rows = this.lastRows;
-    for (let i = 0; i < end; i++) rows[i] = data[i]!;
-    this.lastRowCount = count;
     this.frameT = st;
     this.firstFrame = false;
   }
 
-  /** Room for `n` entities in the order arrays. */
-  private reserve(n: number): void {
-    if (this.sortedIdsNext.length >= n && this.sortedIds.length >= n) return;
-    const size = Math.max(n, this.sortedIds.length * 2);
-    const grow = <T extends Int32Array | Uint8Array>(a: T, make: (k: number) => T): T => {
-      const b = make(size);
-      b.set(a);
-      return b;
-    };
-    this.sortedIds = grow(this.sortedIds, (k) => new Int32Array(k));
-    this.sortedIdsNext = new Int32Array(size);
-    this.sortedMissing = grow(this.sortedMissing, (k) => new Uint8Array(k));
-    this.sortedMissingNext = new Uint8Array(size);
-  }
-
-  /** An entity missing from a frame at server time `st`: true to keep it, else it leaves now. */
-  private keepMissing(e: RemoteEntity, wasMissing: boolean, prevT: number, st: number, graceMs: number): boolean {
+  /**
+   * The entity in pool slot `slot` is missing from a frame at server time `st`: true to keep it
+   * (marked missing), else it leaves now (the caller unlinks the slot, released here).
+   */
+  private keepMissing(slot: number, prevT: number, st: number, graceMs: number): boolean {
+    const pool = this.pool;
     // One that was in the previous frame was last seen then.
-    if (!wasMissing) e.lastFrameTime = prevT;
-    const gone = st - e.lastFrameTime;
+    if (!pool.missing(slot)) {
+      pool.setLastFrameTime(slot, prevT);
+      pool.setMissing(slot, true);
+    }
+    const gone = st - pool.lastFrameTime(slot);
     if (gone >= 0 && gone <= graceMs) return true;
-    this.entityMap.delete(e.id);
-    this.emit('entityLeft', e);
+    const id = pool.id(slot);
+    const e = this.entityMap.get(id);
+    this.entityMap.delete(id);
+    // Whoever keeps the object still reads its last values; the slot goes to the next one.
+    e?.detach();
+    pool.release(slot);
+    if (e !== undefined) this.emit('entityLeft', e);
     return false;
   }
 
@@ -951,11 +918,13 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     const pt = this.playback.time(now);
     if (Number.isNaN(pt)) return;
     const ex = this.dtMs * 2;
-    const sorted = this.sorted;
+    const pool = this.pool;
     const hold = this.holdGapMs;
-    const missing = this.sortedMissing;
     const frameT = this.frameT;
-    for (let i = 0, n = this.sortedCount; i < n; i++) sorted[i]!.sampleAt(pt, ex, hold, missing[i] === 1 ? undefined : frameT);
+    for (let s = this.firstSlot; s >= 0; s = pool.next(s)) {
+      // NaN: not seen in the latest frame (the entity goes by the last frame it was in).
+      pool.sample(s, pt, ex, hold, pool.missing(s) ? NaN : frameT);
+    }
   }
 
   /** The local player, predicted (exact fields) and smoothed (lat/lon/alt/heading); undefined before WELCOME. */
