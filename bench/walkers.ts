@@ -4,6 +4,7 @@
 // sends one input per player per tick.
 import type { Bus } from '../src/cluster/bus.ts';
 import { newPlayerEntity, type GatewayBatch } from '../src/cluster/messages.ts';
+import { headerSeqOf, headerTypeOf } from '../src/protocol/messages.ts';
 import { MessageType, type WireInput } from '../src/protocol/types.ts';
 import { destination, poseFromDegrees } from '../src/world/geo.ts';
 import type { Rng } from '../src/world/rng.ts';
@@ -61,11 +62,10 @@ export class Walkers {
       for (const d of b.deliveries) {
         this.bytes += d.bytes.byteLength;
         this.zoneOf[d.entityId] = b.zone;
-        const type = d.bytes[1];
+        const type = headerTypeOf(d.bytes);
         if (type === MessageType.Frame) {
-          // Header bytes 4..7: the frame seq (u32 little-endian), which the client acks.
-          const v = d.bytes;
-          this.ack[d.entityId] = (v[4]! | (v[5]! << 8) | (v[6]! << 16) | (v[7]! << 24)) >>> 0;
+          // The header seq is the frame seq, which the client acks.
+          this.ack[d.entityId] = headerSeqOf(d.bytes);
         } else if (type === MessageType.Reject) {
           this.rejects++;
         }

@@ -16,7 +16,9 @@ import type { FrameDecodeTarget } from '../protocol/frame.ts';
 import { FrameHistory } from '../protocol/history.ts';
 import { ProtocolError, Writer } from '../protocol/codec.ts';
 import {
-  HEADER_SIZE,
+  HEADER_ZONE_BIT,
+  MAX_HEADER_SIZE,
+  MIN_HEADER_SIZE,
   MessageType,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
@@ -341,34 +343,67 @@ function u32At(b: Uint8Array, p: number): number {
 interface FrameHeaderCache extends FrameHeader {
   zoneLo: number;
   zoneHi: number;
+  /** The zone string of zoneLo/zoneHi (h.zone is '0' when a header omits the zone). */
+  zoneWords: ZoneId;
 }
 
 /**
  * The common case of decodeHeader (protocol/messages.ts) without allocating: true, with `h`
- * filled in, when `bytes` is a FRAME that passes every header check decodeHeader makes (size,
- * length, CRC, version, type). Anything else returns false and goes through decodeMessage,
- * which then produces the exact result or error, so this adds no accept or reject of its own.
+ * filled in, when `bytes` is a FRAME in the compact header layout that passes every header check
+ * decodeHeader makes (size, length, seq, zone, CRC, version, type). Anything else returns false
+ * and goes through decodeMessage, which then produces the exact result or error, so this adds
+ * no accept or reject of its own. A header without a zone leaves h.zone '0' (the previous
+ * FRAME's zone, resolved by decodeFrameInto).
  */
 function readFrameHeader(bytes: Uint8Array, h: FrameHeaderCache): boolean {
   const total = bytes.length;
-  if (total < HEADER_SIZE || total > DEFAULT_MAX_MESSAGE_BYTES) return false;
+  if (total < MIN_HEADER_SIZE || total > DEFAULT_MAX_MESSAGE_BYTES) return false;
   const version = bytes[0]!;
-  if (bytes[1] !== MessageType.Frame || version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION) return false;
+  const typeByte = bytes[1]!;
+  // Only version 2 has the compact layout (and this build speaks only version 2).
+  if (version !== 2) return false;
+  if ((typeByte & ~HEADER_ZONE_BIT) !== MessageType.Frame) return false;
   const payloadLength = bytes[2]! | (bytes[3]! << 8);
-  if (payloadLength !== total - HEADER_SIZE) return false;
-  if (crc32(bytes, HEADER_SIZE, total, crc32(bytes, 0, 20)) !== u32At(bytes, 20)) return false;
-  const lo = u32At(bytes, 12);
-  const hi = u32At(bytes, 16);
-  if (lo !== h.zoneLo || hi !== h.zoneHi) {
-    h.zone = wordsToZone(lo, hi);
-    h.zoneLo = lo;
-    h.zoneHi = hi;
+  const headerLength = total - payloadLength;
+  if (headerLength < MIN_HEADER_SIZE || headerLength > MAX_HEADER_SIZE) return false;
+  // seq: a canonical uvarint within u32 (at most 5 bytes; bytes 4..8 exist as total >= 13).
+  let p = 4;
+  let seq = 0;
+  let mul = 1;
+  for (;;) {
+    const b = bytes[p++]!;
+    seq += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (b === 0 && p > 5) return false;
+      break;
+    }
+    if (p === 9) return false;
+    mul *= 128;
+  }
+  if (seq > 0xffffffff) return false;
+  const zoned = (typeByte & HEADER_ZONE_BIT) !== 0;
+  if (p + (zoned ? 16 : 8) !== headerLength) return false;
+  const crcAt = headerLength - 4;
+  if (crc32(bytes, headerLength, total, crc32(bytes, 0, crcAt)) !== u32At(bytes, crcAt)) return false;
+  if (zoned) {
+    const lo = u32At(bytes, p + 4);
+    const hi = u32At(bytes, p + 8);
+    if (lo === 0 && hi === 0) return false;
+    if (lo !== h.zoneLo || hi !== h.zoneHi) {
+      h.zoneWords = wordsToZone(lo, hi);
+      h.zoneLo = lo;
+      h.zoneHi = hi;
+    }
+    h.zone = h.zoneWords;
+  } else {
+    h.zone = '0';
   }
   h.version = version;
   h.type = MessageType.Frame;
   h.payloadLength = payloadLength;
-  h.seq = u32At(bytes, 4);
-  h.serverTime = u32At(bytes, 8);
+  h.seq = seq;
+  h.serverTime = u32At(bytes, p);
+  h.headerLength = headerLength;
   return true;
 }
 
@@ -508,8 +543,10 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     seq: 0,
     serverTime: 0,
     zone: '0',
+    headerLength: 0,
     zoneLo: 0,
     zoneHi: 0,
+    zoneWords: '0',
   };
   private characterLast: CharacterMessage | undefined;
   /** lastFrame as a FrameDecoded, built on first request after each frame. */
@@ -584,6 +621,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
         state: {
           own: { ...own },
           entities: { count: entities.count, data: entities.data.slice(0, entities.count * SNAPSHOT_STRIDE) },
+          lastInputSeq: f.lastInputSeq,
         },
         added: Array.from(f.added.subarray(0, f.addedCount)),
         removed: Array.from(f.removed.subarray(0, f.removedCount)),
@@ -729,7 +767,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     // Most messages are FRAMEs: check their header in place and decode the payload where it is.
     const fh = this.frameHeader;
     if (readFrameHeader(bytes, fh)) {
-      this.receiveFrame(fh, bytes, HEADER_SIZE);
+      this.receiveFrame(fh, bytes, fh.headerLength);
       return;
     }
     // Decode first, then act: errors thrown by event listeners must not be counted as protocol errors.
@@ -790,7 +828,8 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
       }
       const out = this.frameNext;
       out.state = this.history.writable();
-      decodeFrameInto(header, payload, this.baselineOf, out, offset);
+      // A header without a zone means the zone of the previous FRAME ('0' before the first: refused).
+      decodeFrameInto(header, payload, this.baselineOf, out, offset, this.haveFrame ? this.lastZone : '0');
       this.storeFrame(header.seq, out.baselineSeq);
     } catch (err) {
       this.protocolFailure(errorOf(err));
@@ -844,7 +883,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     this.haveFrame = true;
     this.lastSeq = header.seq;
     this.lastServerTime = header.serverTime;
-    this.lastZone = header.zone;
+    this.lastZone = f.zone;
     this.lastFrameCopy = undefined;
     this.framesIn++;
     if (header.seq > this.ackFrame) this.ackFrame = header.seq;
@@ -854,7 +893,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
       const v = this.frameView;
       v.seq = header.seq;
       v.serverTime = header.serverTime;
-      v.zone = header.zone;
+      v.zone = f.zone;
       v.baselineSeq = f.baselineSeq;
       v.lastInputSeq = f.lastInputSeq;
       v.state = f.state;

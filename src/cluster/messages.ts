@@ -84,6 +84,10 @@ export interface CharacterTransfer {
 export interface ViewTransfer {
   nextFrameSeq: number;
   ackFrame: number;
+  /** Zone named by the last FRAME header that carried one ('0' before the first frame). */
+  lastZoneSent: ZoneId;
+  /** Seq of the first frame that named lastZoneSent (it is named until one of those is acked). */
+  zoneSentSeq: number;
   /** null for a player who has not been sent a frame yet. */
   history: FrameHistoryJSON | null;
   visible: number[];
@@ -144,7 +148,7 @@ export function newPlayerEntity(o: {
       cooldowns: {},
       rateWindowStartMs: 0,
       rateWindowCount: 0,
-      view: { nextFrameSeq: 1, ackFrame: 0, history: null, visible: [] },
+      view: { nextFrameSeq: 1, ackFrame: 0, lastZoneSent: '0', zoneSentSeq: 0, history: null, visible: [] },
       ...(o.character && {
         character: { ...o.character, dirty: 0, heldSeq: 0, notify: CharacterCause.Login, found: null },
       }),

@@ -14,7 +14,7 @@ import { newCharacterSheet } from '../world/character.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { ProtocolError } from '../protocol/codec.ts';
-import { decodeMessage, encodeKick, encodePong, encodeWelcome } from '../protocol/messages.ts';
+import { decodeMessage, encodeKick, encodePong, encodeWelcome, headerSeqOf } from '../protocol/messages.ts';
 import { MessageType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../protocol/types.ts';
 import type { Hello } from '../protocol/types.ts';
 import { destination, poseFromDegrees } from '../world/geo.ts';
@@ -269,6 +269,8 @@ export class Gateway {
   private onHello(c: Conn, hello: Hello): void {
     const version = Math.min(PROTOCOL_VERSION, hello.maxVersion);
     if (version < Math.max(MIN_PROTOCOL_VERSION, hello.minVersion)) {
+      // A client that speaks only version 1 reads the version-1 layout: tell it in that one.
+      if (hello.maxVersion === 1) c.version = 1;
       return this.kick(
         c,
         KickReason.VersionMismatch,
@@ -449,7 +451,7 @@ export class Gateway {
       if (!c || c.state !== 'playing') continue;
       c.zone = batch.zone; // whoever sends the player frames owns it: route inputs there
       if (d.droppable) {
-        const seq = readU32(d.bytes, 4);
+        const seq = headerSeqOf(d.bytes);
         const buffered = c.ws.bufferedAmount;
         if (buffered > this.s.sendBufferLimit) {
           this.kick(c, KickReason.SlowConsumer, `send buffer over ${this.s.sendBufferLimit} bytes`);
@@ -560,10 +562,6 @@ function toBytes(data: RawData): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return new Uint8Array(data);
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 function delay(ms: number): Promise<void> {

@@ -45,6 +45,11 @@ export class Writer {
   private base = 0;
   /** Absolute index of the end of what is written. */
   private len = 0;
+  /**
+   * Where the CRC field of the message being written sits (set by beginMessage, read by
+   * finishMessage in messages.ts): message headers have a variable length.
+   */
+  crcAt = -1;
 
   constructor(initialCapacity = 256) {
     this.buf = new Uint8Array(initialCapacity > 16 ? initialCapacity : 16);
@@ -60,6 +65,7 @@ export class Writer {
       this.base = 0;
     }
     this.len = this.base;
+    this.crcAt = -1;
   }
 
   get length(): number {

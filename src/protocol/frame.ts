@@ -2,15 +2,17 @@
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
 import { ProtocolError, Reader, Writer } from './codec.ts';
-import { LAT_E7_MAX, LON_E7_HALF, MAX_PAYLOAD, MAX_U32 } from './messages.ts';
+import { LAT_E7_MAX, LON_E7_HALF, MAX_PAYLOAD } from './messages.ts';
 import { zoneToWords } from './zone-id.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
-import { HEADER_SIZE, MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
+import { HEADER_ZONE_BIT, MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
 import type { EntitySnapshot, FrameDecoded, FrameHeader, FrameState, OwnState } from './types.ts';
 import type { ZoneId } from '../world/types.ts';
 
-/** OWN block mask bits. */
+/** OWN block mask bits (bits 0..3 of the FRAME flags byte). */
 export const OwnMask = { Position: 1, Altitude: 2, Heading: 4, Action: 8 } as const;
+/** FRAME flags byte: bits 0..3 are the OwnMask; these say which optional blocks follow. */
+export const FrameFlags = { Removed: 0x10, Added: 0x20 } as const;
 /** 2-bit UPDATE codes of kept entities. */
 export const UpdateCode = { Unchanged: 0, SmallMove: 1, Move: 2, General: 3 } as const;
 /** Field mask of UpdateCode.General. */
@@ -35,9 +37,11 @@ const ASEQ = SnapshotField.actionSeq;
 /** Greater than any id, so merge walks need no end-of-list branches. */
 const END = 2 ** 32;
 const OWN_MASK_ALL = 0x0f;
+const FLAGS_ALL = OWN_MASK_ALL | FrameFlags.Removed | FrameFlags.Added;
 const UPDATE_MASK_ALL = 0x1f;
 
 const ZERO_OWN: OwnState = Object.freeze({ latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 });
+const MAX_U32_PLUS_1 = 2 ** 32;
 const EMPTY: EntitySnapshot = { count: 0, data: new Int32Array(0) };
 
 export function createSnapshot(capacity: number): EntitySnapshot {
@@ -47,13 +51,19 @@ export function createSnapshot(capacity: number): EntitySnapshot {
 export interface FrameEncodeInput {
   seq: number;
   serverTime: number;
+  /**
+   * Zone written into the header, or '0' to omit it: the client then takes the zone of the
+   * previous FRAME it received. Write it in the first frame and whenever it changes.
+   */
   zone: ZoneId;
   /** Seq of the frame `baseline` was sent in; 0 (or baseline null) sends a full snapshot. */
   baselineSeq: number;
+  /**
+   * The state sent in frame baselineSeq, lastInputSeq included: the frame carries
+   * current.lastInputSeq as a difference from baseline.lastInputSeq.
+   */
   baseline: FrameState | null;
-  lastInputSeq: number;
   current: FrameState;
-  version?: number;
   /** Where the finished message goes (see Writer.toBytes); default a new Uint8Array. */
   alloc?: (n: number) => Uint8Array;
   /**
@@ -72,6 +82,8 @@ export interface FlatFrame {
   own: number;
   rows: number;
   count: number;
+  /** The frame's lastInputSeq (u32). */
+  lastInputSeq: number;
 }
 
 /** encodeFrameFlat's input: FrameEncodeInput without the states, which come as FlatFrames. */
@@ -121,27 +133,29 @@ function flatToScratch(d: Int32Array, at: number, dst: Float64Array): void {
   for (let i = 0; i < 6; i++) dst[i] = d[at + i]!;
 }
 
-/** The OWN block of curOwn against refOwn. */
-function writeOwn(w: Writer): void {
+/** OwnMask bits of curOwn that differ from refOwn; checks curOwn's ranges. */
+function ownMask(): number {
   const latE7 = curOwn[0]!;
   const lonE7 = curOwn[1]!;
   const altCm = curOwn[2]!;
   if (latE7 < -LAT_E7_MAX || latE7 > LAT_E7_MAX) throw new RangeError(`own latE7 out of range: ${latE7}`);
   if (lonE7 < -LON_E7_HALF || lonE7 >= LON_E7_HALF) throw new RangeError(`own lonE7 out of range: ${lonE7}`);
   if ((altCm | 0) !== altCm) throw new RangeError(`own altCm out of i32: ${altCm}`);
-  const dLat = latE7 - refOwn[0]!;
-  const dLon = wrapLonE7(lonE7 - refOwn[1]!);
   let mask = 0;
-  if (dLat !== 0 || dLon !== 0) mask |= OwnMask.Position;
+  if (latE7 !== refOwn[0] || lonE7 !== refOwn[1]) mask |= OwnMask.Position;
   if (altCm !== refOwn[2]) mask |= OwnMask.Altitude;
   if (curOwn[3] !== refOwn[3]) mask |= OwnMask.Heading;
   if (curOwn[4] !== refOwn[4] || curOwn[5] !== refOwn[5]) mask |= OwnMask.Action;
-  w.u8(mask);
+  return mask;
+}
+
+/** The OWN block's fields (curOwn against refOwn) for the bits of `mask`; the mask is in the flags byte. */
+function writeOwnFields(w: Writer, mask: number): void {
   if (mask & OwnMask.Position) {
-    w.svarint(dLat);
-    w.svarint(dLon);
+    w.svarint(curOwn[0]! - refOwn[0]!);
+    w.svarint(wrapLonE7(curOwn[1]! - refOwn[1]!));
   }
-  if (mask & OwnMask.Altitude) w.svarint(altCm - refOwn[2]!);
+  if (mask & OwnMask.Altitude) w.svarint(curOwn[2]! - refOwn[2]!);
   if (mask & OwnMask.Heading) w.u16(curOwn[3]!);
   if (mask & OwnMask.Action) {
     w.u8(curOwn[4]!);
@@ -149,12 +163,16 @@ function writeOwn(w: Writer): void {
   }
 }
 
-/** The seq checks of both entry points; returns the baseline seq to send (0: full snapshot). */
-function checkSeqs(f: FrameEncodeFlatInput, hasBaseline: boolean): number {
+/**
+ * The checks of both entry points; returns the baseline seq to send (0: full snapshot). The
+ * lastInputSeqs are the current frame's and the baseline's (0 without one).
+ */
+function checkSeqs(f: FrameEncodeFlatInput, hasBaseline: boolean, lastInputSeq: number, baseInputSeq: number): number {
   if (f.seq < 1 || f.seq >>> 0 !== f.seq) throw new RangeError(`frame seq must be 1..2^32-1: ${f.seq}`);
-  if (f.lastInputSeq >>> 0 !== f.lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${f.lastInputSeq}`);
+  if (lastInputSeq >>> 0 !== lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${lastInputSeq}`);
+  if (baseInputSeq >>> 0 !== baseInputSeq) throw new RangeError(`baseline lastInputSeq out of u32: ${baseInputSeq}`);
   const baselineSeq = hasBaseline ? f.baselineSeq : 0;
-  if (hasBaseline && (baselineSeq >>> 0 !== baselineSeq || baselineSeq >= f.seq)) {
+  if (hasBaseline && (baselineSeq >>> 0 !== baselineSeq || baselineSeq < 1 || baselineSeq >= f.seq)) {
     throw new RangeError(`baselineSeq must precede the frame: ${baselineSeq} vs ${f.seq}`);
   }
   return baselineSeq;
@@ -167,12 +185,14 @@ function checkSeqs(f: FrameEncodeFlatInput, hasBaseline: boolean): number {
  */
 export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
   const baseline = f.baselineSeq === 0 ? null : f.baseline;
-  const baselineSeq = checkSeqs(f, baseline !== null);
+  const lastInputSeq = f.current.lastInputSeq;
+  const baseInputSeq = baseline === null ? 0 : baseline.lastInputSeq;
+  const baselineSeq = checkSeqs(f, baseline !== null, lastInputSeq, baseInputSeq);
   ownToScratch(baseline === null ? ZERO_OWN : baseline.own, refOwn);
   ownToScratch(f.current.own, curOwn);
   const base = baseline === null ? EMPTY : baseline.entities;
   const cur = f.current.entities;
-  return encodeBody(w, f, baselineSeq, base.data, 0, base.count, cur.data, 0, cur.count);
+  return encodeBody(w, f, baselineSeq, lastInputSeq, baseInputSeq, base.data, 0, base.count, cur.data, 0, cur.count);
 }
 
 /**
@@ -181,24 +201,29 @@ export function encodeFrame(w: Writer, f: FrameEncodeInput): Uint8Array {
  */
 export function encodeFrameFlat(w: Writer, f: FrameEncodeFlatInput, baseline: FlatFrame | null, current: FlatFrame): Uint8Array {
   const base = f.baselineSeq === 0 ? null : baseline;
-  const baselineSeq = checkSeqs(f, base !== null);
+  const lastInputSeq = current.lastInputSeq;
+  const baseInputSeq = base === null ? 0 : base.lastInputSeq;
+  const baselineSeq = checkSeqs(f, base !== null, lastInputSeq, baseInputSeq);
   if (base === null) ownToScratch(ZERO_OWN, refOwn);
   else flatToScratch(base.data, base.own, refOwn);
   flatToScratch(current.data, current.own, curOwn);
   const cd = current.data;
   return base === null
-    ? encodeBody(w, f, 0, EMPTY.data, 0, 0, cd, current.rows, current.count)
-    : encodeBody(w, f, baselineSeq, base.data, base.rows, base.count, cd, current.rows, current.count);
+    ? encodeBody(w, f, 0, lastInputSeq, 0, EMPTY.data, 0, 0, cd, current.rows, current.count)
+    : encodeBody(w, f, baselineSeq, lastInputSeq, baseInputSeq, base.data, base.rows, base.count, cd, current.rows, current.count);
 }
 
 /**
- * Header, OWN block (refOwn -> curOwn) and the entity delta: rows bd[bAt..] (bn of them) to
- * cd[cAt..] (cn), then the finished message.
+ * The entity delta, rows bd[bAt..] (bn of them) to cd[cAt..] (cn), into the scratch sections;
+ * then header, baselineGap, lastInputDelta, flags, OWN fields (refOwn -> curOwn), the sections
+ * in wire order, and the finished message.
  */
 function encodeBody(
   w: Writer,
   f: FrameEncodeFlatInput,
   baselineSeq: number,
+  lastInputSeq: number,
+  baseInputSeq: number,
   bd: Int32Array,
   bAt: number,
   bn: number,
@@ -206,11 +231,7 @@ function encodeBody(
   cAt: number,
   cn: number,
 ): Uint8Array {
-  beginFrame(w, f.version ?? PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
-  w.uvarint(baselineSeq);
-  w.uvarint(f.lastInputSeq);
-  writeOwn(w);
-
+  const mask = ownMask();
   removedW.reset();
   addedW.reset();
   bitmapW.reset();
@@ -305,10 +326,19 @@ function encodeBody(
   }
   if ((kept & 3) !== 0) bitmapW.u8(bits);
 
-  w.uvarint(removedCount);
-  w.append(removedW);
-  w.uvarint(addedCount);
-  w.append(addedW);
+  beginFrame(w, f.seq, f.serverTime, f.zone);
+  w.uvarint(baselineSeq === 0 ? 0 : f.seq - baselineSeq); // baselineGap
+  w.svarint(lastInputSeq - baseInputSeq); // lastInputDelta
+  w.u8(mask | (removedCount > 0 ? FrameFlags.Removed : 0) | (addedCount > 0 ? FrameFlags.Added : 0));
+  writeOwnFields(w, mask);
+  if (removedCount > 0) {
+    w.uvarint(removedCount);
+    w.append(removedW);
+  }
+  if (addedCount > 0) {
+    w.uvarint(addedCount);
+    w.append(addedW);
+  }
   w.append(bitmapW);
   w.append(keptW);
   return finishFrame(w, f);
@@ -320,22 +350,29 @@ let headerZone: ZoneId | undefined;
 let headerLo = 0;
 let headerHi = 0;
 
-/** beginMessage(w, MessageType.Frame, ...) (same bytes), with the zone's words cached. */
-function beginFrame(w: Writer, version: number, seq: number, serverTime: number, zone: ZoneId): void {
-  if (zone !== headerZone) {
+/**
+ * beginMessage(w, MessageType.Frame, PROTOCOL_VERSION, ...) (same bytes: the compact header, the
+ * zone only when not '0'), with the zone's words cached.
+ */
+function beginFrame(w: Writer, seq: number, serverTime: number, zone: ZoneId): void {
+  const hasZone = zone !== '0';
+  if (hasZone && zone !== headerZone) {
     const [lo, hi] = zoneToWords(zone);
     headerZone = zone;
     headerLo = lo;
     headerHi = hi;
   }
   w.reset();
-  w.u8(version);
-  w.u8(MessageType.Frame);
+  w.u8(PROTOCOL_VERSION);
+  w.u8(hasZone ? MessageType.Frame | HEADER_ZONE_BIT : MessageType.Frame);
   w.u16(0);
-  w.u32(seq);
+  w.uvarint(seq);
   w.u32(serverTime >>> 0);
-  w.u32(headerLo);
-  w.u32(headerHi);
+  if (hasZone) {
+    w.u32(headerLo);
+    w.u32(headerHi);
+  }
+  w.crcAt = w.length;
   w.u32(0);
 }
 
@@ -344,11 +381,13 @@ function beginFrame(w: Writer, version: number, seq: number, serverTime: number,
  * client per tick makes those a visible share of the garbage), then the bytes handed out.
  */
 function finishFrame(w: Writer, f: FrameEncodeFlatInput): Uint8Array {
+  const crcAt = w.crcAt;
+  const headerLength = crcAt + 4;
   const total = w.length;
-  const payloadLength = total - HEADER_SIZE;
+  const payloadLength = total - headerLength;
   if (payloadLength > MAX_PAYLOAD) throw new RangeError(`payload too large: ${payloadLength} bytes`);
   w.patchU16(2, payloadLength);
-  w.patchU32(20, w.crc32(HEADER_SIZE, total, w.crc32(0, 20)));
+  w.patchU32(crcAt, w.crc32(headerLength, total, w.crc32(0, crcAt)));
   return f.take ? w.take(f.take) : w.toBytes(f.alloc);
 }
 
@@ -356,21 +395,13 @@ function bad(message: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.BadField, message);
 }
 
-function u32Field(r: Reader, what: string): number {
-  const v = r.uvarint();
-  if (v > MAX_U32) throw bad(`${what} above u32`);
-  return v;
-}
-
 function checkI32(v: number, what: string): number {
   if ((v | 0) !== v) throw bad(`${what} out of i32`);
   return v;
 }
 
-/** Reads the OWN block (a delta on ref) into dst; dst must not be ref. */
-function readOwnInto(r: Reader, ref: OwnState, dst: OwnState): void {
-  const mask = r.u8();
-  if (mask & ~OWN_MASK_ALL) throw bad(`own mask 0x${mask.toString(16)}`);
+/** Reads the OWN block's fields for `mask` (a delta on ref) into dst; dst must not be ref. */
+function readOwnInto(r: Reader, mask: number, ref: OwnState, dst: OwnState): void {
   let { latE7, lonE7, altCm, heading16, action, actionSeq } = ref;
   if (mask & OwnMask.Position) {
     latE7 += r.svarint();
@@ -435,8 +466,12 @@ function readUpdate(r: Reader, code: number, out: Int32Array, o: number): void {
  * allocates nothing beyond the occasional growth of an array.
  */
 export interface FrameDecodeTarget {
+  /** Seq of the baseline (header seq - baselineGap), 0 for a full snapshot. */
   baselineSeq: number;
+  /** Also written to state.lastInputSeq. */
   lastInputSeq: number;
+  /** The frame's zone: the header's, or the previous FRAME's when the header has none. */
+  zone: ZoneId;
   /**
    * Written in place: own fields are overwritten and entities.data is replaced by a larger array
    * when it is too small. Must not be (or share arrays with) the baseline the frame names.
@@ -454,7 +489,8 @@ export function createFrameDecodeTarget(state?: FrameState): FrameDecodeTarget {
   return {
     baselineSeq: 0,
     lastInputSeq: 0,
-    state: state ?? { own: { ...ZERO_OWN }, entities: { count: 0, data: new Int32Array(0) } },
+    zone: '0',
+    state: state ?? { own: { ...ZERO_OWN }, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 },
     added: new Int32Array(0),
     addedCount: 0,
     removed: new Int32Array(0),
@@ -475,7 +511,9 @@ function grown(a: Int32Array, n: number): Int32Array {
  * Decodes a FRAME payload (from decodeMessage) against the baseline it names, into `out`
  * (see FrameDecodeTarget). Validation is exactly decodeFrame's. On a throw, `out` holds a
  * partial result and must be discarded. The payload is payload[payloadOffset..], so a caller
- * that checked the header itself can pass the whole message with HEADER_SIZE.
+ * that checked the header itself can pass the whole message with header.headerLength.
+ * `previousZone` is the zone of the previous FRAME on the connection ('0' before the first):
+ * a header without a zone means that one.
  */
 export function decodeFrameInto(
   header: FrameHeader,
@@ -483,19 +521,28 @@ export function decodeFrameInto(
   baselineOf: (seq: number) => FrameState | undefined,
   out: FrameDecodeTarget,
   payloadOffset = 0,
+  previousZone: ZoneId = '0',
 ): void {
   if (header.type !== MessageType.Frame) throw new RangeError(`not a FRAME header: type ${header.type}`);
   if (!(payloadOffset >= 0 && payloadOffset <= payload.length)) throw new RangeError(`bad payload offset ${payloadOffset}`);
+  if (header.version !== PROTOCOL_VERSION) throw new ProtocolError(ProtocolErrorCode.BadVersion, `FRAME of version ${header.version}`);
+  const zone = header.zone !== '0' ? header.zone : previousZone;
+  if (zone === '0') throw bad('the first FRAME must carry its zone');
   const r = new Reader(payload, payloadOffset);
-  const baselineSeq = u32Field(r, 'baselineSeq');
-  const lastInputSeq = u32Field(r, 'lastInputSeq');
+  const gap = r.uvarint();
   let baseline: FrameState | null = null;
-  if (baselineSeq !== 0) {
-    if (baselineSeq >= header.seq) throw bad(`baseline ${baselineSeq} not older than frame ${header.seq}`);
+  let baselineSeq = 0;
+  if (gap !== 0) {
+    if (gap >= header.seq) throw bad(`baselineGap ${gap} reaches before frame 1 (frame ${header.seq})`);
+    baselineSeq = header.seq - gap;
     const b = baselineOf(baselineSeq);
     if (b === undefined) throw new ProtocolError(ProtocolErrorCode.NoBaseline, `baseline ${baselineSeq}`);
     baseline = b;
   }
+  const lastInputSeq = (baseline === null ? 0 : baseline.lastInputSeq) + r.svarint();
+  if (!(lastInputSeq >= 0 && lastInputSeq < MAX_U32_PLUS_1)) throw bad(`lastInputSeq ${lastInputSeq} out of u32`);
+  const flags = r.u8();
+  if (flags & ~FLAGS_ALL) throw bad(`flags 0x${flags.toString(16)}`);
   const target = out.state;
   if (
     baseline !== null &&
@@ -506,12 +553,16 @@ export function decodeFrameInto(
   ) {
     throw new RangeError('decodeFrameInto: the target state aliases the baseline');
   }
-  readOwnInto(r, baseline === null ? ZERO_OWN : baseline.own, target.own);
+  readOwnInto(r, flags & OWN_MASK_ALL, baseline === null ? ZERO_OWN : baseline.own, target.own);
   const bd = baseline === null ? EMPTY.data : baseline.entities.data;
   const bn = baseline === null ? 0 : baseline.entities.count;
 
-  const removedCount = r.uvarint();
-  if (removedCount > bn) throw bad(`removes ${removedCount} of ${bn} entities`);
+  let removedCount = 0;
+  if (flags & FrameFlags.Removed) {
+    removedCount = r.uvarint();
+    if (removedCount === 0) throw bad('REMOVED block with count 0');
+    if (removedCount > bn) throw bad(`removes ${removedCount} of ${bn} entities`);
+  }
   if (removedIdxScratch.length < removedCount) removedIdxScratch = grown(removedIdxScratch, removedCount);
   const removedIdx = removedIdxScratch;
   let prev = -1;
@@ -522,8 +573,12 @@ export function decodeFrameInto(
     prev = idx;
   }
 
-  const addedCount = r.uvarint();
-  if (addedCount > r.remaining / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
+  let addedCount = 0;
+  if (flags & FrameFlags.Added) {
+    addedCount = r.uvarint();
+    if (addedCount === 0) throw bad('ADDED block with count 0');
+    if (addedCount > r.remaining / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
+  }
   if (addedScratch.length < addedCount * S) addedScratch = grown(addedScratch, addedCount * S);
   const ad = addedScratch;
   let prevId = 0;
@@ -605,23 +660,27 @@ export function decodeFrameInto(
   out.addedCount = addedCount;
   out.baselineSeq = baselineSeq;
   out.lastInputSeq = lastInputSeq;
+  target.lastInputSeq = lastInputSeq;
+  out.zone = zone;
 }
 
 /**
  * Decodes a FRAME payload (from decodeMessage) against the baseline it names. The returned
- * state is freshly allocated and never aliases the baseline.
+ * state is freshly allocated and never aliases the baseline. `previousZone` is the zone of the
+ * previous FRAME on the connection ('0' before the first), which a header without one means.
  */
 export function decodeFrame(
   header: FrameHeader,
   payload: Uint8Array,
   baselineOf: (seq: number) => FrameState | undefined,
+  previousZone: ZoneId = '0',
 ): FrameDecoded {
   const out = createFrameDecodeTarget();
-  decodeFrameInto(header, payload, baselineOf, out);
+  decodeFrameInto(header, payload, baselineOf, out, 0, previousZone);
   return {
     seq: header.seq,
     serverTime: header.serverTime,
-    zone: header.zone,
+    zone: out.zone,
     baselineSeq: out.baselineSeq,
     lastInputSeq: out.lastInputSeq,
     state: out.state,

@@ -15,6 +15,8 @@ export interface FrameHistoryJSON {
 export interface FrameJSON {
   seq: number;
   own: [number, number, number, number, number, number];
+  /** The frame's lastInputSeq (u32). */
+  lastInputSeq: number;
   /** Entity count; data holds count * SNAPSHOT_STRIDE int32s. */
   count: number;
   data: number[];
@@ -23,7 +25,7 @@ export interface FrameJSON {
 /** A slot's state is handed out by get(); its data array is replaced only when it must grow. */
 function newState(): FrameState {
   const own: OwnState = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 };
-  return { own, entities: { count: 0, data: new Int32Array(0) } };
+  return { own, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 };
 }
 
 export class FrameHistory {
@@ -95,6 +97,7 @@ export class FrameHistory {
     out.set(data.length === n ? data : data.subarray(0, n));
     dst.count = src.count;
     copyOwn(slot.own, state.own);
+    slot.lastInputSeq = state.lastInputSeq;
     this.seqs[idx] = seq;
     this.latest = seq;
   }
@@ -192,11 +195,12 @@ export class FrameHistory {
     const frames: FrameJSON[] = [];
     for (let k = 0; k < this.stored; k++) {
       const idx = (this.head + k) % this.capacity;
-      const { own, entities } = this.states[idx]!;
+      const { own, entities, lastInputSeq } = this.states[idx]!;
       const data = Array.from(entities.data.subarray(0, entities.count * SNAPSHOT_STRIDE));
       frames.push({
         seq: this.seqs[idx]!,
         own: [own.latE7, own.lonE7, own.altCm, own.heading16, own.action, own.actionSeq],
+        lastInputSeq,
         count: entities.count,
         data,
       });
@@ -209,15 +213,17 @@ export class FrameHistory {
     const scratch: FrameState = {
       own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
       entities: { count: 0, data: new Int32Array(0) },
+      lastInputSeq: 0,
     };
     let h: FrameHistory | undefined;
     const latestSeq = readHistoryJSON(
       json,
       (capacity) => (h = new FrameHistory(capacity)),
-      (seq, own, count, data) => {
+      (seq, own, lastInputSeq, count, data) => {
         const [latE7, lonE7, altCm, heading16, action, actionSeq] = own;
         scratch.own = { latE7, lonE7, altCm, heading16, action, actionSeq };
         scratch.entities = { count, data: Int32Array.from(data) };
+        scratch.lastInputSeq = lastInputSeq;
         h!.put(seq, scratch);
       },
     );
@@ -260,11 +266,15 @@ export class FrameHistory {
   }
 }
 
-/** Ints at the start of each FrameRing slot: seq (low, high 32 bits), entity count, own state. */
-const RING_HDR = 9;
+/**
+ * Ints at the start of each FrameRing slot: seq (low, high 32 bits), entity count, own state (6),
+ * lastInputSeq (u32 stored as int32).
+ */
+const RING_HDR = 10;
 const RING_SEQ_HI = 1;
 const RING_COUNT = 2;
 const RING_OWN = 3;
+const RING_INPUT = 9;
 const TWO_32 = 2 ** 32;
 
 /**
@@ -329,6 +339,11 @@ export class FrameRing {
     return this.arena[this.capacity + slot * this.stride + RING_COUNT]!;
   }
 
+  /** The lastInputSeq a slot's frame carried (set by commit). */
+  lastInputOf(slot: number): number {
+    return this.arena[this.capacity + slot * this.stride + RING_INPUT]! >>> 0;
+  }
+
   /** The slot of the newest frame, or -1 when empty. */
   newest(): number {
     if (this.stored === 0) return -1;
@@ -383,13 +398,14 @@ export class FrameRing {
    * Stores the built slot (own state and `count` rows written) as frame `seq`, evicting the
    * oldest frame when full. seq must be a safe integer > latestSeq.
    */
-  commit(seq: number, count: number): void {
+  commit(seq: number, count: number, lastInputSeq: number): void {
     if (!Number.isSafeInteger(seq) || seq <= this.latest) {
       throw new RangeError(`frame seq must increase: got ${seq} after ${this.latest}`);
     }
     if (!Number.isInteger(count) || count < 0 || count > this.rowCap) {
       throw new RangeError(`entity count ${count} does not fit ${this.rowCap} rows`);
     }
+    if (lastInputSeq >>> 0 !== lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${lastInputSeq}`);
     const a = this.arena;
     const cap = this.capacity;
     let pos = this.head + this.stored;
@@ -407,6 +423,7 @@ export class FrameRing {
     a[h] = seq % TWO_32;
     a[h + RING_SEQ_HI] = Math.floor(seq / TWO_32);
     a[h + RING_COUNT] = count;
+    a[h + RING_INPUT] = lastInputSeq | 0;
     this.latest = seq;
   }
 
@@ -422,6 +439,7 @@ export class FrameRing {
       frames.push({
         seq: this.seqOf(slot),
         own: [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!],
+        lastInputSeq: this.lastInputOf(slot),
         count,
         data: Array.from(a.subarray(r, r + count * SNAPSHOT_STRIDE)),
       });
@@ -435,13 +453,13 @@ export class FrameRing {
    */
   static fromJSON(json: unknown): FrameRing {
     let capacity = 0;
-    const frames: Array<{ seq: number; own: OwnTuple; count: number; data: number[] }> = [];
+    const frames: Array<{ seq: number; own: OwnTuple; lastInputSeq: number; count: number; data: number[] }> = [];
     const latestSeq = readHistoryJSON(
       json,
       (c) => (capacity = c),
-      (seq, own, count, data) => {
+      (seq, own, lastInputSeq, count, data) => {
         if (own.some(isNotInt32)) throw new TypeError('FrameHistory JSON: bad own state');
-        frames.push({ seq, own, count, data });
+        frames.push({ seq, own, lastInputSeq, count, data });
       },
     );
     // Sized for what it holds (slots are preallocated, so not 16 rows each for a huge capacity).
@@ -454,7 +472,7 @@ export class FrameRing {
       const o = ring.ownAt(slot);
       for (let i = 0; i < 6; i++) a[o + i] = f.own[i]!;
       a.set(f.data, ring.rowsAt(slot));
-      ring.commit(f.seq, f.count);
+      ring.commit(f.seq, f.count, f.lastInputSeq);
     }
     ring.latest = latestSeq;
     return ring;
@@ -492,7 +510,7 @@ type OwnTuple = [latE7: number, lonE7: number, altCm: number, heading16: number,
 function readHistoryJSON(
   json: unknown,
   create: (capacity: number) => void,
-  frame: (seq: number, own: OwnTuple, count: number, data: number[]) => void,
+  frame: (seq: number, own: OwnTuple, lastInputSeq: number, count: number, data: number[]) => void,
 ): number {
   if (typeof json !== 'object' || json === null) throw new TypeError('FrameHistory JSON must be an object');
   const o = json as Record<string, unknown>;
@@ -515,15 +533,19 @@ function readHistoryJSON(
     const own = fr['own'];
     const count = fr['count'];
     const data = fr['data'];
+    const lastInputSeq = fr['lastInputSeq'];
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= last) {
       throw new TypeError('FrameHistory JSON: frame seqs must be increasing integers >= 1');
     }
     if (!isIntArray(own) || own.length !== 6) throw new TypeError('FrameHistory JSON: bad own state');
+    if (typeof lastInputSeq !== 'number' || lastInputSeq >>> 0 !== lastInputSeq) {
+      throw new TypeError('FrameHistory JSON: bad lastInputSeq');
+    }
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new TypeError('FrameHistory JSON: bad count');
     if (!isIntArray(data) || data.length !== count * SNAPSHOT_STRIDE || data.some(isNotInt32)) {
       throw new TypeError('FrameHistory JSON: bad entity data');
     }
-    frame(seq, own as OwnTuple, count, data);
+    frame(seq, own as OwnTuple, lastInputSeq, count, data);
     last = seq;
   }
   if (latestSeq < last) throw new TypeError('FrameHistory JSON: latestSeq below a stored frame');

@@ -3,11 +3,14 @@ import type { ZoneId } from '../world/types.ts';
 import { crc32 } from './crc32.ts';
 import { ProtocolError, Reader, Writer } from './codec.ts';
 import {
-  HEADER_SIZE,
+  HEADER_ZONE_BIT,
+  MAX_HEADER_SIZE,
+  MIN_HEADER_SIZE,
   MIN_PROTOCOL_VERSION,
   MessageType,
   PROTOCOL_VERSION,
   ProtocolErrorCode,
+  V1_HEADER_SIZE,
 } from './types.ts';
 import type {
   CharacterMessage,
@@ -26,7 +29,8 @@ import type {
 import { wordsToZone, zoneToWords } from './zone-id.ts';
 
 export const MAX_PAYLOAD = 0xffff;
-export const DEFAULT_MAX_MESSAGE_BYTES = MAX_PAYLOAD + HEADER_SIZE;
+/** The largest message: the largest payload behind the largest (compact) header, 65 560 bytes. */
+export const DEFAULT_MAX_MESSAGE_BYTES = MAX_PAYLOAD + MAX_HEADER_SIZE;
 export const HELLO_NAME_MAX_BYTES = 32;
 export const HELLO_TOKEN_MAX_BYTES = 256;
 export const MAX_INPUTS_PER_MESSAGE = 8;
@@ -44,12 +48,14 @@ export const LON_E7_HALF = 1_800_000_000;
 export interface EncodeOptions {
   seq?: number;
   serverTime?: number;
+  /** Written into the header unless '0' (the default): the compact layout then omits it. */
   zone?: ZoneId;
+  /** Header version, default PROTOCOL_VERSION; 1 only for HELLO's layout and the legacy KICK. */
   version?: number;
 }
 
 export interface DecodeOptions {
-  /** Largest whole message accepted, header included. Default 65535 + 24. */
+  /** Largest whole message accepted, header included. Default 65535 + 25. */
   maxBytes?: number;
   minVersion?: number;
   maxVersion?: number;
@@ -62,8 +68,14 @@ function bad(message: string): ProtocolError {
 }
 
 /**
- * Resets w and writes a header with zero length and CRC; finishMessage patches both.
- * serverTime is reduced to u32 (ms modulo 2^32) here so callers may pass a raw clock.
+ * Resets w and writes a header with zero length and CRC, remembering where the CRC goes
+ * (w.crcAt); finishMessage patches both. serverTime is reduced to u32 (ms modulo 2^32) here so
+ * callers may pass a raw clock.
+ *
+ * Layout: HELLO always gets the frozen 24-byte version-1 header (whatever `version` says), as
+ * does a KICK written with version 1 (for a client that only speaks version 1). Everything else
+ * gets the compact version-2 header: version, type (bit 7 = zone present), length, uvarint seq,
+ * serverTime, the zone only when it is not '0', CRC.
  */
 export function beginMessage(
   w: Writer,
@@ -73,27 +85,82 @@ export function beginMessage(
   serverTime: number,
   zone: ZoneId,
 ): void {
-  const [lo, hi] = zoneToWords(zone);
   w.reset();
+  if (type === MessageType.Hello || version === 1) {
+    if (type !== MessageType.Hello && type !== MessageType.Kick) {
+      throw new RangeError(`the version-1 layout is only written for HELLO and KICK, not type ${type}`);
+    }
+    const [lo, hi] = zoneToWords(zone);
+    w.u8(version);
+    w.u8(type);
+    w.u16(0);
+    w.u32(seq);
+    w.u32(serverTime >>> 0);
+    w.u32(lo);
+    w.u32(hi);
+    w.crcAt = w.length;
+    w.u32(0);
+    return;
+  }
+  if (version !== 2) throw new RangeError(`no header layout for protocol version ${version}`);
+  if ((type & 0x7f) !== type) throw new RangeError(`message type out of 0..127: ${type}`);
+  if (seq >>> 0 !== seq) throw new RangeError(`seq out of u32: ${seq}`);
+  const hasZone = zone !== '0';
+  // Validate the zone (and fill the one-entry cache) before writing anything.
+  const [lo, hi] = zoneToWords(zone);
   w.u8(version);
-  w.u8(type);
+  w.u8(hasZone ? type | HEADER_ZONE_BIT : type);
   w.u16(0);
-  w.u32(seq);
+  w.uvarint(seq);
   w.u32(serverTime >>> 0);
-  w.u32(lo);
-  w.u32(hi);
+  if (hasZone) {
+    w.u32(lo);
+    w.u32(hi);
+  }
+  w.crcAt = w.length;
   w.u32(0);
 }
 
 /** Patches payload length and CRC into a message started with beginMessage; returns a fresh copy. */
 export function finishMessage(w: Writer, alloc?: (n: number) => Uint8Array): Uint8Array {
+  const crcAt = w.crcAt;
+  if (crcAt < 0) throw new Error('finishMessage without beginMessage');
+  const headerLength = crcAt + 4;
   const total = w.length;
-  const payloadLength = total - HEADER_SIZE;
+  const payloadLength = total - headerLength;
   if (payloadLength > MAX_PAYLOAD) throw new RangeError(`payload too large: ${payloadLength} bytes`);
   w.patchU16(2, payloadLength);
   const buf = w.view();
-  w.patchU32(20, crc32(buf, HEADER_SIZE, total, crc32(buf, 0, 20)));
+  w.patchU32(crcAt, crc32(buf, headerLength, total, crc32(buf, 0, crcAt)));
   return w.toBytes(alloc);
+}
+
+/** True when `bytes` is in the 24-byte version-1 layout: every HELLO, and version-1 messages. */
+function isV1Layout(bytes: Uint8Array): boolean {
+  return bytes[1] === MessageType.Hello || bytes[0] === 1;
+}
+
+/**
+ * The header seq of a message known to be well formed (e.g. a FRAME this server just encoded),
+ * read in place without any check: the uvarint at offset 4 of the compact layout, the u32 there
+ * in the version-1 one.
+ */
+export function headerSeqOf(bytes: Uint8Array): number {
+  if (isV1Layout(bytes)) return (bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16) | (bytes[7]! << 24)) >>> 0;
+  let v = 0;
+  let mul = 1;
+  for (let p = 4; p < 9; p++) {
+    const b = bytes[p]!;
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 128;
+  }
+  return v;
+}
+
+/** The message type of a message known to be well formed, read in place without any check. */
+export function headerTypeOf(bytes: Uint8Array): number {
+  return isV1Layout(bytes) ? bytes[1]! : bytes[1]! & 0x7f;
 }
 
 /** Generic: header + payload written by writePayload, with length and CRC patched in. */
@@ -325,15 +392,57 @@ export function encodeCharacter(m: CharacterMessage, o: EncodeOptions = {}): Uin
 }
 
 /**
- * Validates framing (size, length, CRC, version, type) and returns the header. Check order and
- * error codes are part of the spec (docs/protocol.md, "Header").
+ * Validates framing (size, length, header fields, CRC, version, type) and returns the header.
+ * Check order and error codes are part of the spec (docs/protocol.md, "Header").
  */
 export function decodeHeader(bytes: Uint8Array, opts: DecodeOptions = {}): FrameHeader {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const total = bytes.length;
   if (total > maxBytes) throw new ProtocolError(ProtocolErrorCode.Oversize, `${total} > ${maxBytes} bytes`);
-  if (total < HEADER_SIZE) throw new ProtocolError(ProtocolErrorCode.Truncated, 'shorter than the header');
-  const r = new Reader(bytes, 0, HEADER_SIZE);
+  if (total < MIN_HEADER_SIZE) throw new ProtocolError(ProtocolErrorCode.Truncated, 'shorter than the smallest header');
+  if (isV1Layout(bytes)) return decodeV1Header(bytes, opts);
+  const version = bytes[0]!;
+  if (version !== 2) throw new ProtocolError(ProtocolErrorCode.BadVersion, `version ${version} (unknown header layout)`);
+  const typeByte = bytes[1]!;
+  const payloadLength = bytes[2]! | (bytes[3]! << 8);
+  // The header ends where the payload begins: total - payloadLength.
+  const headerLength = total - payloadLength;
+  if (headerLength < MIN_HEADER_SIZE) {
+    throw new ProtocolError(ProtocolErrorCode.Truncated, `payload ${total - MIN_HEADER_SIZE} of ${payloadLength} bytes`);
+  }
+  if (headerLength > MAX_HEADER_SIZE) {
+    throw new ProtocolError(ProtocolErrorCode.BadLength, `${headerLength - MAX_HEADER_SIZE} bytes after the payload`);
+  }
+  const r = new Reader(bytes, 4, headerLength);
+  const seq = r.uvarint();
+  if (seq > MAX_U32) throw bad('seq above u32');
+  const serverTime = r.u32();
+  let zone: ZoneId = '0';
+  if (typeByte & HEADER_ZONE_BIT) {
+    const lo = r.u32();
+    const hi = r.u32();
+    if (lo === 0 && hi === 0) throw bad('zone 0 written (clear the zone bit instead)');
+    zone = wordsToZone(lo, hi);
+  }
+  const crc = r.u32();
+  if (r.remaining !== 0) throw new ProtocolError(ProtocolErrorCode.BadLength, `header ends ${r.remaining} bytes before the payload`);
+  if (crc32(bytes, headerLength, total, crc32(bytes, 0, headerLength - 4)) !== crc) {
+    throw new ProtocolError(ProtocolErrorCode.BadChecksum);
+  }
+  if (version < (opts.minVersion ?? MIN_PROTOCOL_VERSION) || version > (opts.maxVersion ?? PROTOCOL_VERSION)) {
+    throw new ProtocolError(ProtocolErrorCode.BadVersion, `version ${version}`);
+  }
+  const type = typeByte & 0x7f;
+  // HELLO has no compact form: it always uses the version-1 layout.
+  if (type === MessageType.Hello || !KNOWN_TYPES.has(type)) throw new ProtocolError(ProtocolErrorCode.UnknownType, `type ${type}`);
+  return { version, type, payloadLength, seq, serverTime, zone, headerLength };
+}
+
+/** The frozen 24-byte layout: HELLO in every version, and whole version-1 messages. */
+function decodeV1Header(bytes: Uint8Array, opts: DecodeOptions): FrameHeader {
+  const total = bytes.length;
+  if (total < V1_HEADER_SIZE) throw new ProtocolError(ProtocolErrorCode.Truncated, 'shorter than the header');
+  const r = new Reader(bytes, 0, V1_HEADER_SIZE);
   const version = r.u8();
   const type = r.u8();
   const payloadLength = r.u16();
@@ -342,10 +451,10 @@ export function decodeHeader(bytes: Uint8Array, opts: DecodeOptions = {}): Frame
   const lo = r.u32();
   const hi = r.u32();
   const crc = r.u32();
-  const actual = total - HEADER_SIZE;
+  const actual = total - V1_HEADER_SIZE;
   if (payloadLength > actual) throw new ProtocolError(ProtocolErrorCode.Truncated, `payload ${actual} of ${payloadLength} bytes`);
   if (payloadLength < actual) throw new ProtocolError(ProtocolErrorCode.BadLength, `${actual - payloadLength} bytes after the payload`);
-  if (crc32(bytes, HEADER_SIZE, total, crc32(bytes, 0, 20)) !== crc) throw new ProtocolError(ProtocolErrorCode.BadChecksum);
+  if (crc32(bytes, V1_HEADER_SIZE, total, crc32(bytes, 0, 20)) !== crc) throw new ProtocolError(ProtocolErrorCode.BadChecksum);
   // HELLO's header layout is frozen across versions: the real negotiation is in its payload.
   const versionOk =
     type === MessageType.Hello
@@ -353,7 +462,7 @@ export function decodeHeader(bytes: Uint8Array, opts: DecodeOptions = {}): Frame
       : version >= (opts.minVersion ?? MIN_PROTOCOL_VERSION) && version <= (opts.maxVersion ?? PROTOCOL_VERSION);
   if (!versionOk) throw new ProtocolError(ProtocolErrorCode.BadVersion, `version ${version}`);
   if (!KNOWN_TYPES.has(type)) throw new ProtocolError(ProtocolErrorCode.UnknownType, `type ${type}`);
-  return { version, type, payloadLength, seq, serverTime, zone: wordsToZone(lo, hi) };
+  return { version, type, payloadLength, seq, serverTime, zone: wordsToZone(lo, hi), headerLength: V1_HEADER_SIZE };
 }
 
 function u32Field(r: Reader, what: string): number {
@@ -478,7 +587,7 @@ function decodeCharacter(r: Reader): CharacterMessage {
  */
 export function decodeMessage(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedMessage {
   const header = decodeHeader(bytes, opts);
-  const r = new Reader(bytes, HEADER_SIZE);
+  const r = new Reader(bytes, header.headerLength);
   let msg: DecodedMessage;
   switch (header.type) {
     case MessageType.Hello:

@@ -2,10 +2,21 @@
 import type { ZoneId } from '../world/types.ts';
 import type { InventoryItem, SkillRecord } from '../world/character.ts';
 
-export const PROTOCOL_VERSION = 1;
-/** Oldest protocol version this build still speaks. */
-export const MIN_PROTOCOL_VERSION = 1;
-export const HEADER_SIZE = 24;
+export const PROTOCOL_VERSION = 2;
+/** Oldest protocol version this build still speaks (after the handshake). */
+export const MIN_PROTOCOL_VERSION = 2;
+/**
+ * Size of the version-1 header: the layout HELLO keeps in every version (and the legacy KICK
+ * written to version-1 clients). Version-2 messages have a compact header of
+ * MIN_HEADER_SIZE..MAX_HEADER_SIZE bytes instead: see FrameHeader.headerLength.
+ */
+export const V1_HEADER_SIZE = 24;
+/** Smallest compact (version 2) header: version, type, length, 1-byte seq, serverTime, crc. */
+export const MIN_HEADER_SIZE = 13;
+/** Largest compact (version 2) header: a 5-byte seq and a zone. */
+export const MAX_HEADER_SIZE = 25;
+/** Bit 7 of the compact header's type byte: a zone follows serverTime. */
+export const HEADER_ZONE_BIT = 0x80;
 
 export const MessageType = {
   // client -> server
@@ -22,14 +33,23 @@ export const MessageType = {
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-/** Fixed 24-byte header in front of every message (little-endian). */
+/**
+ * The header in front of every message: the 24-byte version-1 layout (HELLO, and the legacy KICK)
+ * or the compact version-2 layout of 13..25 bytes (everything else). See docs/protocol.md.
+ */
 export interface FrameHeader {
   version: number; // u8
-  type: number; // u8
+  type: number; // message type (bits 0..6 of the compact layout's type byte)
   payloadLength: number; // u16
   seq: number; // u32: meaning depends on type (frame seq, first input seq, ping seq, rejected input seq)
   serverTime: number; // u32 ms, server clock modulo 2^32 (0 from clients)
-  zone: ZoneId; // u64 H3 index; '0' when not about a zone
+  /**
+   * u64 H3 index; '0' when the message carries none. A FRAME without one is in the zone of the
+   * previous FRAME of the connection (decodeFrame resolves it).
+   */
+  zone: ZoneId;
+  /** Bytes before the payload (24 in the version-1 layout, 13..25 in the compact one). */
+  headerLength: number;
 }
 
 export interface Hello {
@@ -161,13 +181,15 @@ export const SNAPSHOT_STRIDE = 8;
 export interface FrameState {
   own: OwnState;
   entities: EntitySnapshot;
+  /** Last input the server had processed (u32): a FRAME carries it as a delta on its baseline's. */
+  lastInputSeq: number;
 }
 
 export interface FrameDecoded {
   seq: number; // from the header
   serverTime: number;
-  zone: ZoneId;
-  baselineSeq: number; // 0 = full snapshot
+  zone: ZoneId; // the header's, or the previous FRAME's when the header has none
+  baselineSeq: number; // 0 = full snapshot; else header seq - baselineGap
   lastInputSeq: number;
   state: FrameState;
   added: number[]; // entity ids that entered view in this frame

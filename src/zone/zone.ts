@@ -90,6 +90,13 @@ interface PlayerView {
    * this zone has sent a frame. After that the last frame in `history` is.
    */
   arrived: VisibleSet;
+  /** Zone named by the last FRAME header that carried one ('0' before the first frame). */
+  lastZoneSent: ZoneId;
+  /**
+   * Seq of the first frame that named lastZoneSent. Until the client acknowledges a frame at or
+   * after it, every frame names the zone again: the gateway may have skipped the one that did.
+   */
+  zoneSentSeq: number;
 }
 
 interface PlayerCtl extends PlayerView {
@@ -186,8 +193,8 @@ export class Zone implements ZoneEndpoint {
   private readonly candidates = new VisibleSet(256);
   // Reused for every frame: the encoder reads them synchronously and keeps nothing of them.
   private readonly encodeInput: FrameEncodeFlatInput;
-  private readonly flatCurrent: FlatFrame = { data: new Int32Array(0), own: 0, rows: 0, count: 0 };
-  private readonly flatBaseline: FlatFrame = { data: new Int32Array(0), own: 0, rows: 0, count: 0 };
+  private readonly flatCurrent: FlatFrame = { data: new Int32Array(0), own: 0, rows: 0, count: 0, lastInputSeq: 0 };
+  private readonly flatBaseline: FlatFrame = { data: new Int32Array(0), own: 0, rows: 0, count: 0, lastInputSeq: 0 };
   private readonly tmpXY = { x: 0, y: 0 };
   private readonly tmpPose: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
   private readonly tmpIntent: MoveIntent = { dtMs: 0, east: 0, north: 0, up: 0 };
@@ -218,7 +225,7 @@ export class Zone implements ZoneEndpoint {
     this.dtMs = 1000 / s.tickRate;
     this.historyFrames = s.tickRate;
     this.rng = new Rng(Number.parseInt(id.slice(-8), 16) ^ Date.now());
-    this.encodeInput = { seq: 0, serverTime: 0, zone: id, baselineSeq: 0, lastInputSeq: 0, take: frameBuffer };
+    this.encodeInput = { seq: 0, serverTime: 0, zone: id, baselineSeq: 0, take: frameBuffer };
   }
 
   get playerCount(): number {
@@ -691,16 +698,24 @@ export class Zone implements ZoneEndpoint {
     }
     const useBaseline = baseSlot >= 0;
     if (!useBaseline) this.countFull++;
+    // The header names the zone in a full snapshot, in the first frame after it changed (the
+    // first frame, or a handoff from another zone) and in every frame until the client has
+    // acknowledged one of those; otherwise the client takes the zone of its previous frame.
+    if (p.lastZoneSent !== this.id) {
+      p.lastZoneSent = this.id;
+      p.zoneSentSeq = seq;
+    }
     const enc = this.encodeInput;
     enc.seq = seq;
     enc.serverTime = this.tickServerTime;
-    enc.baselineSeq = useBaseline ? view.ackFrame : 0;
-    enc.lastInputSeq = p.lastInputSeq;
+    enc.zone = !useBaseline || p.ackFrame < p.zoneSentSeq ? this.id : '0';
+    enc.baselineSeq = useBaseline ? p.ackFrame : 0;
     const cur = this.flatCurrent;
     cur.data = d;
     cur.own = ownAt;
     cur.rows = outAt;
     cur.count = n;
+    cur.lastInputSeq = p.lastInputSeq;
     let base: FlatFrame | null = null;
     if (useBaseline) {
       base = this.flatBaseline;
@@ -708,9 +723,10 @@ export class Zone implements ZoneEndpoint {
       base.own = ring.ownAt(baseSlot);
       base.rows = ring.rowsAt(baseSlot);
       base.count = ring.countOf(baseSlot);
+      base.lastInputSeq = ring.lastInputOf(baseSlot);
     }
     const bytes = encodeFrameFlat(this.writer, enc, base, cur);
-    ring.commit(seq, n);
+    ring.commit(seq, n, p.lastInputSeq);
     this.ctx.metrics.visibleEntities.record(n);
     this.countFrames++;
     this.deliver_(p.gatewayId, { entityId: e.id, bytes, droppable: true });
@@ -879,6 +895,8 @@ export class Zone implements ZoneEndpoint {
         nextFrameSeq: pt.view.nextFrameSeq,
         ackFrame: pt.view.ackFrame,
         arrived: visibleSetOf(pt.view.visible),
+        lastZoneSent: pt.view.lastZoneSent,
+        zoneSentSeq: pt.view.zoneSentSeq,
         kicked: false,
         character: pt.character ? structuredClone(pt.character) : undefined,
       };
@@ -926,6 +944,8 @@ export class Zone implements ZoneEndpoint {
           ackFrame: p.ackFrame,
           history: p.history.toJSON(),
           visible: lastVisible(p),
+          lastZoneSent: p.lastZoneSent,
+          zoneSentSeq: p.zoneSentSeq,
         },
       };
       // Handed over, not copied: this zone forgets the entity as it goes.

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { encodeHello, encodePing } from '../../src/protocol/messages.ts';
+import { decodeMessage, encodeHello, encodePing } from '../../src/protocol/messages.ts';
 import { KickReason } from '../../src/world/types.ts';
 import { RawClient, sleep, waitFor, wire } from '../helpers/raw.ts';
 import { metric, startTestServer } from '../helpers/server.ts';
@@ -54,7 +54,41 @@ test('a client speaking only a future protocol version is refused with version_m
   await c.open();
   c.send(encodeHello({ minVersion: 7, maxVersion: 9, name: 'future', token: '' }));
   assert.equal(await c.closed, close(KickReason.VersionMismatch));
-  assert.match(c.kick!.message, /versions 1\.\.1/);
+  assert.match(c.kick!.message, /versions 2\.\.2/);
+  // Written in the compact layout of this server's version.
+  assert.equal(c.received.length, 1);
+  assert.equal(c.received[0]![0], 2);
+});
+
+test('a client speaking only version 1 is refused with a version-1 KICK version_mismatch', async () => {
+  const c = new RawClient(server.wsUrl);
+  await c.open();
+  c.send(encodeHello({ minVersion: 1, maxVersion: 1, name: 'old', token: '' }, { version: 1 }));
+  assert.equal(await c.closed, close(KickReason.VersionMismatch));
+  assert.equal(c.kick?.reason, KickReason.VersionMismatch);
+  assert.match(c.kick!.message, /versions 2\.\.2, client 1\.\.1/);
+  // Byte for byte what a version-1 client reads: the 24-byte header with version 1.
+  assert.equal(c.received.length, 1);
+  const kick = c.received[0]!;
+  assert.equal(kick[0], 1);
+  assert.equal(kick[1], 68);
+  assert.equal(kick.length, 24 + (kick[2]! | (kick[3]! << 8)));
+  const v1 = decodeMessage(kick, { minVersion: 1, maxVersion: 1 });
+  assert.equal(v1.header.headerLength, 24);
+  assert.throws(() => decodeMessage(kick), /bad_version/, 'not a version-2 message');
+});
+
+test('a client offering versions 1..2 is welcomed with version 2', async () => {
+  const c = new RawClient(server.wsUrl);
+  await c.open();
+  c.send(encodeHello({ minVersion: 1, maxVersion: 2, name: 'both', token: '' }, { version: 2 }));
+  await waitFor(() => c.welcome !== undefined || c.closeCode !== undefined, 5000, 'WELCOME');
+  assert.equal(c.welcome?.version, 2);
+  assert.equal(c.received[0]![0], 2);
+  await waitFor(() => c.frames.length > 0, 2000, 'a frame');
+  // The first frame names the zone.
+  assert.notEqual(c.frames[0]!.zone, '0');
+  c.close();
 });
 
 test('text frames and messages before HELLO are protocol errors', async () => {

@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { decodeFrame } from '../../src/protocol/frame.ts';
 import { FrameHistory } from '../../src/protocol/history.ts';
 import { decodeMessage, encodeHello, encodeInput } from '../../src/protocol/messages.ts';
-import { MessageType, PROTOCOL_VERSION } from '../../src/protocol/types.ts';
+import { MessageType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../../src/protocol/types.ts';
 import type { CharacterMessage, FrameDecoded, Kick, Welcome, WireInput } from '../../src/protocol/types.ts';
 
 export class RawClient {
@@ -13,6 +13,8 @@ export class RawClient {
   readonly frames: FrameDecoded[] = [];
   readonly rejects: Array<{ seq: number; reason: number }> = [];
   kick: Kick | undefined;
+  /** Every message as received, undecoded. */
+  readonly received: Uint8Array[] = [];
   readonly characters: CharacterMessage[] = [];
   closeCode: number | undefined;
   pongs = 0;
@@ -43,7 +45,7 @@ export class RawClient {
   /** Open, say HELLO (as a guest without a token) and wait for WELCOME. */
   async join(name = 'raw', token = ''): Promise<Welcome> {
     await this.open();
-    this.send(encodeHello({ minVersion: 1, maxVersion: PROTOCOL_VERSION, name, token }));
+    this.send(encodeHello({ minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, name, token }));
     await waitFor(() => this.welcome !== undefined || this.closeCode !== undefined, 5000, 'WELCOME');
     if (!this.welcome) throw new Error(`not welcomed: close ${this.closeCode} ${this.kick?.message ?? ''}`);
     return this.welcome;
@@ -66,13 +68,15 @@ export class RawClient {
   }
 
   private onMessage(bytes: Uint8Array): void {
-    const msg = decodeMessage(bytes);
+    this.received.push(bytes);
+    // Version 1 too: a client that offered only version 1 is answered in that layout.
+    const msg = decodeMessage(bytes, { minVersion: 1, maxVersion: PROTOCOL_VERSION });
     switch (msg.type) {
       case MessageType.Welcome:
         this.welcome = msg.body;
         break;
       case MessageType.Frame: {
-        const f = decodeFrame(msg.header, msg.payload, (s) => this.history.get(s));
+        const f = decodeFrame(msg.header, msg.payload, (s) => this.history.get(s), this.lastFrame?.zone ?? '0');
         this.history.put(f.seq, f.state);
         this.frames.push(f);
         break;

@@ -24,6 +24,10 @@ export interface SimPlayer {
   history: FrameHistory;
   lastFrame: FrameDecoded | undefined;
   frames: FrameDecoded[];
+  /** The zone that sent each of frames (to check the zone each one decodes to). */
+  frameSenders: ZoneId[];
+  /** Frames whose header named the zone (the rest meant the previous frame's). */
+  framesWithZone: number;
   rejects: Array<{ seq: number; reason: number }>;
   kicks: number[];
   characters: CharacterMessage[];
@@ -100,6 +104,8 @@ export class Sim {
       history: new FrameHistory(64),
       lastFrame: undefined,
       frames: [],
+      frameSenders: [],
+      framesWithZone: 0,
       rejects: [],
       kicks: [],
       characters: [],
@@ -138,10 +144,12 @@ export class Sim {
       p.zone = b.zone;
       const msg = decodeMessage(d.bytes);
       if (msg.type === MessageType.Frame) {
-        const f = decodeFrame(msg.header, msg.payload, (seq) => p.history.get(seq));
+        const f = decodeFrame(msg.header, msg.payload, (seq) => p.history.get(seq), p.lastFrame?.zone ?? '0');
         p.history.put(f.seq, f.state);
         p.lastFrame = f;
         p.frames.push(f);
+        p.frameSenders.push(b.zone);
+        if (msg.header.zone !== '0') p.framesWithZone++;
       } else if (msg.type === MessageType.Character) {
         p.characters.push(msg.body);
       } else if (msg.type === MessageType.Reject) {

@@ -169,22 +169,20 @@ class FakeServer {
     // Every client sees every other client: entity ids are socket index + 1.
     const data = new Int32Array(open.length * SNAPSHOT_STRIDE);
     open.forEach((s, i) => data.set([this.sockets.indexOf(s) + 1, 0, 0, 0, 0, 0, 0, 0], i * SNAPSHOT_STRIDE));
-    const current: FrameState = {
-      own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 },
-      entities: { count: open.length, data },
-    };
+    const own = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 };
     for (const s of open) {
       s.frameSeq++;
+      const current: FrameState = { own, entities: { count: open.length, data }, lastInputSeq: s.lastInputSeq };
       const baseline = s.sentStates.get(s.ackFrame) ?? null;
       const baselineSeq = baseline ? s.ackFrame : 0;
       s.deliver(
         encodeFrame(this.writer, {
           seq: s.frameSeq,
           serverTime: 0,
-          zone: '0',
+          // As the server does: the zone in full snapshots; deltas mean the acked frame's zone.
+          zone: baseline ? '0' : '8828308281fffff',
           baselineSeq,
           baseline,
-          lastInputSeq: s.lastInputSeq,
           current,
         }),
       );
@@ -413,7 +411,7 @@ async function startWsServer(): Promise<{ url: string; names: string[]; stop: ()
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const names: string[] = [];
   const writer = new Writer();
-  const empty: FrameState = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: { count: 0, data: new Int32Array(0) } };
+  const empty: FrameState = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 };
   wss.on('connection', (sock) => {
     let frameSeq = 0;
     let lastInput = 0;
@@ -432,7 +430,7 @@ async function startWsServer(): Promise<{ url: string; names: string[]; stop: ()
         );
         timer = setInterval(() => {
           frameSeq++;
-          sock.send(encodeFrame(writer, { seq: frameSeq, serverTime: 0, zone: '0', baselineSeq: 0, baseline: null, lastInputSeq: lastInput, current: empty }));
+          sock.send(encodeFrame(writer, { seq: frameSeq, serverTime: 0, zone: '8828308281fffff', baselineSeq: 0, baseline: null, current: { ...empty, lastInputSeq: lastInput } }));
         }, 1000 / TICK_RATE);
       } else if (m.type === MessageType.Input) {
         lastInput = m.body.inputs[m.body.inputs.length - 1]!.seq;

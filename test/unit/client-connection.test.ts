@@ -165,7 +165,7 @@ async function connected(extra: { nodeLike?: boolean; listen?: boolean } = {}): 
 function state(own: Partial<FrameState['own']>, entities: number[][]): FrameState {
   const data = new Int32Array(entities.length * SNAPSHOT_STRIDE);
   entities.forEach((e, i) => data.set(e, i * SNAPSHOT_STRIDE));
-  return { own: { ...WELCOME.own, ...own }, entities: { count: entities.length, data } };
+  return { own: { ...WELCOME.own, ...own }, entities: { count: entities.length, data }, lastInputSeq: 0 };
 }
 
 // [id, kind, latE6, lonE6, altDm, heading8, action, actionSeq]
@@ -173,8 +173,26 @@ function ent(id: number, latE6 = 47_300_000, lonE6 = 8_500_000): number[] {
   return [id, 0, latE6, lonE6, 4000, 0, 0, 0];
 }
 
-function frameBytes(seq: number, baselineSeq: number, baseline: FrameState | null, current: FrameState, lastInputSeq: number): Uint8Array {
-  return encodeFrame(new Writer(), { seq, serverTime: seq * 33, zone: '0', baselineSeq, baseline, lastInputSeq, current });
+const ZONE = '8828308281fffff';
+const ZONE2 = '8828308283fffff';
+/** The lastInputSeq each frame seq was last sent with: a baseline's, which the next delta is on. */
+const sentInputSeq = new Map<number, number>();
+
+/**
+ * A FRAME as the server writes it: by default the zone only in full snapshots (a delta is on a
+ * frame the client acked, which named the zone or came after one that did).
+ */
+function frameBytes(
+  seq: number,
+  baselineSeq: number,
+  baseline: FrameState | null,
+  current: FrameState,
+  lastInputSeq: number,
+  zone = baselineSeq === 0 ? ZONE : '0',
+): Uint8Array {
+  const base = baseline === null ? null : { ...baseline, lastInputSeq: sentInputSeq.get(baselineSeq) ?? 0 };
+  sentInputSeq.set(seq, lastInputSeq);
+  return encodeFrame(new Writer(), { seq, serverTime: seq * 33, zone, baselineSeq, baseline: base, current: { ...current, lastInputSeq } });
 }
 
 function ids(st: FrameState): number[] {
@@ -194,7 +212,9 @@ test('handshake sends HELLO as a guest and resolves with WELCOME', async () => {
   const hello = h.socket.decodeSent(0);
   assert.equal(hello.type, MessageType.Hello);
   if (hello.type !== MessageType.Hello) return;
-  assert.deepEqual(hello.body, { minVersion: 1, maxVersion: PROTOCOL_VERSION, name: 'alice', token: '' });
+  assert.deepEqual(hello.body, { minVersion: 2, maxVersion: PROTOCOL_VERSION, name: 'alice', token: '' });
+  // HELLO keeps the 24-byte layout, with the client's highest version in byte 0.
+  assert.deepEqual([...h.socket.sent[0]!.subarray(0, 2)], [PROTOCOL_VERSION, MessageType.Hello]);
   h.socket.deliver(encodeWelcome(WELCOME));
   const w = await p;
   assert.equal(w.entityId, 7);
@@ -635,7 +655,9 @@ for (const nodeLike of [false, true]) {
         // Frames 28..59 are full snapshots, so nothing is dropped and frames 60..69 (lag 32)
         // delta against the oldest frame of a full history.
         const full = seq >= 28 && seq < 60;
-        h.socket.deliver(frameBytes(seq, full ? 0 : baselineSeq, full ? null : baseline, cur, 999));
+        // A handoff at frame 100: that delta names the new zone, later ones omit it again.
+        const zone = full || baselineSeq === 0 ? (seq >= 100 ? ZONE2 : ZONE) : seq === 100 ? ZONE2 : '0';
+        h.socket.deliver(frameBytes(seq, full ? 0 : baselineSeq, full ? null : baseline, cur, 1000 + seq, zone));
         sent.set(seq, cur);
         assert.equal(h.conn.protocolErrors, 0, `frame ${seq}`);
         sameState(h.conn.frameState, cur, `frameState of ${seq}`);
@@ -645,6 +667,9 @@ for (const nodeLike of [false, true]) {
           assert.ok(f);
           assert.equal(f.seq, seq);
           assert.equal(f.serverTime, seq * 33);
+          assert.equal(f.zone, seq >= 100 ? ZONE2 : ZONE);
+          assert.equal(f.lastInputSeq, 1000 + seq);
+          assert.equal(f.state.lastInputSeq, 1000 + seq);
           assert.equal(h.conn.lastFrame, f, 'same object until the next frame');
           sameState(f.state, cur, `lastFrame of ${seq}`);
           if (seq === 50) kept = { seq, frame: f };
@@ -729,12 +754,16 @@ test('sent INPUT and PING messages are independent copies that decode exactly', 
 
 test('every single-byte corruption and every truncation of a FRAME is a protocol error', async () => {
   const s1 = crowdState(1);
-  const good = frameBytes(2, 1, s1, crowdState(2), 999);
   const variants: Uint8Array[] = [];
-  for (let i = 0; i < good.length; i++) {
-    const b = good.slice();
-    b[i]! ^= 1 << (i % 8);
-    variants.push(b, good.slice(0, i));
+  // Without and with a zone in the header, and with a multi-byte seq.
+  frameBytes(1, 0, null, s1, 999);
+  sentInputSeq.set(300, 999);
+  for (const good of [frameBytes(2, 1, s1, crowdState(2), 999), frameBytes(2, 1, s1, crowdState(2), 1003, ZONE2), frameBytes(301, 300, s1, crowdState(2), 999)]) {
+    for (let i = 0; i < good.length; i++) {
+      const b = good.slice();
+      b[i]! ^= 1 << (i % 8);
+      variants.push(b, good.slice(0, i));
+    }
   }
   for (const bad of variants) {
     const h = await connected({ nodeLike: true, listen: false });
@@ -743,5 +772,37 @@ test('every single-byte corruption and every truncation of a FRAME is a protocol
     assert.equal(h.conn.protocolErrors, 1);
     assert.equal(h.conn.framesIn, 1);
     sameState(h.conn.frameState, s1, 'last good frame kept');
+  }
+});
+
+test('a FRAME without a zone is in the previous FRAME\'s zone; the first FRAME must name one', async () => {
+  for (const nodeLike of [false, true]) {
+    // The first frame of a connection without a zone: bad_field, closed.
+    const first = await connected({ nodeLike });
+    first.socket.deliver(frameBytes(1, 0, null, state({}, [ent(1)]), 0, '0'));
+    assert.equal(first.conn.protocolErrors, 1);
+    const err = first.events.find((e) => e.type === 'error')?.value;
+    assert.ok(err instanceof ProtocolError && err.code === 'bad_field', String(err));
+    assert.equal(first.socket.closeCalls[0]?.code, CLOSE_PROTOCOL_ERROR);
+    assert.equal(first.conn.framesIn, 0);
+
+    const h = await connected({ nodeLike });
+    const zones: string[] = [];
+    h.conn.on('update', (v) => zones.push(v.zone));
+    const s = state({}, [ent(1)]);
+    h.socket.deliver(frameBytes(1, 0, null, s, 0, ZONE));
+    h.socket.deliver(frameBytes(2, 1, s, s, 0, '0'));
+    assert.equal(h.conn.lastFrame?.zone, ZONE);
+    h.socket.deliver(frameBytes(3, 2, s, s, 0, ZONE2)); // a handoff: the header names the new zone
+    h.socket.deliver(frameBytes(4, 3, s, s, 0, '0'));
+    h.socket.deliver(frameBytes(5, 0, null, s, 0, '0')); // even a full snapshot may omit it
+    assert.equal(h.conn.protocolErrors, 0);
+    assert.deepEqual(zones, [ZONE, ZONE, ZONE2, ZONE2, ZONE2]);
+    assert.equal(h.conn.lastFrame?.zone, ZONE2);
+    // A bad frame does not move the zone: the next one still means ZONE2.
+    const bad = frameBytes(6, 5, s, s, 0, ZONE);
+    bad[bad.length - 1]! ^= 1;
+    h.socket.deliver(bad);
+    assert.equal(h.conn.lastFrame?.zone, ZONE2);
   }
 });

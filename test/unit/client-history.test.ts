@@ -14,6 +14,7 @@ function fill(st: FrameState, seq: number): void {
   st.entities.count = count;
   st.own.latE7 = seq;
   st.own.actionSeq = seq & 0xff;
+  st.lastInputSeq = seq * 3;
 }
 
 function check(st: FrameState | undefined, seq: number): void {
@@ -21,6 +22,7 @@ function check(st: FrameState | undefined, seq: number): void {
   const count = seq % 7;
   assert.equal(st.entities.count, count);
   assert.equal(st.own.latE7, seq);
+  assert.equal(st.lastInputSeq, seq * 3);
   for (let i = 0; i < count * SNAPSHOT_STRIDE; i++) assert.equal(st.entities.data[i], seq * 1000 + i);
 }
 
@@ -55,7 +57,7 @@ test('commit/put/dropBefore/clear agree with a simple model, and writable() neve
       const h = new FrameHistory(cap);
       let model: number[] = [];
       let latest = 0;
-      const scratch: FrameState = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: { count: 0, data: new Int32Array(0) } };
+      const scratch: FrameState = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 };
       for (const o of ops) {
         if (o.k === 'commit' || o.k === 'put') {
           const seq = latest + o.gap;

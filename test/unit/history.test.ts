@@ -12,12 +12,18 @@ function makeState(seed: number, count: number, slack = 0): FrameState {
   return {
     own: { latE7: seed * 3, lonE7: -seed * 5, altCm: seed % 1000, heading16: seed & 0xffff, action: seed & 0xff, actionSeq: (seed >> 3) & 0xff },
     entities: { count, data },
+    lastInputSeq: (seed * 7919) >>> 0,
   };
 }
 
 /** Comparable plain view of a state: own fields plus only the first count * STRIDE ints. */
 function plain(s: FrameState): unknown {
-  return { own: { ...s.own }, count: s.entities.count, data: Array.from(s.entities.data.subarray(0, s.entities.count * SNAPSHOT_STRIDE)) };
+  return {
+    own: { ...s.own },
+    lastInputSeq: s.lastInputSeq,
+    count: s.entities.count,
+    data: Array.from(s.entities.data.subarray(0, s.entities.count * SNAPSHOT_STRIDE)),
+  };
 }
 
 test('put/get round trip copies the state', () => {
@@ -29,6 +35,7 @@ test('put/get round trip copies the state', () => {
   // Not aliased to the caller's object.
   s.entities.data[0] = 12345;
   s.own.latE7 = -1;
+  s.lastInputSeq = 1;
   assert.deepEqual(plain(h.get(10)!), expected);
   assert.notEqual(h.get(10)!.entities.data, s.entities.data);
   assert.ok(h.has(10));
@@ -97,7 +104,7 @@ test('seq must strictly increase; clear() resets the floor', () => {
 
 test('put rejects a snapshot whose data is shorter than count * stride', () => {
   const h = new FrameHistory(4);
-  const bad: FrameState = { own: makeState(1, 0).own, entities: { count: 3, data: new Int32Array(2 * SNAPSHOT_STRIDE) } };
+  const bad: FrameState = { own: makeState(1, 0).own, entities: { count: 3, data: new Int32Array(2 * SNAPSHOT_STRIDE) }, lastInputSeq: 0 };
   assert.throws(() => h.put(1, bad), RangeError);
   assert.equal(h.latestSeq, 0);
 });
@@ -173,6 +180,10 @@ test('fromJSON rejects malformed input', () => {
     { ...good, frames: [{ ...good.frames[0], data: [1, 2, 3] }] },
     { ...good, frames: [{ ...good.frames[0], data: (good.frames[0]!['data'] as number[]).map(() => 2 ** 31) }] },
     { ...good, frames: [{ ...good.frames[0], own: [1, 2, 3] }] },
+    { ...good, frames: [{ ...good.frames[0], lastInputSeq: undefined }] },
+    { ...good, frames: [{ ...good.frames[0], lastInputSeq: -1 }] },
+    { ...good, frames: [{ ...good.frames[0], lastInputSeq: 2 ** 32 }] },
+    { ...good, frames: [{ ...good.frames[0], lastInputSeq: 1.5 }] },
     { ...good, frames: [good.frames[0], good.frames[0]] },
     { ...good, capacity: 1, frames: [good.frames[0], { ...good.frames[0], seq: 2 }] },
   ];

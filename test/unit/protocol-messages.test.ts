@@ -18,9 +18,12 @@ import {
   encodePong,
   encodeReject,
   encodeWelcome,
+  headerSeqOf,
+  headerTypeOf,
 } from '../../src/protocol/messages.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/protocol/messages.ts';
 import type { EncodeOptions } from '../../src/protocol/messages.ts';
-import { HEADER_SIZE, MessageType, PROTOCOL_VERSION } from '../../src/protocol/types.ts';
+import { MessageType, PROTOCOL_VERSION, V1_HEADER_SIZE } from '../../src/protocol/types.ts';
 import type { CharacterMessage, DecodedMessage, Welcome } from '../../src/protocol/types.ts';
 import * as arb from './protocol-arbitraries.ts';
 
@@ -74,16 +77,40 @@ const anyMessage: fc.Arbitrary<{ bytes: Uint8Array; expect: DecodedMessage }> = 
   })),
 );
 
+/** Bytes of a uvarint, computed independently of the codec. */
+function uvarintLength(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Header length from the spec: 24 for HELLO; else 4 + seq + serverTime (+ zone) + CRC. */
+function headerLengthOf(type: number, seq: number, zone: string): number {
+  if (type === MessageType.Hello) return V1_HEADER_SIZE;
+  return 4 + uvarintLength(seq) + 4 + (zone === '0' ? 0 : 8) + 4;
+}
+
 function hdr(type: number, o: EncodeOptions): DecodedMessage['header'] {
-  return { version: PROTOCOL_VERSION, type, payloadLength: -1, seq: o.seq ?? 0, serverTime: o.serverTime ?? 0, zone: o.zone ?? '0' };
+  const seq = o.seq ?? 0;
+  const zone = o.zone ?? '0';
+  return { version: PROTOCOL_VERSION, type, payloadLength: -1, seq, serverTime: o.serverTime ?? 0, zone, headerLength: headerLengthOf(type, seq, zone) };
 }
 
 test('every message type round-trips', () => {
   fc.assert(
     fc.property(anyMessage, ({ bytes, expect }) => {
       const got = decodeMessage(bytes);
-      assert.deepEqual(got, { ...expect, header: { ...expect.header, payloadLength: bytes.length - HEADER_SIZE } });
+      assert.deepEqual(got, { ...expect, header: { ...expect.header, payloadLength: bytes.length - expect.header.headerLength } });
       assert.deepEqual(reencode(got), bytes);
+      assert.equal(headerSeqOf(bytes), got.header.seq);
+      assert.equal(headerTypeOf(bytes), got.type);
+      // Only HELLO keeps the version-1 layout; everything else is compact, zone bit per zone.
+      assert.equal(bytes[0], PROTOCOL_VERSION);
+      if (got.type === MessageType.Hello) assert.equal(bytes[1], MessageType.Hello);
+      else assert.equal(bytes[1], got.type | (got.header.zone === '0' ? 0 : 0x80));
     }),
     { numRuns: 500 },
   );
@@ -92,9 +119,12 @@ test('every message type round-trips', () => {
 test('WELCOME header version defaults to the negotiated version', () => {
   fc.assert(
     fc.property(arb.welcome, (body) => {
-      const bytes = encodeWelcome(body);
-      assert.equal(bytes[0], body.version);
-      assert.deepEqual(decodeMessage(bytes, { minVersion: body.version, maxVersion: body.version }).header.version, body.version);
+      const bytes = encodeWelcome({ ...body, version: 2 });
+      assert.equal(bytes[0], 2);
+      assert.deepEqual(decodeMessage(bytes).header.version, 2);
+      // Versions without a header layout cannot be written.
+      if (body.version !== 2) assert.throws(() => encodeWelcome(body), RangeError);
+      assert.equal(decodeMessage(encodeWelcome(body, { version: 2 })).type, MessageType.Welcome);
     }),
   );
 });
@@ -127,10 +157,16 @@ test('trailing bytes are bad_length, oversize is oversize', () => {
   throwsCode(() => decodeMessage(longer), 'bad_length');
   throwsCode(() => decodeMessage(bytes, { maxBytes: bytes.length - 1 }), 'oversize');
   assert.equal(decodeMessage(bytes, { maxBytes: bytes.length }).type, MessageType.Kick);
-  throwsCode(() => decodeHeader(new Uint8Array(65535 + 25)), 'oversize');
-  throwsCode(() => decodeHeader(new Uint8Array(23)), 'truncated');
+  throwsCode(() => decodeHeader(new Uint8Array(65535 + 26)), 'oversize');
+  throwsCode(() => decodeHeader(new Uint8Array(12)), 'truncated');
   assert.throws(() => encodeMessage(MessageType.Kick, {}, (w) => w.bytes(new Uint8Array(65536))), RangeError);
-  assert.equal(encodeMessage(MessageType.Frame, {}, (w) => w.bytes(new Uint8Array(65535))).length, 65535 + 24);
+  assert.equal(encodeMessage(MessageType.Frame, {}, (w) => w.bytes(new Uint8Array(65535))).length, 65535 + 13);
+  // The largest message: the largest payload behind the largest header (5-byte seq and a zone).
+  const largest = encodeMessage(MessageType.Kick, { seq: 0xffffffff, zone: '8828308281fffff' }, (w) => (w.u8(1), w.uvarint(65531), w.bytes(new Uint8Array(65531))));
+  assert.equal(largest.length, 65535 + 25);
+  assert.equal(largest.length, DEFAULT_MAX_MESSAGE_BYTES);
+  throwsCode(() => decodeMessage(largest), 'bad_field'); // a KICK message is at most 200 bytes, but framing passed
+  assert.equal(decodeHeader(largest).headerLength, 25);
 });
 
 /** Builds a message with arbitrary header fields and raw payload, with a correct CRC. */
@@ -138,37 +174,147 @@ function raw(version: number, type: number, seq: number, payload: Uint8Array | (
   return encodeMessage(type, { version, seq }, typeof payload === 'function' ? payload : (w) => w.bytes(payload));
 }
 
+/**
+ * A compact-layout message built by hand (independently of beginMessage), with any type byte,
+ * any seq bytes and an optional zone, and a correct CRC unless told otherwise.
+ */
+function compact(o: { version?: number; typeByte: number; seqBytes: number[]; serverTime?: number; zone?: [number, number]; payload?: number[] }): Uint8Array {
+  const w = new Writer();
+  w.u8(o.version ?? 2);
+  w.u8(o.typeByte);
+  w.u16((o.payload ?? []).length);
+  for (const b of o.seqBytes) w.u8(b);
+  w.u32(o.serverTime ?? 0);
+  if (o.zone) {
+    w.u32(o.zone[0]);
+    w.u32(o.zone[1]);
+  }
+  const crcAt = w.length;
+  w.u32(0);
+  w.bytes(Uint8Array.from(o.payload ?? []));
+  const out = w.toBytes();
+  new DataView(out.buffer).setUint32(crcAt, crc32(out, crcAt + 4, out.length, crc32(out, 0, crcAt)), true);
+  return out;
+}
+
+/** A version-1 layout message built by hand (24-byte header), with a correct CRC. */
+function v1(type: number, seq: number, payload: number[], version = 1): Uint8Array {
+  const out = new Uint8Array(V1_HEADER_SIZE + payload.length);
+  const dv = new DataView(out.buffer);
+  out[0] = version;
+  out[1] = type;
+  dv.setUint16(2, payload.length, true);
+  dv.setUint32(4, seq, true);
+  out.set(payload, V1_HEADER_SIZE);
+  dv.setUint32(20, crc32(out, V1_HEADER_SIZE, out.length, crc32(out, 0, 20)), true);
+  return out;
+}
+
 test('version and type checks', () => {
-  const ping = (v: number): Uint8Array => raw(v, MessageType.Ping, 1, (w) => w.f64(5));
-  throwsCode(() => decodeMessage(ping(PROTOCOL_VERSION + 1)), 'bad_version');
-  throwsCode(() => decodeMessage(ping(0)), 'bad_version');
-  assert.equal(decodeMessage(ping(PROTOCOL_VERSION + 1), { maxVersion: PROTOCOL_VERSION + 1 }).type, MessageType.Ping);
-  throwsCode(() => decodeMessage(ping(1), { minVersion: 2, maxVersion: 3 }), 'bad_version');
-  // HELLO: any header version >= 1.
+  const ping = raw(PROTOCOL_VERSION, MessageType.Ping, 1, (w) => w.f64(5));
+  assert.equal(decodeMessage(ping).type, MessageType.Ping);
+  // Versions other than 1 and 2 have no layout this codec knows: refused before anything else.
+  for (const v of [0, 3, 200]) {
+    const other = ping.slice();
+    other[0] = v;
+    throwsCode(() => decodeMessage(other), 'bad_version');
+  }
+  throwsCode(() => decodeMessage(ping, { minVersion: 3, maxVersion: 4 }), 'bad_version');
+  // A version-1 message (24-byte layout): framing checked, then refused as version 1 ...
+  const pingV1 = v1(MessageType.Ping, 1, [0, 0, 0, 0, 0, 0, 0x14, 0x40]);
+  throwsCode(() => decodeMessage(pingV1), 'bad_version');
+  const badCrc = pingV1.slice();
+  badCrc[23]! ^= 1;
+  throwsCode(() => decodeMessage(badCrc), 'bad_checksum');
+  // ... unless the receiver speaks version 1 (as a version-1 client reads the legacy KICK).
+  const p1 = decodeMessage(pingV1, { minVersion: 1, maxVersion: 2 });
+  assert.deepEqual(p1.header, { version: 1, type: MessageType.Ping, payloadLength: 8, seq: 1, serverTime: 0, zone: '0', headerLength: 24 });
+  const kick1 = encodeKick({ reason: 3, message: 'version mismatch' }, { version: 1 });
+  assert.equal(kick1[0], 1);
+  throwsCode(() => decodeMessage(kick1), 'bad_version');
+  const k = decodeMessage(kick1, { minVersion: 1, maxVersion: 1 });
+  assert.deepEqual(k.type === MessageType.Kick && k.body, { reason: 3, message: 'version mismatch' });
+  assert.equal(k.header.headerLength, 24);
+  // The version-1 layout is written only for HELLO and KICK.
+  assert.throws(() => encodePing({ seq: 1, clientTime: 0 }, { version: 1 }), RangeError);
+  assert.throws(() => encodePing({ seq: 1, clientTime: 0 }, { version: 3 }), RangeError);
+  // HELLO: always the 24-byte layout, any header version >= 1.
   const hello = encodeHello({ minVersion: 3, maxVersion: 9, name: 'ann', token: '' }, { version: 200 });
+  assert.equal(hello.length, 24 + 7);
   const h = decodeMessage(hello);
   assert.deepEqual(h.type === MessageType.Hello && h.body, { minVersion: 3, maxVersion: 9, name: 'ann', token: '' });
+  assert.equal(h.header.version, 200);
   throwsCode(() => decodeMessage(encodeHello({ minVersion: 1, maxVersion: 1, name: 'a', token: '' }, { version: 0 })), 'bad_version');
+  // HELLO has no compact form: type 1 in the compact layout (byte 1 = 0x81) is unknown.
+  throwsCode(() => decodeMessage(compact({ typeByte: 0x81, seqBytes: [0], zone: [1, 0], payload: [1, 1, 1, 0x61, 0] })), 'unknown_type');
   // Version is checked before type; CRC before both.
   throwsCode(() => decodeMessage(raw(PROTOCOL_VERSION, 99, 0, new Uint8Array(0))), 'unknown_type');
-  throwsCode(() => decodeMessage(raw(PROTOCOL_VERSION + 1, 99, 0, new Uint8Array(0))), 'bad_version');
-  const corrupt = raw(PROTOCOL_VERSION + 1, 99, 0, new Uint8Array(0));
-  corrupt[23]! ^= 1;
-  throwsCode(() => decodeMessage(corrupt), 'bad_checksum');
+  throwsCode(() => decodeMessage(raw(PROTOCOL_VERSION, 99, 0, new Uint8Array(0)), { minVersion: 3, maxVersion: 3 }), 'bad_version');
+  const corrupt = raw(PROTOCOL_VERSION, 99, 0, new Uint8Array(0));
+  corrupt[12]! ^= 1;
+  throwsCode(() => decodeMessage(corrupt, { minVersion: 3, maxVersion: 3 }), 'bad_checksum');
+  // Types above 127 do not fit the compact type bits.
+  assert.throws(() => raw(PROTOCOL_VERSION, 200, 0, new Uint8Array(0)), RangeError);
 });
 
-test('header CRC covers bytes 0..19 then the payload', () => {
-  const bytes = encodePing({ seq: 7, clientTime: 1.5 }, { serverTime: 99, zone: '8828308281fffff' });
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  const whole = new Uint8Array(bytes.length - 4);
-  whole.set(bytes.subarray(0, 20));
-  whole.set(bytes.subarray(24), 20);
-  assert.equal(view.getUint32(20, true), crc32(whole));
+test('compact header layout: seq uvarint, zone bit, CRC over the header before it then the payload', () => {
+  const zoned = encodePing({ seq: 7, clientTime: 1.5 }, { serverTime: 99, zone: '8828308281fffff' });
+  const view = new DataView(zoned.buffer, zoned.byteOffset);
+  assert.equal(zoned.length, 21 + 8);
+  assert.equal(zoned[0], 2);
+  assert.equal(zoned[1], 0x83);
   assert.equal(view.getUint16(2, true), 8);
-  assert.equal(view.getUint32(4, true), 7);
-  assert.equal(view.getUint32(8, true), 99);
-  assert.equal(view.getUint32(12, true), 0x281fffff);
-  assert.equal(view.getUint32(16, true), 0x8828308);
+  assert.equal(zoned[4], 7);
+  assert.equal(view.getUint32(5, true), 99);
+  assert.equal(view.getUint32(9, true), 0x281fffff);
+  assert.equal(view.getUint32(13, true), 0x8828308);
+  const whole = new Uint8Array(zoned.length - 4);
+  whole.set(zoned.subarray(0, 17));
+  whole.set(zoned.subarray(21), 17);
+  assert.equal(view.getUint32(17, true), crc32(whole));
+  // No zone: bit 7 clear and 8 bytes shorter; seq 300 takes two bytes.
+  const plain = encodePing({ seq: 300, clientTime: 1.5 }, { serverTime: 99 });
+  assert.deepEqual([...plain.subarray(0, 6)], [2, 3, 8, 0, 0xac, 0x02]);
+  assert.equal(plain.length, 14 + 8);
+  assert.equal(decodeHeader(plain).headerLength, 14);
+  assert.equal(decodeHeader(plain).zone, '0');
+  // Every u32 seq round-trips in 1..5 bytes.
+  for (const seq of [0, 127, 128, 16383, 16384, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 0xffffffff]) {
+    const b = encodePing({ seq, clientTime: 0 });
+    assert.equal(decodeHeader(b).seq, seq);
+    assert.equal(headerSeqOf(b), seq);
+    assert.equal(b.length, 12 + uvarintLength(seq) + 8);
+  }
+});
+
+test('compact header validation', () => {
+  const ok = compact({ typeByte: MessageType.Ping, seqBytes: [5], payload: [0, 0, 0, 0, 0, 0, 0, 0] });
+  assert.equal(decodeMessage(ok).header.seq, 5);
+  // seq: non-minimal, above u32, longer than 8 bytes.
+  throwsCode(() => decodeMessage(compact({ typeByte: MessageType.Ping, seqBytes: [0x85, 0x00], payload: [0, 0, 0, 0, 0, 0, 0, 0] })), 'bad_field');
+  throwsCode(() => decodeMessage(compact({ typeByte: MessageType.Ping, seqBytes: [0x80, 0x80, 0x80, 0x80, 0x10], payload: [0, 0, 0, 0, 0, 0, 0, 0] })), 'bad_field');
+  // The largest u32 is fine.
+  assert.equal(decodeMessage(compact({ typeByte: MessageType.Ping, seqBytes: [0xff, 0xff, 0xff, 0xff, 0x0f], payload: [0, 0, 0, 0, 0, 0, 0, 0] })).header.seq, 0xffffffff);
+  // A zone of 0 is never written: the bit must be clear instead.
+  throwsCode(() => decodeMessage(compact({ typeByte: MessageType.Ping | 0x80, seqBytes: [5], zone: [0, 0], payload: [0, 0, 0, 0, 0, 0, 0, 0] })), 'bad_field');
+  assert.equal(decodeMessage(compact({ typeByte: MessageType.Ping | 0x80, seqBytes: [5], zone: [1, 0], payload: [0, 0, 0, 0, 0, 0, 0, 0] })).header.zone, '1');
+  // The header must end exactly where payloadLength says the payload starts.
+  const setLength = (b: Uint8Array, n: number): Uint8Array => {
+    const c = b.slice();
+    new DataView(c.buffer).setUint16(2, n, true);
+    return c;
+  };
+  throwsCode(() => decodeMessage(setLength(ok, 9)), 'truncated'); // header region 12 bytes
+  throwsCode(() => decodeMessage(setLength(ok, 7)), 'bad_length'); // header region 14 bytes
+  throwsCode(() => decodeMessage(setLength(ok, 0)), 'bad_length'); // header region beyond 25 bytes
+  // The zone bit set without the zone bytes: the header runs out.
+  const noZone = compact({ typeByte: MessageType.Ping | 0x80, seqBytes: [5], payload: [0, 0, 0, 0, 0, 0, 0, 0] });
+  throwsCode(() => decodeMessage(noZone), 'truncated');
+  // The zone bit clear with zone bytes present: the header ends early.
+  const extra = compact({ typeByte: MessageType.Ping, seqBytes: [5], zone: [1, 0], payload: [0, 0, 0, 0, 0, 0, 0, 0] });
+  throwsCode(() => decodeMessage(extra), 'bad_length');
+  // Client messages may be decoded with a zone (receivers ignore it); no zone is the default.
+  assert.equal(decodeHeader(ok).zone, '0');
 });
 
 test('payload field validation', () => {
@@ -235,7 +381,7 @@ test('random garbage only ever raises ProtocolError', () => {
 });
 
 test('random payloads behind a valid header: ProtocolError or a canonical message', () => {
-  const type = fc.constantFrom(...Object.values(MessageType), 0, 4, 200);
+  const type = fc.constantFrom(...Object.values(MessageType), 0, 4, 100, 127);
   fc.assert(
     fc.property(type, arb.u32, fc.uint8Array({ maxLength: 80 }), (t, seq, payload) => {
       // Types whose header seq has no meaning get 0 so a re-encode can match byte for byte.
@@ -486,7 +632,7 @@ const CHARACTER_EXAMPLE: CharacterMessage = {
 };
 
 const WELCOME_EXAMPLE: Welcome = {
-  version: 1,
+  version: 2,
   entityId: 1001,
   tickRate: 20,
   aoiRadius: 150,
@@ -502,45 +648,65 @@ const WELCOME_EXAMPLE: Welcome = {
   sessionId: 's1',
 };
 
+const INPUT_EXAMPLE = {
+  ackFrame: 41,
+  inputs: [
+    { seq: 100, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [] },
+    { seq: 101, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [2] },
+  ],
+};
+const ZONE = '8828308281fffff';
+
 test('the hex dumps in docs/protocol.md are what the encoders write', () => {
-  assert.equal(docDump('HELLO: guest'), hex(encodeHello({ minVersion: 1, maxVersion: 1, name: 'ann', token: '' })));
-  assert.equal(
-    docDump('INPUT: two inputs'),
-    hex(encodeInput({ ackFrame: 41, inputs: [
-      { seq: 100, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [] },
-      { seq: 101, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [2] },
-    ] })),
-  );
-  assert.equal(docDump('WELCOME (76 bytes)'), hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: '8828308281fffff' })));
-  assert.equal(docDump('REJECT input 101'), hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: '8828308281fffff' })));
-  assert.equal(docDump('KICK version_mismatch'), hex(encodeKick({ reason: 3, message: 'version mismatch' })));
-  assert.equal(docDump('CHARACTER: a rare find'), hex(encodeCharacter(CHARACTER_EXAMPLE, { serverTime: 99100, zone: '8828308281fffff' })));
+  assert.equal(docDump('HELLO: guest'), hex(encodeHello({ minVersion: 2, maxVersion: 2, name: 'ann', token: '' })));
+  assert.equal(docDump('INPUT: two inputs'), hex(encodeInput(INPUT_EXAMPLE)));
+  assert.equal(docDump('WELCOME (73 bytes)'), hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: ZONE })));
+  assert.equal(docDump('PING seq 7'), hex(encodePing({ seq: 7, clientTime: 12345.5 })));
+  assert.equal(docDump('PONG answering ping 7'), hex(encodePong({ seq: 7, clientTime: 12345.5, serverTime: 99000.25 }, { serverTime: 99000, zone: ZONE })));
+  assert.equal(docDump('REJECT input 101'), hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: ZONE })));
+  assert.equal(docDump('KICK version_mismatch, version-1 layout'), hex(encodeKick({ reason: 3, message: 'version mismatch' }, { version: 1 })));
+  assert.equal(docDump('KICK version_mismatch, compact'), hex(encodeKick({ reason: 3, message: 'version mismatch' })));
+  assert.equal(docDump('CHARACTER: a rare find'), hex(encodeCharacter(CHARACTER_EXAMPLE, { serverTime: 99100, zone: ZONE })));
 });
 
 test('golden bytes (the worked examples in docs/protocol.md)', () => {
   assert.equal(
-    hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: '8828308281fffff' })),
-    '0140340000000000e8030000ffff1f2808838208b1268ccc' + '01e90714000016430000c0400000404' + '0cdcccc3dfa002800' + '0000000040420f00' + '01f0ec1e1dd0ea6601ac0d00000040000002' + '7331',
+    hex(encodeWelcome(WELCOME_EXAMPLE, { serverTime: 1000, zone: ZONE })),
+    '02c0340000e8030000ffff1f2808838208' + '7f6e96a3' + '02e90714000016430000c04000004040cdcccc3dfa002800' + '0000000040420f00' + '01f0ec1e1dd0ea6601ac0d00000040000002' + '7331',
   );
   assert.equal(
     decodeMessage(encodeWelcome({ ...WELCOME_EXAMPLE, minAltCm: -50, maxAltCm: -50 })).type,
     MessageType.Welcome,
   );
   assert.throws(() => encodeWelcome({ ...WELCOME_EXAMPLE, minAltCm: 10, maxAltCm: 9 }), RangeError);
-  assert.equal(hex(encodeHello({ minVersion: 1, maxVersion: 1, name: 'ann', token: '' })), '010107000000000000000000000000000000000069819d4d010103616e6e00');
+  // HELLO keeps the 24-byte layout; the header version is the client's highest.
+  assert.equal(hex(encodeHello({ minVersion: 2, maxVersion: 2, name: 'ann', token: '' })), '020107000000000000000000000000000000000099c47549020203616e6e00');
   assert.equal(
-    hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: '8828308281fffff' })),
-    '0142020065000000ea820100ffff1f2808838208666c85660165',
+    hex(encodeReject({ inputSeq: 101, reason: 1 }, { serverTime: 99050, zone: ZONE })),
+    '02c2020065ea820100ffff1f2808838208a273551a' + '0165',
   );
+  assert.equal(hex(encodeInput(INPUT_EXAMPLE)), '0202140064000000004884aec1' + '2902643200d804ab0200003200d804ab02000102');
+  assert.equal(hex(encodePing({ seq: 7, clientTime: 12345.5 })), '02030800070000000093b76f90' + '00000000c01cc840');
   assert.equal(
-    hex(encodeInput({ ackFrame: 41, inputs: [
-      { seq: 100, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [] },
-      { seq: 101, dtMs: 50, eastCms: 300, northCms: -150, upCms: 0, actions: [2] },
-    ] })),
-    '010214006400000000000000000000000000000' + '0ccffe9e72902643200d804ab02000032' + '00d804ab02000102',
+    hex(encodePong({ seq: 7, clientTime: 12345.5, serverTime: 99000.25 }, { serverTime: 99000, zone: ZONE })),
+    '02c3100007b8820100ffff1f2808838208d025fae2' + '00000000c01cc840' + '00000000842bf840',
   );
+  assert.equal(hex(encodeKick({ reason: 3, message: 'version mismatch' })), '024412000000000000fbe5fcb2' + '031076657273696f6e206d69736d61746368');
   assert.equal(
-    hex(encodeCharacter(CHARACTER_EXAMPLE, { serverTime: 99100, zone: '8828308281fffff' })),
-    '01451c00000000001c830100ffff1f2808838208c1135d91' + '0258003e000200870102' + '00010cffff' + '030501ffcc' + '0101020087010501',
+    hex(encodeCharacter(CHARACTER_EXAMPLE, { serverTime: 99100, zone: ZONE })),
+    '02c51c00001c830100ffff1f28088382080b955594' + '0258003e000200870102' + '00010cffff' + '030501ffcc' + '0101020087010501',
+  );
+});
+
+test('version-1 golden bytes: HELLO of a version-1 client and the legacy KICK it is answered with', () => {
+  // Exactly what version 1 wrote: a version-1 client's HELLO still decodes ...
+  const helloV1 = '010107000000000000000000000000000000000069819d4d010103616e6e00';
+  assert.equal(hex(encodeHello({ minVersion: 1, maxVersion: 1, name: 'ann', token: '' }, { version: 1 })), helloV1);
+  const h = decodeMessage(Uint8Array.from(Buffer.from(helloV1, 'hex')));
+  assert.deepEqual(h.type === MessageType.Hello && h.body, { minVersion: 1, maxVersion: 1, name: 'ann', token: '' });
+  // ... and the KICK it gets is byte for byte a version-1 KICK.
+  assert.equal(
+    hex(encodeKick({ reason: 3, message: 'version mismatch' }, { version: 1 })),
+    '014412000000000000000000000000000000000068f8d26b' + '031076657273696f6e206d69736d61746368',
   );
 });

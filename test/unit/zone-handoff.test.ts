@@ -75,6 +75,11 @@ test('walking across zone borders loses, duplicates and reorders no input', asyn
         }
         const zones = new Set(p.frames.map((f) => f.zone));
         assert.ok(zones.size >= 2, `crossed at least one border (zones: ${[...zones].join(',')})`);
+        // Each frame decodes to the zone that sent it, though most headers omit the zone: it
+        // is named in the first frame and after each handoff until the client acks such a frame.
+        assert.deepEqual(p.frames.map((f) => f.zone), p.frameSenders);
+        // (The client here acks only with its inputs, which it holds back for up to 4 ticks.)
+        assert.ok(p.framesWithZone <= zones.size * 10, `${p.framesWithZone} of ${p.frames.length} frames named the zone`);
       },
     ),
     { numRuns: 25 },
