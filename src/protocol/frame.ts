@@ -2,10 +2,10 @@
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
 import { ProtocolError, Reader, Writer } from './codec.ts';
-import { LAT_E7_MAX, LON_E7_HALF, MAX_PAYLOAD } from './messages.ts';
+import { LAT_E7_MAX, LON_E7_HALF, MAX_PAYLOAD, writeCompactHeader } from './messages.ts';
 import { zoneToWords } from './zone-id.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
-import { HEADER_ZONE_BIT, MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
+import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
 import type { EntitySnapshot, FrameDecoded, FrameHeader, FrameState, OwnState } from './types.ts';
 import type { ZoneId } from '../world/types.ts';
 
@@ -363,17 +363,7 @@ function beginFrame(w: Writer, seq: number, serverTime: number, zone: ZoneId): v
     headerHi = hi;
   }
   w.reset();
-  w.u8(PROTOCOL_VERSION);
-  w.u8(hasZone ? MessageType.Frame | HEADER_ZONE_BIT : MessageType.Frame);
-  w.u16(0);
-  w.uvarint(seq);
-  w.u32(serverTime >>> 0);
-  if (hasZone) {
-    w.u32(headerLo);
-    w.u32(headerHi);
-  }
-  w.crcAt = w.length;
-  w.u32(0);
+  writeCompactHeader(w, PROTOCOL_VERSION, MessageType.Frame, seq, serverTime, hasZone, headerLo, headerHi);
 }
 
 /**

@@ -108,14 +108,31 @@ export function beginMessage(
   const hasZone = zone !== '0';
   // Validate the zone (and fill the one-entry cache) before writing anything.
   const [lo, hi] = zoneToWords(zone);
+  writeCompactHeader(w, version, type, seq, serverTime, hasZone, lo, hi);
+}
+
+/**
+ * The compact (version 2) header after w.reset(), with zero length and CRC and w.crcAt set: the
+ * zone words only when hasZone. Arguments are trusted (beginMessage and the FRAME encoder check them).
+ */
+export function writeCompactHeader(
+  w: Writer,
+  version: number,
+  type: number,
+  seq: number,
+  serverTime: number,
+  hasZone: boolean,
+  zoneLo: number,
+  zoneHi: number,
+): void {
   w.u8(version);
   w.u8(hasZone ? type | HEADER_ZONE_BIT : type);
   w.u16(0);
   w.uvarint(seq);
   w.u32(serverTime >>> 0);
   if (hasZone) {
-    w.u32(lo);
-    w.u32(hi);
+    w.u32(zoneLo);
+    w.u32(zoneHi);
   }
   w.crcAt = w.length;
   w.u32(0);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
-import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { docDump, hex } from '../helpers/protocol-doc.ts';
 import fc from 'fast-check';
 import { ProtocolError, Writer } from '../../src/protocol/codec.ts';
 import { createFrameDecodeTarget, createSnapshot, decodeFrame, decodeFrameInto, encodeFrame } from '../../src/protocol/frame.ts';
@@ -440,20 +440,6 @@ test('random frame payloads only ever raise ProtocolError', () => {
   );
 });
 
-const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-
-/** The worked example's dump under the docs/protocol.md heading starting `### <heading>`, as hex. */
-function docDump(heading: string): string {
-  const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
-  const at = doc.indexOf(`\n### ${heading}`);
-  assert.ok(at >= 0, `no heading ${heading}`);
-  const block = /```\n([\s\S]*?)```/.exec(doc.slice(at));
-  assert.ok(block, `no dump under ${heading}`);
-  return block[1]!
-    .split('\n')
-    .map((line) => line.replace(/^[0-9a-f]{4} {2}/, '').replace(/ /g, ''))
-    .join('');
-}
 
 // The worked FRAME examples of docs/protocol.md: frame 1 (full), 3 (delta on 1), 4 (delta on 3).
 const exOwn: OwnState = { latE7: 488_566_000, lonE7: 23_522_000, altCm: 3500, heading16: 16384, action: 0, actionSeq: 0 };

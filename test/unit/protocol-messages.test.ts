@@ -1,6 +1,6 @@
 import { test } from 'node:test';
-import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { docDump, hex } from '../helpers/protocol-doc.ts';
 import fc from 'fast-check';
 import { ProtocolError, Writer } from '../../src/protocol/codec.ts';
 import { crc32 } from '../../src/protocol/crc32.ts';
@@ -602,20 +602,6 @@ test('CHARACTER decoder rejects malformed payloads', () => {
   assert.equal(new DataView(encodeCharacter(SHEET, { seq: 9 }).buffer).getUint32(4, true), 0);
 });
 
-const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-
-/** The worked example's dump under the docs/protocol.md heading starting `### <heading>`, as hex. */
-function docDump(heading: string): string {
-  const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
-  const at = doc.indexOf(`\n### ${heading}`);
-  assert.ok(at >= 0, `no heading ${heading}`);
-  const block = /```\n([\s\S]*?)```/.exec(doc.slice(at));
-  assert.ok(block, `no dump under ${heading}`);
-  return block[1]!
-    .split('\n')
-    .map((line) => line.replace(/^[0-9a-f]{4} {2}/, '').replace(/ /g, ''))
-    .join('');
-}
 
 const CHARACTER_EXAMPLE: CharacterMessage = {
   cause: 2,
