@@ -14,12 +14,22 @@ export class ServerClock {
   private lastFrame32 = -1;
   private lastFrameFull = 0;
 
-  /** A PONG-based offset estimate (GameConnection.clockOffsetMs). */
-  fromPong(offsetMs: number): void {
+  /** Round trip of the PONG behind the current estimate (ms); Infinity when unknown. */
+  private rttMs = Infinity;
+
+  /**
+   * A PONG-based offset estimate (GameConnection.clockOffsetMs) and the round trip of the PONG it
+   * came from (GameConnection.clockRttMs). An estimate from a clearly shorter round trip is taken
+   * at once: its error is bounded by half that round trip, so it is better, not just different
+   * (a first PONG that waited at a busy server would otherwise skew the clock for many seconds).
+   */
+  fromPong(offsetMs: number, rttMs = Number.NaN): void {
     if (!Number.isFinite(offsetMs)) return;
     const d = offsetMs - this.offsetMs;
-    if (!this.synced || !(Math.abs(d) < 50)) this.offsetMs = offsetMs;
+    const tighter = rttMs + 1 < this.rttMs;
+    if (!this.synced || tighter || !(Math.abs(d) < 50)) this.offsetMs = offsetMs;
     else this.offsetMs += d * 0.25;
+    if (Number.isFinite(rttMs)) this.rttMs = rttMs;
     this.synced = true;
   }
 

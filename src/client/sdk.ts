@@ -479,7 +479,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     });
     conn.on('kick', (k) => this.emit('kicked', k));
     conn.on('pong', () => {
-      if (this.conn === conn) this.clock.fromPong(conn.clockOffsetMs);
+      if (this.conn === conn) this.clock.fromPong(conn.clockOffsetMs, conn.clockRttMs);
     });
     conn.on('error', (e) => {
       if (this.hasListeners('error')) this.emit('error', e);

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BlueMarbleClient, InputTiming, LatencyHistogram } from '../../src/client/index.ts';
+import { BlueMarbleClient, InputTiming, LatencyHistogram, ServerClock } from '../../src/client/index.ts';
 import { createBotSocket } from '../../src/bots/socket.ts';
 import { startTestServer } from '../helpers/server.ts';
 
@@ -86,6 +86,16 @@ test('property: the send time puts the input margin + one-way before a grid tick
       },
     ),
   );
+});
+
+test('the server clock takes an estimate from a tighter round trip at once, and smooths the rest', () => {
+  const c = new ServerClock();
+  c.fromPong(1_027, 55); // a first PONG that waited at a busy server: 27 ms off
+  assert.equal(c.offsetMs, 1_027);
+  c.fromPong(1_000, 0.5); // its error is at most 0.25 ms: taken, not blended
+  assert.equal(c.offsetMs, 1_000);
+  c.fromPong(1_004, 3); // a looser one moves the estimate a quarter of the way
+  assert.equal(c.offsetMs, 1_001);
 });
 
 // Against a real server: aligned inputs wait about the margin at the server, free ones up to a tick.
