@@ -18,18 +18,8 @@ export function round(v: number, digits = 2): number {
   return Math.round(v * f) / f;
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+/** Abortable sleep: the load-test runner's. */
+export { sleep } from '../src/loadtest/runner.ts';
 
 /** Progress goes to stderr so stdout stays clean for tables and the JSON line. */
 export function progress(msg: string): void {

@@ -469,7 +469,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       this.onFrame(conn, f);
       // The frame's serverTime is its tick's grid time: where the next inputs should land.
       if (this.conn === conn && this.alignInputs && this.clock.synced) {
-        this.timing.onFrame(this.clock.unwrapFrameTime(f.serverTime, this.now()), f.lastInputSeq);
+        this.timing.onFrame(this.frameT, f.lastInputSeq); // onFrame unwrapped the frame's time
       }
     });
     conn.on('reject', (r) => this.onReject(conn, r));

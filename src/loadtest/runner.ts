@@ -84,7 +84,7 @@ function maxOf(values: readonly (number | null)[]): number | null {
   return v.length === 0 ? null : Math.max(...v);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const done = (): void => {

@@ -544,15 +544,9 @@ export class Zone implements ZoneEndpoint {
             grown.set(buf);
             buf = bufs[k] = grown;
           }
-          const p = e.pose;
           buf[len] = e.id;
           buf[len + 1] = e.kind;
-          buf[len + 2] = p.latE7;
-          buf[len + 3] = p.lonE7;
-          buf[len + 4] = p.altCm;
-          buf[len + 5] = p.heading16;
-          buf[len + 6] = e.action;
-          buf[len + 7] = e.actionSeq;
+          writeOwn(buf, len + 2, e); // then the pose and action, in own-state order
           lens[k] = len + GHOST_STRIDE;
         }
       }
