@@ -58,6 +58,16 @@ export class ServerClock {
     return full;
   }
 
+  /**
+   * A u32 server time (a header's) as the full server time nearest the current estimate at local
+   * time `nowMs`; NaN before any estimate. Unlike unwrapFrameTime it does not follow the chain of
+   * frames, which starts from the bare u32 when the first frame comes before the first PONG.
+   */
+  nearest(t32: number, nowMs: number): number {
+    const est = nowMs + this.offsetMs;
+    return Number.isFinite(est) ? t32 + Math.round((est - t32) / U32) * U32 : NaN;
+  }
+
   /** A new connection: frame timestamps restart their unwrapping (the offset is kept). */
   resetFrames(): void {
     this.lastFrame32 = -1;

@@ -469,7 +469,9 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       this.onFrame(conn, f);
       // The frame's serverTime is its tick's grid time: where the next inputs should land.
       if (this.conn === conn && this.alignInputs && this.clock.synced) {
-        this.timing.onFrame(this.frameT, f.lastInputSeq); // onFrame unwrapped the frame's time
+        // On the PONG clock's scale: frame times unwrapped before the first PONG are off by a
+        // multiple of 2^32 ms, which is not a multiple of the tick.
+        this.timing.onFrame(this.clock.nearest(f.serverTime, this.now()), f.lastInputSeq);
       }
     });
     conn.on('reject', (r) => this.onReject(conn, r));

@@ -98,6 +98,20 @@ test('the server clock takes an estimate from a tighter round trip at once, and 
   assert.equal(c.offsetMs, 1_001);
 });
 
+test('frame times on the PONG clock: nearest() is right even when frames came before the first PONG', () => {
+  const c = new ServerClock();
+  const server = 1_795_646_093_275; // a real server clock (ms), far above 2^32
+  const local = 1_000;
+  const t32 = server % 2 ** 32;
+  // The first frame arrives before any PONG: its chain starts from the bare u32.
+  assert.equal(c.unwrapFrameTime(t32, local), t32);
+  c.fromPong(server - local, 0.5);
+  // 2^32 ms is not a whole number of 50 ms ticks: the chain's phase is off, nearest() is not.
+  assert.equal(c.nearest(t32 + 50, local + 50), server + 50);
+  assert.notEqual((c.unwrapFrameTime(t32 + 50, local + 50) - (server + 50)) % 50, 0);
+  assert.ok(Number.isNaN(new ServerClock().nearest(t32, local)));
+});
+
 // Against a real server: aligned inputs wait about the margin at the server, free ones up to a tick.
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
