@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { encodeBinaryFrame } from './ws-frame.ts';
 import type { Bus, Subscription } from '../cluster/bus.ts';
 import { newPlayerEntity, type GatewayBatch } from '../cluster/messages.ts';
 import type { SessionEnded, SessionRecord } from '../auth/sessions.ts';
@@ -86,6 +87,8 @@ type ConnState = 'handshake' | 'authenticating' | 'joining' | 'playing' | 'close
 
 interface Conn {
   ws: WebSocket;
+  /** The upgraded socket under `ws`: the gateway's binary messages are written to it directly (ws-frame.ts). */
+  socket: Duplex;
   state: ConnState;
   id: number;
   remote: string;
@@ -170,13 +173,14 @@ export class Gateway {
       socket.end(`HTTP/1.1 ${this.closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket, req));
   };
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+  private onConnection(ws: WebSocket, socket: Duplex, req: IncomingMessage): void {
     const now = this.ctx.now();
     const c: Conn = {
       ws,
+      socket,
       state: 'handshake',
       id: this.nextConnId++,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`,
@@ -452,7 +456,8 @@ export class Gateway {
       c.zone = batch.zone; // whoever sends the player frames owns it: route inputs there
       if (d.droppable) {
         const seq = headerSeqOf(d.bytes);
-        const buffered = c.ws.bufferedAmount;
+        // Everything queued on the socket: our frames and ws's own (pongs, close).
+        const buffered = c.socket.writableLength;
         if (buffered > this.s.sendBufferLimit) {
           this.kick(c, KickReason.SlowConsumer, `send buffer over ${this.s.sendBufferLimit} bytes`);
           continue;
@@ -471,7 +476,8 @@ export class Gateway {
         c.skippingSinceMs = 0;
         c.lastFrameSent = seq;
       }
-      c.ws.send(d.bytes);
+      if (c.ws.readyState !== c.ws.OPEN) continue; // closing: no data after a close frame
+      c.socket.write(encodeBinaryFrame(d.bytes));
       bytesOut += d.bytes.length;
       sent++;
     }
@@ -521,7 +527,7 @@ export class Gateway {
 
   private send(c: Conn, bytes: Uint8Array): void {
     if (c.ws.readyState !== c.ws.OPEN) return;
-    c.ws.send(bytes);
+    c.socket.write(encodeBinaryFrame(bytes));
     this.ctx.metrics.bytesSent.add(bytes.length);
     this.ctx.metrics.messagesSent.add(1);
   }
