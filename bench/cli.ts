@@ -33,7 +33,8 @@ Scenarios (default: tick sockets aoi-off):
   sockets    server + bots over loopback, client steps 500..3000 (--quick: 200, 500), then dense
   dense      only the dense variant of sockets: 50 clients + 60 NPCs packed together
   aoi-off    bytes per client with area of interest on vs effectively off, 1,000 clients (--quick: 200)
-  ws-floor   the same message traffic through bare ws with no game: CPU floor per client (2,000 sockets)
+  ws-floor   the same message traffic through bare ws with no game: CPU floor per client (2,000 sockets),
+             with ws clients, then with the bots' hand-written wire clients (--counts N: N sockets)
   saves      write-behind batch throughput, SQLite (worker thread) and PostgreSQL:
              10,000 players x 10 batches (--quick: 2,000 x 3)
   logins     AuthService logins/s with production argon2id, concurrency 1 and 4, 5 s each (--quick: 2 s)

@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../ops/ts-worker.ts';
 import type { WebSocketLike } from '../client/connection.ts';
-import { createBotSocket } from './socket.ts';
+import { BOT_SOCKET_KINDS, botSocketFactory, defaultBotSocketKind } from './socket.ts';
+import type { BotSocketKind } from './socket.ts';
 import { BotAccountsError, DEFAULT_BOT_PASSWORD, botPrefixProblem, botTokens, httpBaseUrl } from './accounts.ts';
 import { BotsConnectError, combineProgress, runBots, summarizeBots } from './bots.ts';
 import type { BotProgress, BotRawResult, BotSummary } from './bots.ts';
@@ -36,6 +37,10 @@ Options:
   --input-timing T     aligned (default): each input is timed to reach the server just before
                        its tick (input-to-update latency of about the margin plus the frame's
                        trip); free: one input per tick at the bot's own phase
+  --socket S           WebSocket client: wire (default), a minimal hand-written client over
+                       node:net that costs the bots less CPU per message; or ws, the ws
+                       package (for comparison, and the default for wss:// URLs: wire speaks
+                       no TLS)
   --workers N          split the bots over N worker threads (default 1; use more when
                        one core cannot keep up: watch 'late scheduler ticks')
   --json               also print the summary as one JSON object on the last stdout line
@@ -46,7 +51,7 @@ Options:
 export interface BotsCommandIO {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown; isTTY?: boolean };
-  /** Test hook: replaces the ws-based socket factory. */
+  /** Test hook: replaces the socket factory (--socket) in this thread; worker threads still use --socket. */
   createSocket?: (url: string) => WebSocketLike;
   /** Test hook: stop early (the CLI also stops on SIGINT). */
   signal?: AbortSignal;
@@ -67,6 +72,7 @@ interface BotsArgs {
   botPassword: string;
   lookups: boolean;
   inputTiming: 'aligned' | 'free';
+  socket: BotSocketKind;
 }
 
 function parseNumber(flag: string, raw: string | undefined, opts: { integer?: boolean; min: number; minExclusive?: boolean }): number | undefined {
@@ -100,6 +106,7 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
         'bot-password': { type: 'string' },
         'no-lookups': { type: 'boolean' },
         'input-timing': { type: 'string' },
+        socket: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -142,8 +149,16 @@ function parseBotsArgs(argv: string[]): BotsArgs | 'help' {
   if (inputTiming !== 'aligned' && inputTiming !== 'free') {
     throw new UsageError(`--input-timing must be aligned or free, got '${inputTiming}'`);
   }
+  const socket = values.socket ?? defaultBotSocketKind(url);
+  if (!BOT_SOCKET_KINDS.includes(socket as BotSocketKind)) {
+    throw new UsageError(`--socket must be ${BOT_SOCKET_KINDS.join(' or ')}, got '${socket}'`);
+  }
+  if (socket === 'wire' && parsed.protocol === 'wss:') {
+    throw new UsageError('--socket wire speaks plain ws:// only (the bots never use TLS); use --socket ws for wss:// URLs');
+  }
   return {
     inputTiming,
+    socket: socket as BotSocketKind,
     url,
     count,
     durationS,
@@ -237,6 +252,7 @@ async function runBotsInWorkers(
           indexOffset: nextIndex,
           seed: args.seed === undefined ? undefined : (args.seed + i * 1_000_003) | 0,
           inputTiming: args.inputTiming,
+          socket: args.socket,
           ...(tokens !== undefined && { tokens: tokens.slice(nextIndex, nextIndex + share) }),
           ...(lookupsUrl !== undefined && { lookupsUrl }),
         };
@@ -319,7 +335,7 @@ export async function botsCommand(argv: string[], io: Partial<BotsCommandIO> = {
   const external = io.signal;
   external?.addEventListener('abort', onSigint, { once: true });
   if (!io.signal) process.once('SIGINT', onSigint);
-  const createSocket = io.createSocket ?? createBotSocket;
+  const createSocket = io.createSocket ?? botSocketFactory(args.socket);
   const httpUrl = httpBaseUrl(args.url);
 
   let summary: BotSummary;

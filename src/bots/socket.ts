@@ -1,8 +1,12 @@
-// The bots' WebSocket: `ws` driven through its EventEmitter API. Its browser-style on* properties
-// (what WebSocketLike describes) wrap every message in a MessageEvent first, which is measurable
-// at thousands of sockets; this adapter hands GameConnection the same data without that.
+// The bots' `ws` WebSocket (`--socket ws`): `ws` driven through its EventEmitter API. Its
+// browser-style on* properties (what WebSocketLike describes) wrap every message in a MessageEvent
+// first, which is measurable at thousands of sockets; this adapter hands GameConnection the same
+// data without that.
+// The bots' default is the hand-written client in wire-socket.ts (`--socket wire`), which costs
+// about half the CPU per message; this one stays for comparison and for wss:// URLs.
 import WebSocket from 'ws';
-import type { WebSocketLike } from '../client/connection.ts';
+import type { CreateSocket, WebSocketLike } from '../client/connection.ts';
+import { createWireSocket } from './wire-socket.ts';
 
 type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
 
@@ -67,4 +71,18 @@ export class BotSocket implements WebSocketLike {
 /** CreateSocket for bots (see GameConnectionOptions.createSocket). */
 export function createBotSocket(url: string): WebSocketLike {
   return new BotSocket(url);
+}
+
+/** Which WebSocket client the bots use: the hand-written one (wire-socket.ts) or `ws`. */
+export type BotSocketKind = 'wire' | 'ws';
+
+export const BOT_SOCKET_KINDS: readonly BotSocketKind[] = ['wire', 'ws'];
+
+/** The default for a URL: `wire`, except `ws` for wss:// (the wire client speaks no TLS). */
+export function defaultBotSocketKind(url: string): BotSocketKind {
+  return url.startsWith('wss:') ? 'ws' : 'wire';
+}
+
+export function botSocketFactory(kind: BotSocketKind): CreateSocket {
+  return kind === 'wire' ? createWireSocket : createBotSocket;
 }

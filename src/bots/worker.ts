@@ -1,7 +1,8 @@
 // Worker-thread entry for `bluemarble bots --workers N`: runs one group of bots and reports
 // progress and mergeable results to the main thread (see startBotsWorker in cli.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { createBotSocket } from './socket.ts';
+import { botSocketFactory } from './socket.ts';
+import type { BotSocketKind } from './socket.ts';
 import { BotsConnectError, runBotsRaw } from './bots.ts';
 import type { BotProgress, BotRawResult } from './bots.ts';
 
@@ -18,6 +19,8 @@ export interface BotsWorkerInput {
   /** HTTP base URL for lookups; absent: none. */
   lookupsUrl?: string;
   inputTiming: 'aligned' | 'free';
+  /** WebSocket client (`--socket`). */
+  socket: BotSocketKind;
 }
 
 /** Worker -> main. */
@@ -37,9 +40,10 @@ if (port) {
     if (cmd.type === 'stop') abort.abort();
   });
   const post = (m: BotsWorkerMessage): void => port.postMessage(m);
+  const { socket, ...rest } = input;
   runBotsRaw({
-    ...input,
-    createSocket: createBotSocket,
+    ...rest,
+    createSocket: botSocketFactory(socket),
     onProgress: (progress) => post({ type: 'progress', progress }),
     signal: abort.signal,
   }).then(

@@ -1,7 +1,7 @@
 // A bots process of a load test: forked by the runner (src/loadtest/runner.ts) with an IPC
 // channel, it runs one group of bots (src/bots/bots.ts) with the scenario's behaviour and sends
 // the runner a progress sample every second and the mergeable result at the end.
-import { createBotSocket } from '../bots/socket.ts';
+import { botSocketFactory, defaultBotSocketKind } from '../bots/socket.ts';
 import { BotsConnectError, runBotsRaw } from '../bots/bots.ts';
 import type { BotBehaviour, BotProgress, BotRawResult } from '../bots/bots.ts';
 
@@ -55,7 +55,8 @@ if (process.send !== undefined) {
         namePrefix: input.namePrefix,
         indexOffset: input.indexOffset,
         behaviour: input.behaviour,
-        createSocket: createBotSocket,
+        // The bots' default client: the hand-written one, or `ws` for wss:// (src/bots/socket.ts).
+        createSocket: botSocketFactory(defaultBotSocketKind(input.url)),
         signal: abort.signal,
         onProgress: (progress) => send({ type: 'progress', progress }),
         ...(input.stepped && { target: () => target }),
