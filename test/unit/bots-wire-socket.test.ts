@@ -12,11 +12,8 @@ import type { WebSocket as WsSocket } from 'ws';
 import { WireSocket, createWireSocket } from '../../src/bots/wire-socket.ts';
 import { botsCommand } from '../../src/bots/cli.ts';
 import { GameConnection } from '../../src/client/connection.ts';
-import { Writer } from '../../src/protocol/codec.ts';
-import { decodeMessage, encodePong, encodeWelcome } from '../../src/protocol/messages.ts';
-import { encodeFrame } from '../../src/protocol/frame.ts';
-import { MessageType, PROTOCOL_VERSION } from '../../src/protocol/types.ts';
-import type { FrameState } from '../../src/protocol/types.ts';
+import { startFakeGameServer } from '../helpers/fake-game-server.ts';
+import type { FakeGameServer } from '../helpers/fake-game-server.ts';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -573,51 +570,6 @@ describe('WireSocket against raw servers', () => {
 // ---------------------------------------------------------------------------------------------
 // Through GameConnection and `bluemarble bots`
 
-/** A `ws` server speaking just enough game protocol: WELCOME, a FRAME every 50 ms, PONGs. */
-async function startGameServer(): Promise<{ url: string; names: string[]; stop: () => Promise<void> }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws' });
-  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  const names: string[] = [];
-  const writer = new Writer();
-  const empty: FrameState = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 };
-  wss.on('connection', (sock) => {
-    let frameSeq = 0;
-    let lastInput = 0;
-    let timer: ReturnType<typeof setInterval> | undefined;
-    sock.on('close', () => clearInterval(timer));
-    sock.on('message', (data: Buffer) => {
-      const m = decodeMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      if (m.type === MessageType.Hello) {
-        names.push(m.body.name);
-        sock.send(
-          encodeWelcome({
-            version: PROTOCOL_VERSION, entityId: names.length, tickRate: 20, aoiRadius: 100, maxSpeed: 6,
-            maxVerticalSpeed: 3, speedTolerance: 0.1, maxInputDtMs: 250, maxInputsPerSecond: 30, minAltCm: 0, maxAltCm: 1_000_000, nextInputSeq: 1,
-            own: empty.own, sessionId: m.body.name,
-          }),
-        );
-        timer = setInterval(() => {
-          frameSeq++;
-          sock.send(encodeFrame(writer, { seq: frameSeq, serverTime: 0, zone: '8828308281fffff', baselineSeq: 0, baseline: null, current: { ...empty, lastInputSeq: lastInput } }));
-        }, 50);
-      } else if (m.type === MessageType.Input) {
-        lastInput = m.body.inputs[m.body.inputs.length - 1]!.seq;
-      } else if (m.type === MessageType.Ping) {
-        sock.send(encodePong({ seq: m.body.seq, clientTime: m.body.clientTime, serverTime: Date.now() }));
-      }
-    });
-  });
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`,
-    names,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => resolve());
-      }),
-  };
-}
-
 function capture(): { out: string[]; err: string[]; io: { stdout: { write(s: string): boolean }; stderr: { write(s: string): boolean; isTTY: boolean } } } {
   const out: string[] = [];
   const err: string[] = [];
@@ -625,9 +577,9 @@ function capture(): { out: string[]; err: string[]; io: { stdout: { write(s: str
 }
 
 describe('WireSocket under the game client', () => {
-  let server: Awaited<ReturnType<typeof startGameServer>>;
+  let server: FakeGameServer;
   before(async () => {
-    server = await startGameServer();
+    server = await startFakeGameServer();
   });
   after(async () => {
     await server.stop();

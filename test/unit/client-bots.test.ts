@@ -4,7 +4,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
 import { runBots, BotsConnectError, makeRng } from '../../src/bots/bots.ts';
 import type { BotProgress } from '../../src/bots/bots.ts';
 import { botsCommand } from '../../src/bots/cli.ts';
@@ -21,6 +20,7 @@ import type { FrameState } from '../../src/protocol/types.ts';
 import { ACTIONS, KickReason, RejectReason } from '../../src/world/types.ts';
 import { api } from '../helpers/accounts.ts';
 import { metric, startTestServer } from '../helpers/server.ts';
+import { startFakeGameServer } from '../helpers/fake-game-server.ts';
 
 const TICK_RATE = 20;
 const MAX_SPEED = 6;
@@ -405,54 +405,8 @@ test('bots command: prints a summary table and, with --json, a JSON last line', 
   }
 });
 
-/** A real `ws` server speaking just enough protocol for bots in worker threads (they open real sockets). */
-async function startWsServer(): Promise<{ url: string; names: string[]; stop: () => Promise<void> }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws' });
-  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  const names: string[] = [];
-  const writer = new Writer();
-  const empty: FrameState = { own: { latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 }, entities: { count: 0, data: new Int32Array(0) }, lastInputSeq: 0 };
-  wss.on('connection', (sock) => {
-    let frameSeq = 0;
-    let lastInput = 0;
-    let timer: ReturnType<typeof setInterval> | undefined;
-    sock.on('close', () => clearInterval(timer));
-    sock.on('message', (data: Buffer) => {
-      const m = decodeMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      if (m.type === MessageType.Hello) {
-        names.push(m.body.name);
-        sock.send(
-          encodeWelcome({
-            version: PROTOCOL_VERSION, entityId: names.length, tickRate: TICK_RATE, aoiRadius: 100, maxSpeed: MAX_SPEED,
-            maxVerticalSpeed: 3, speedTolerance: 0.1, maxInputDtMs: 250, maxInputsPerSecond: 30, minAltCm: 0, maxAltCm: 1_000_000, nextInputSeq: 1,
-            own: empty.own, sessionId: m.body.name,
-          }),
-        );
-        timer = setInterval(() => {
-          frameSeq++;
-          sock.send(encodeFrame(writer, { seq: frameSeq, serverTime: 0, zone: '8828308281fffff', baselineSeq: 0, baseline: null, current: { ...empty, lastInputSeq: lastInput } }));
-        }, 1000 / TICK_RATE);
-      } else if (m.type === MessageType.Input) {
-        lastInput = m.body.inputs[m.body.inputs.length - 1]!.seq;
-      } else if (m.type === MessageType.Ping) {
-        sock.send(encodePong({ seq: m.body.seq, clientTime: m.body.clientTime, serverTime: Date.now() }));
-      }
-    });
-  });
-  const { port } = wss.address() as AddressInfo;
-  return {
-    url: `ws://127.0.0.1:${port}/ws`,
-    names,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => resolve());
-      }),
-  };
-}
-
 test('bots command: --workers splits bots over threads with unique names and merges the summary', async () => {
-  const server = await startWsServer();
+  const server = await startFakeGameServer({ tickRate: TICK_RATE, maxSpeed: MAX_SPEED });
   try {
     const c = capture();
     const code = await botsCommand(['--url', server.url, '--guest', '--count', '5', '--workers', '2', '--duration', '0.8', '--ramp', '0.1', '--json'], {
