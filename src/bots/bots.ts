@@ -974,6 +974,9 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
       if (t >= bot.nextScanAt) scanForPlayers(bot, t);
       if (t >= bot.nextInputAt) {
         const client = bot.client;
+        // The time this bot's input goes out (not the pass's t: bots earlier in the pass took
+        // time), read once for its send time, input timing and next aim.
+        let sentAt = NaN;
         if (client === undefined) {
           hostileTick(bot, t);
         } else {
@@ -982,12 +985,13 @@ export async function runBotsRaw(opts: RunBotsOptions): Promise<BotRawResult> {
             bot.nextActionAt = t + 8000 + rng() * 4000;
           }
           // Input and prediction; the move was set by pickHeading/startShuttle (held).
-          client.step();
+          sentAt = now();
+          client.step(sentAt);
           // Interpolation, at a quarter of the tick rate (see the top of this file).
           if (++bot.ticks % SAMPLE_EVERY_TICKS === 0) client.sample(t);
         }
         // Aligned with the server's ticks once the SDK knows them (see inputTiming), else one per period.
-        const aligned = client === undefined ? NaN : client.alignedInputTime();
+        const aligned = client === undefined ? NaN : client.alignedInputTime(sentAt);
         bot.nextInputAt = Number.isNaN(aligned) ? bot.nextInputAt + bot.periodMs : aligned;
         // Falling far behind: skip ahead instead of bursting inputs the server would rate-limit.
         if (t - bot.nextInputAt > 2 * bot.periodMs) {

@@ -9,12 +9,11 @@ import {
   encodeHello,
   finishMessage,
 } from '../protocol/messages.ts';
-import { crc32 } from '../protocol/crc32.ts';
 import { wordsToZone } from '../protocol/zone-id.ts';
 import { createFrameDecodeTarget, decodeFrameInto } from '../protocol/frame.ts';
 import type { FrameDecodeTarget } from '../protocol/frame.ts';
 import { FrameHistory } from '../protocol/history.ts';
-import { ProtocolError, Writer } from '../protocol/codec.ts';
+import { MAX_SVARINT, MIN_SVARINT, ProtocolError, Writer } from '../protocol/codec.ts';
 import {
   HEADER_ZONE_BIT,
   MAX_HEADER_SIZE,
@@ -70,6 +69,7 @@ export class TypedEmitter<Events> {
   on<K extends keyof Events>(type: K, fn: Listener<Events[K]>): () => void {
     const current = this.listeners[type];
     this.listeners[type] = current ? [...current, fn] : [fn];
+    this.listenersChanged(type);
     return () => this.off(type, fn);
   }
 
@@ -81,11 +81,18 @@ export class TypedEmitter<Events> {
     const next = current.slice();
     next.splice(i, 1);
     this.listeners[type] = next.length > 0 ? next : undefined;
+    this.listenersChanged(type);
   }
 
   protected hasListeners<K extends keyof Events>(type: K): boolean {
     return this.listeners[type] !== undefined;
   }
+
+  /**
+   * Called after a listener of `type` was added or removed: a subclass that asks hasListeners()
+   * on a hot path can keep the answer in a field of its own (one object fewer to touch there).
+   */
+  protected listenersChanged(_type: keyof Events): void {}
 
   protected emit<K extends keyof Events>(type: K, event: Events[K]): void {
     const current = this.listeners[type];
@@ -259,6 +266,15 @@ export interface GameConnectionEvents {
 
 export type ConnectionState = 'idle' | 'connecting' | 'handshaking' | 'open' | 'closing' | 'closed';
 
+/**
+ * @internal Takes every frame of a connection before its 'update' listeners, without an event
+ * (BlueMarbleClient). `f` is the decoded frame (valid until the next one: read it during the
+ * call), `serverTime` its header's, `now` the local time it was handled at (the connection's clock).
+ */
+export interface FrameSink {
+  connFrame(conn: GameConnection, f: FrameDecodeTarget, serverTime: number, now: number): void;
+}
+
 export interface GameConnectionOptions {
   url: string;
   /** Display name, 1..32 UTF-8 bytes. */
@@ -330,22 +346,71 @@ function toBytes(data: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+// --- CRC-32 -------------------------------------------------------------------------------------
+
+// protocol/crc32.ts's CRC (IEEE, reflected 0xEDB88320) four bytes per step ("slicing by 4"): the
+// client checks every FRAME's and writes every INPUT's, and byte at a time was a visible share
+// of a bots process. CRC4[k * 256 + n] is the CRC of byte n followed by k zero bytes.
+const CRC4 = /* @__PURE__ */ (() => {
+  const t = new Int32Array(4 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let k = 1; k < 4; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+})();
+
+/** crc32(bytes, start, end, seed) for a range within bytes (0 <= start <= end <= length). */
+function crc32x4(bytes: Uint8Array, start: number, end: number, seed = 0): number {
+  const t = CRC4;
+  let c = ~seed;
+  let i = start;
+  for (const stop = end - 3; i < stop; i += 4) {
+    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+  }
+  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
 // --- incoming FRAMEs ------------------------------------------------------------------------
 
 function u32At(b: Uint8Array, p: number): number {
   return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
 }
 
-/**
- * A connection's FRAME header, plus the zone words its `zone` string was made from, so steady
- * frames do not rebuild the string (one object: a frame touches one line for both).
- */
-interface FrameHeaderCache extends FrameHeader {
+/** A FRAME header as readFrameHeader leaves it: the zone words when the header has a zone. */
+interface FrameHeaderScratch extends FrameHeader {
+  zoned: boolean;
   zoneLo: number;
   zoneHi: number;
-  /** The zone string of zoneLo/zoneHi (h.zone is '0' when a header omits the zone). */
-  zoneWords: ZoneId;
 }
+
+/**
+ * readFrameHeader's output, one object for every connection: a FRAME's header is read, used and
+ * done with before any listener runs (GameConnection.handleFrame takes what it needs first), so
+ * a frame does not touch a header object of its own connection.
+ */
+const frameHeader: FrameHeaderScratch = {
+  version: 0,
+  type: MessageType.Frame,
+  payloadLength: 0,
+  seq: 0,
+  serverTime: 0,
+  zone: '0',
+  headerLength: 0,
+  zoned: false,
+  zoneLo: 0,
+  zoneHi: 0,
+};
 
 /**
  * The common case of decodeHeader (protocol/messages.ts) without allocating: true, with `h`
@@ -353,9 +418,10 @@ interface FrameHeaderCache extends FrameHeader {
  * decodeHeader makes (size, length, seq, zone, CRC, version, type). Anything else returns false
  * and goes through decodeMessage, which then produces the exact result or error, so this adds
  * no accept or reject of its own. A header without a zone leaves h.zone '0' (the previous
- * FRAME's zone, resolved by decodeFrameInto).
+ * FRAME's zone, resolved by decodeFrameInto); one with a zone sets h.zoned and the zone words,
+ * and the caller sets h.zone (from a string it keeps for those words).
  */
-function readFrameHeader(bytes: Uint8Array, h: FrameHeaderCache): boolean {
+function readFrameHeader(bytes: Uint8Array, h: FrameHeaderScratch): boolean {
   const total = bytes.length;
   if (total < MIN_HEADER_SIZE || total > DEFAULT_MAX_MESSAGE_BYTES) return false;
   const version = bytes[0]!;
@@ -384,20 +450,16 @@ function readFrameHeader(bytes: Uint8Array, h: FrameHeaderCache): boolean {
   const zoned = (typeByte & HEADER_ZONE_BIT) !== 0;
   if (p + (zoned ? 16 : 8) !== headerLength) return false;
   const crcAt = headerLength - 4;
-  if (crc32(bytes, headerLength, total, crc32(bytes, 0, crcAt)) !== u32At(bytes, crcAt)) return false;
+  if (crc32x4(bytes, headerLength, total, crc32x4(bytes, 0, crcAt)) !== u32At(bytes, crcAt)) return false;
   if (zoned) {
     const lo = u32At(bytes, p + 4);
     const hi = u32At(bytes, p + 8);
     if (lo === 0 && hi === 0) return false;
-    if (lo !== h.zoneLo || hi !== h.zoneHi) {
-      h.zoneWords = wordsToZone(lo, hi);
-      h.zoneLo = lo;
-      h.zoneHi = hi;
-    }
-    h.zone = h.zoneWords;
-  } else {
-    h.zone = '0';
+    h.zoneLo = lo;
+    h.zoneHi = hi;
   }
+  h.zoned = zoned;
+  h.zone = '0';
   h.version = version;
   h.type = MessageType.Frame;
   h.payloadLength = payloadLength;
@@ -412,7 +474,7 @@ function readFrameHeader(bytes: Uint8Array, h: FrameHeaderCache): boolean {
 // shared slab instead of one ArrayBuffer each. Slab views are never handed out twice (a full
 // slab is replaced, not rewound), so a socket may keep a sent message as long as it likes.
 
-const SLAB_BYTES = 16 * 1024;
+const SLAB_BYTES = 64 * 1024;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
 
@@ -429,9 +491,31 @@ function slabAlloc(n: number): Uint8Array {
 
 const sendWriter = new Writer(64);
 
+/** The most bytes one INPUT with one input takes: header 4 + 5 + 4 + 4, payload 5 + 1 + 5 + 2 + 3 * 8 + 1 + 4. */
+const MAX_ONE_INPUT_BYTES = 64;
+
+/** Writes v (a safe integer >= 0) as a uvarint at b[p..]; returns the end. Writer.uvarint's bytes. */
+function uvarintAt(b: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80000000) {
+    b[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  while (v >= 0x80) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
+function checkSvarint(v: number): void {
+  if (!Number.isInteger(v) || v < MIN_SVARINT || v > MAX_SVARINT) throw new RangeError(`svarint out of range: ${v}`);
+}
+
 /**
- * One INPUT carrying one input: the layout of encodeInput (protocol/messages.ts) for the
- * single-input case, with its checks, written without per-message allocations.
+ * One INPUT carrying one input: the bytes encodeInput (protocol/messages.ts) writes for the
+ * single-input case, with its checks and errors, written straight into the slab (no Writer,
+ * no copy, no allocation but the view handed out). actions[0, actionCount) go with it.
  */
 function encodeOneInput(
   version: number,
@@ -442,22 +526,58 @@ function encodeOneInput(
   northCms: number,
   upCms: number,
   actions: readonly number[],
+  actionCount: number,
 ): Uint8Array {
   if (seq >>> 0 !== seq) throw new RangeError('input seq out of u32');
   if (ackFrame >>> 0 !== ackFrame) throw new RangeError(`ackFrame out of u32: ${ackFrame}`);
-  if (actions.length > MAX_ACTIONS_PER_INPUT) throw new RangeError('too many actions');
-  const w = sendWriter;
-  beginMessage(w, MessageType.Input, version, seq, 0, '0');
-  w.uvarint(ackFrame);
-  w.u8(1);
-  w.uvarint(seq);
-  w.u16(dtMs);
-  w.svarint(eastCms);
-  w.svarint(northCms);
-  w.svarint(upCms);
-  w.u8(actions.length);
-  for (let i = 0; i < actions.length; i++) w.u8(actions[i]!);
-  return finishMessage(w, slabAlloc);
+  if (actionCount > MAX_ACTIONS_PER_INPUT) throw new RangeError('too many actions');
+  // beginMessage's checks (only version 2 has a layout for INPUT), then the payload's, in order.
+  if (version !== 2) {
+    throw new RangeError(
+      version === 1 ? `the version-1 layout is only written for HELLO and KICK, not type ${MessageType.Input}` : `no header layout for protocol version ${version}`,
+    );
+  }
+  if ((dtMs & 0xffff) !== dtMs) throw new RangeError(`u16 out of range: ${dtMs}`);
+  checkSvarint(eastCms);
+  checkSvarint(northCms);
+  checkSvarint(upCms);
+  for (let i = 0; i < actionCount; i++) {
+    const a = actions[i]!;
+    if ((a & 0xff) !== a) throw new RangeError(`u8 out of range: ${a}`);
+  }
+  if (slabUsed + MAX_ONE_INPUT_BYTES > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const b = slab;
+  const start = slabUsed;
+  // Compact header: version, type, payload length (patched below), uvarint seq, serverTime 0, CRC.
+  b[start] = version;
+  b[start + 1] = MessageType.Input;
+  let p = uvarintAt(b, start + 4, seq);
+  b[p] = b[p + 1] = b[p + 2] = b[p + 3] = 0;
+  const crcAt = p + 4;
+  const body = crcAt + 4;
+  p = uvarintAt(b, body, ackFrame);
+  b[p++] = 1;
+  p = uvarintAt(b, p, seq);
+  b[p++] = dtMs & 0xff;
+  b[p++] = dtMs >>> 8;
+  p = uvarintAt(b, p, eastCms >= 0 ? eastCms * 2 : -eastCms * 2 - 1);
+  p = uvarintAt(b, p, northCms >= 0 ? northCms * 2 : -northCms * 2 - 1);
+  p = uvarintAt(b, p, upCms >= 0 ? upCms * 2 : -upCms * 2 - 1);
+  b[p++] = actionCount;
+  for (let i = 0; i < actionCount; i++) b[p++] = actions[i]!;
+  const payloadLength = p - body;
+  b[start + 2] = payloadLength & 0xff;
+  b[start + 3] = payloadLength >>> 8;
+  const crc = crc32x4(b, body, p, crc32x4(b, start, crcAt));
+  b[crcAt] = crc & 0xff;
+  b[crcAt + 1] = (crc >>> 8) & 0xff;
+  b[crcAt + 2] = (crc >>> 16) & 0xff;
+  b[crcAt + 3] = crc >>> 24;
+  slabUsed = start + ((p - start + 7) & ~7);
+  return b.subarray(start, p);
 }
 
 /** PING, as encodePing (protocol/messages.ts) writes it. */
@@ -474,58 +594,30 @@ function errorOf(err: unknown): Error {
 }
 
 export class GameConnection extends TypedEmitter<GameConnectionEvents> {
-  readonly url: string;
-  readonly name: string;
-  private readonly token: string;
-  private readonly createSocket: CreateSocket;
-  private readonly now: () => number;
-  private readonly handshakeTimeoutMs: number;
-  private readonly ignoreStaleFrames: boolean;
-  private readonly frameView: FrameView;
-
+  // What every frame and every input reads or writes comes first, together: with thousands of
+  // connections in a process (bots) each one is out of cache by its next message, and fields in
+  // declaration order share cache lines (a frame touches a few lines of this object, not most).
   state: ConnectionState = 'idle';
-  welcome: Welcome | undefined;
-
-  // --- stats, readable at any time ---
-  bytesIn = 0;
-  bytesOut = 0;
-  messagesIn = 0;
-  messagesOut = 0;
-  framesIn = 0;
-  /** Frames dropped as older than one already received (only with ignoreStaleFrames). */
-  framesStale = 0;
-  /** CHARACTER messages received. */
-  charactersIn = 0;
-  inputsSent = 0;
-  rejectsTotal = 0;
-  /** Rejected inputs by reason name. */
-  readonly rejects: Record<string, number> = {};
-  protocolErrors = 0;
-  socketErrors = 0;
-  /** Last measured round trip (ms); NaN before the first pong. */
-  rttMs = NaN;
-  /** Server clock minus client clock (ms), from the lowest-RTT recent pong; NaN before one. */
-  clockOffsetMs = NaN;
-  /** Round trip of the PONG clockOffsetMs came from (the lowest recent one), ms; NaN before any. */
-  clockRttMs = NaN;
-  /** Round-trip samples (ms). */
-  readonly rttHistogram: LatencyHistogram;
-  /** Time from sending input N to the first frame whose lastInputSeq >= N (ms), once per input. */
-  readonly updateLatencyHistogram: LatencyHistogram;
-  kickReason: number | undefined;
-  closeCode: number | undefined;
-
-  // --- protocol state ---
   /** Highest FRAME seq received; sent back as ackFrame. */
   ackFrame = 0;
   /** Seq the next sendInput() will use. */
   nextInputSeq = 0;
   /** Highest input seq the server reported as processed. */
   lastProcessedInputSeq = 0;
-
-  private socket: WebSocketLike | undefined;
+  bytesIn = 0;
+  messagesIn = 0;
+  framesIn = 0;
+  bytesOut = 0;
+  messagesOut = 0;
+  inputsSent = 0;
+  /** @internal Called with every frame before the 'update' listeners (BlueMarbleClient). */
+  frameSink: FrameSink | undefined = undefined;
+  private readonly now: () => number;
+  private readonly ignoreStaleFrames: boolean;
+  private socket: WebSocketLike | undefined = undefined;
+  /** The socket's message handler (an arrow field: it shares one context object with baselineOf). */
+  private readonly onSocketMessage = (ev: { data: unknown }): void => this.handleMessage(ev.data);
   private readonly history = new FrameHistory(32);
-  private readonly baselineOf = (seq: number): FrameState | undefined => this.history.get(seq);
   // Frames decode straight into the history's build slot (no per-frame allocation). Two targets:
   // `frameLast` describes the latest good frame, `frameNext` receives the next one and is swapped
   // in only if it decodes and stores cleanly, so a bad frame never disturbs the last good one.
@@ -535,23 +627,63 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   private lastSeq = 0;
   private lastServerTime = 0;
   private lastZone: ZoneId = '0';
-  /** Filled by readFrameHeader for each FRAME. */
-  private readonly frameHeader: FrameHeaderCache = {
-    version: 0,
-    type: MessageType.Frame,
-    payloadLength: 0,
-    seq: 0,
-    serverTime: 0,
-    zone: '0',
-    headerLength: 0,
-    zoneLo: 0,
-    zoneHi: 0,
-    zoneWords: '0',
-  };
-  private characterLast: CharacterMessage | undefined;
   /** lastFrame as a FrameDecoded, built on first request after each frame. */
-  private lastFrameCopy: FrameDecoded | undefined;
+  private lastFrameCopy: FrameDecoded | undefined = undefined;
+  /** hasListeners('update' / 'frame' / 'pong'), kept up to date by listenersChanged. */
+  private wantUpdate = false;
+  private wantFrame = false;
+  private wantPong = false;
+  /** Protocol version of outgoing messages (the negotiated one after WELCOME). */
+  private version = PROTOCOL_VERSION;
   private dtMs = 50;
+  /** Oldest input seq whose update latency is not yet recorded. */
+  private pendingFrom = 0;
+  private readonly sendTimes = new Float64Array(SEND_RING);
+  /** Time from sending input N to the first frame whose lastInputSeq >= N (ms), once per input. */
+  readonly updateLatencyHistogram: LatencyHistogram;
+  /** Round trip of the PONG clockOffsetMs came from (the lowest recent one), ms; NaN before any. */
+  clockRttMs = NaN;
+  /**
+   * The baseline a frame names: nearly always the latest frame (the one the last input acked),
+   * which is frameLast's state (stored in the history under lastSeq), so that needs no lookup.
+   */
+  private readonly baselineOf = (seq: number): FrameState | undefined =>
+    seq === this.lastSeq && this.haveFrame ? this.frameLast.state : this.history.get(seq);
+
+  /** The zone string of the latest zoned FRAME header and its words (steady frames reuse it). */
+  private headerZone: ZoneId = '0';
+  private headerZoneLo = 0;
+  private headerZoneHi = 0;
+
+  readonly url: string;
+  readonly name: string;
+  private readonly token: string;
+  private readonly createSocket: CreateSocket;
+  private readonly handshakeTimeoutMs: number;
+  private readonly frameView: FrameView;
+
+  welcome: Welcome | undefined;
+
+  // --- stats, readable at any time ---
+  /** Frames dropped as older than one already received (only with ignoreStaleFrames). */
+  framesStale = 0;
+  /** CHARACTER messages received. */
+  charactersIn = 0;
+  rejectsTotal = 0;
+  /** Rejected inputs by reason name. */
+  readonly rejects: Record<string, number> = {};
+  protocolErrors = 0;
+  socketErrors = 0;
+  /** Last measured round trip (ms); NaN before the first pong. */
+  rttMs = NaN;
+  /** Server clock minus client clock (ms), from the lowest-RTT recent pong; NaN before one. */
+  clockOffsetMs = NaN;
+  /** Round-trip samples (ms). */
+  readonly rttHistogram: LatencyHistogram;
+  kickReason: number | undefined;
+  closeCode: number | undefined;
+
+  private characterLast: CharacterMessage | undefined;
   private closeRequested = false;
   private closeEmitted = false;
   private opened = false;
@@ -562,12 +694,6 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     | { resolve: (w: Welcome) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
     | undefined;
 
-  /** Protocol version of outgoing messages (the negotiated one after WELCOME). */
-  private version = PROTOCOL_VERSION;
-
-  private readonly sendTimes = new Float64Array(SEND_RING);
-  /** Oldest input seq whose update latency is not yet recorded. */
-  private pendingFrom = 0;
   private readonly offsetRtt = new Float64Array(OFFSET_WINDOW).fill(Infinity);
   private readonly offsetVal = new Float64Array(OFFSET_WINDOW);
   private offsetNext = 0;
@@ -688,7 +814,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
       socket.binaryType = 'nodebuffer';
       if (socket.binaryType !== 'nodebuffer') socket.binaryType = 'arraybuffer';
       socket.onopen = () => this.handleOpen(hello);
-      socket.onmessage = (ev) => this.handleMessage(ev.data);
+      socket.onmessage = this.onSocketMessage;
       socket.onclose = (ev) => this.handleClose(ev.code, typeof ev.reason === 'string' ? ev.reason : String(ev.reason ?? ''));
       socket.onerror = (ev) => this.handleSocketError(ev);
     });
@@ -699,6 +825,15 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
    * Throws if the connection is not open (check isOpen).
    */
   sendInput(intent: MoveInput): number {
+    const actions = intent.actions ?? EMPTY_IDS_ARRAY;
+    return this.sendMove(intent.eastCms, intent.northCms, intent.upCms, actions, actions.length);
+  }
+
+  /**
+   * @internal sendInput() without a MoveInput: velocities in cm/s, actions[0, actionCount), and
+   * `sentAt` the local time if the caller has just read the clock (NaN, the default: read it).
+   */
+  sendMove(eastCms: number, northCms: number, upCms: number, actions: readonly number[], actionCount: number, sentAt = NaN): number {
     if (this.state !== 'open') throw new Error(`sendInput() in state ${this.state}`);
     const seq = this.nextInputSeq;
     const bytes = encodeOneInput(
@@ -706,14 +841,15 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
       this.ackFrame,
       seq,
       this.dtMs,
-      Math.round(intent.eastCms),
-      Math.round(intent.northCms),
-      Math.round(intent.upCms),
-      intent.actions ?? EMPTY_IDS_ARRAY,
+      Math.round(eastCms),
+      Math.round(northCms),
+      Math.round(upCms),
+      actions,
+      actionCount,
     );
     // Advance only after a successful encode so a bad intent cannot leave a gap in the seqs.
     this.nextInputSeq = (seq + 1) >>> 0;
-    this.sendTimes[seq & (SEND_RING - 1)] = this.now();
+    this.sendTimes[seq & (SEND_RING - 1)] = Number.isNaN(sentAt) ? this.now() : sentAt;
     this.inputsSent++;
     this.send(bytes);
     return seq;
@@ -765,8 +901,16 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     this.bytesIn += bytes.byteLength;
     this.messagesIn++;
     // Most messages are FRAMEs: check their header in place and decode the payload where it is.
-    const fh = this.frameHeader;
+    const fh = frameHeader;
     if (readFrameHeader(bytes, fh)) {
+      if (fh.zoned) {
+        if (fh.zoneLo !== this.headerZoneLo || fh.zoneHi !== this.headerZoneHi) {
+          this.headerZone = wordsToZone(fh.zoneLo, fh.zoneHi);
+          this.headerZoneLo = fh.zoneLo;
+          this.headerZoneHi = fh.zoneHi;
+        }
+        fh.zone = this.headerZone;
+      }
       this.receiveFrame(fh, bytes, fh.headerLength);
       return;
     }
@@ -877,22 +1021,28 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
   }
 
   private handleFrame(header: FrameHeader): void {
+    // The header may be the shared scratch one: take what is needed before any listener runs.
+    const seq = header.seq;
+    const serverTime = header.serverTime;
     const f = this.frameNext;
     this.frameNext = this.frameLast;
     this.frameLast = f;
     this.haveFrame = true;
-    this.lastSeq = header.seq;
-    this.lastServerTime = header.serverTime;
+    this.lastSeq = seq;
+    this.lastServerTime = serverTime;
     this.lastZone = f.zone;
     this.lastFrameCopy = undefined;
     this.framesIn++;
-    if (header.seq > this.ackFrame) this.ackFrame = header.seq;
+    if (seq > this.ackFrame) this.ackFrame = seq;
     if (f.lastInputSeq > this.lastProcessedInputSeq) this.lastProcessedInputSeq = f.lastInputSeq;
-    this.recordUpdateLatency(f.lastInputSeq);
-    if (this.hasListeners('update')) {
+    // One clock read for the latency record and the sink (NaN: none yet, read if needed).
+    const sink = this.frameSink;
+    const t = this.recordUpdateLatency(f.lastInputSeq, sink === undefined ? NaN : this.now());
+    if (sink !== undefined) sink.connFrame(this, f, serverTime, t);
+    if (this.wantUpdate) {
       const v = this.frameView;
-      v.seq = header.seq;
-      v.serverTime = header.serverTime;
+      v.seq = seq;
+      v.serverTime = serverTime;
       v.zone = f.zone;
       v.baselineSeq = f.baselineSeq;
       v.lastInputSeq = f.lastInputSeq;
@@ -904,19 +1054,29 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
       this.emit('update', v);
     }
     // Building the FrameDecoded copies the frame: only when someone listens.
-    if (this.hasListeners('frame')) this.emit('frame', this.lastFrame!);
+    if (this.wantFrame) this.emit('frame', this.lastFrame!);
   }
 
-  /** Records send-to-update time for every input newly covered by lastInputSeq, each once. */
-  private recordUpdateLatency(lastInputSeq: number): void {
+  /**
+   * Records send-to-update time for every input newly covered by lastInputSeq, each once, at
+   * local time `t` (NaN: read the clock, if there is anything to record). Returns `t`.
+   */
+  private recordUpdateLatency(lastInputSeq: number, t: number): number {
     const sentUpTo = this.nextInputSeq - 1;
     const upTo = Math.min(lastInputSeq, sentUpTo);
-    if (upTo < this.pendingFrom) return;
+    if (upTo < this.pendingFrom) return t;
     // Inputs older than the ring have lost their send time; skip them.
     const from = Math.max(this.pendingFrom, upTo - SEND_RING + 1);
-    const t = this.now();
+    if (Number.isNaN(t)) t = this.now();
     for (let s = from; s <= upTo; s++) this.updateLatencyHistogram.record(t - this.sendTimes[s & (SEND_RING - 1)]!);
     this.pendingFrom = upTo + 1;
+    return t;
+  }
+
+  protected override listenersChanged(): void {
+    this.wantUpdate = this.hasListeners('update');
+    this.wantFrame = this.hasListeners('frame');
+    this.wantPong = this.hasListeners('pong');
   }
 
   private handlePong(seq: number, clientTime: number, serverTime: number): void {
@@ -932,7 +1092,7 @@ export class GameConnection extends TypedEmitter<GameConnectionEvents> {
     for (let k = 1; k < OFFSET_WINDOW; k++) if (this.offsetRtt[k]! < this.offsetRtt[best]!) best = k;
     this.clockOffsetMs = this.offsetVal[best]!;
     this.clockRttMs = this.offsetRtt[best]!;
-    if (this.hasListeners('pong')) this.emit('pong', { seq, rttMs: rtt, clockOffsetMs: this.clockOffsetMs });
+    if (this.wantPong) this.emit('pong', { seq, rttMs: rtt, clockOffsetMs: this.clockOffsetMs });
   }
 
   private protocolFailure(err: Error): void {

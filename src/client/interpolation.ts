@@ -192,10 +192,12 @@ function wrapLonE6(d: number): number {
 
 // The raw pose raw() computes for finish() within one sample() (E6 degrees, dm, 1/256 turn):
 // module scratch rather than slots of the entity, whose cold part a render then reads less of.
-let rawLat = 0;
-let rawLon = 0;
-let rawAlt = 0;
-let rawH = 0;
+// A typed array: a double stored in a module-level variable is boxed (a heap number per store).
+const rawPose = new Float64Array(4);
+const RAW_LAT = 0;
+const RAW_LON = 1;
+const RAW_ALT = 2;
+const RAW_H = 3;
 
 /** Offset `o` after a render that moved the raw pose by `step` on this axis. */
 function workOff(o: number, step: number, fade: number): number {
@@ -224,6 +226,16 @@ export class EntityPool {
   /** Slots ever handed out (the rest of the buffers is untouched). */
   private top = 0;
   private capacity: number;
+  // The time arguments of pushRow() (set once per frame by beginFrame) and of sampleSlot(), kept
+  // in fields: a double passed to a call that is not inlined is boxed (a heap number per call),
+  // and the client makes these calls for every entity of every frame and render.
+  private pushT = NaN;
+  private pushHoldMs = 0;
+  private pushPrevT = NaN;
+  private sampleT = NaN;
+  private sampleExMs = 0;
+  private sampleSpanMs = 0;
+  private sampleSeenAt = NaN;
 
   constructor(capacity = 16) {
     this.capacity = Math.max(1, capacity);
@@ -317,8 +329,33 @@ export class EntityPool {
     return true;
   }
 
-  /** RemoteEntity.push for slot `s`. */
+  /** RemoteEntity.push for slot `s` (the frame set by beginFrame, if any, is kept). */
   push(s: number, data: Int32Array, k: number, t: number, holdGapMs: number, prevFrameT: number): boolean {
+    const frameT = this.pushT;
+    const frameHoldMs = this.pushHoldMs;
+    const framePrevT = this.pushPrevT;
+    this.beginFrame(t, holdGapMs, prevFrameT);
+    const changed = this.pushRow(s, data, k, false);
+    this.beginFrame(frameT, frameHoldMs, framePrevT);
+    return changed;
+  }
+
+  /** The frame pushRow() takes rows of: its time, the hold gap, the previous frame's time. */
+  beginFrame(t: number, holdGapMs: number, prevFrameT: number): void {
+    this.pushT = t;
+    this.pushHoldMs = holdGapMs;
+    this.pushPrevT = prevFrameT;
+  }
+
+  /**
+   * push() of row `k` for slot `s` in the frame set by beginFrame(); `ownPrev`: the previous
+   * frame that contained the entity is the slot's own lastFrameTime (it was missing from the
+   * frames since), not the frame's previous one.
+   */
+  pushRow(s: number, data: Int32Array, k: number, ownPrev: boolean): boolean {
+    const t = this.pushT;
+    const holdGapMs = this.pushHoldMs;
+    const prevFrameT = ownPrev ? this.h[s * H_HOT + H_LAST_FRAME_T]! : this.pushPrevT;
     const a = this.i;
     const r = s * I_HOT;
     const o = k * STRIDE;
@@ -355,6 +392,33 @@ export class EntityPool {
 
   /** RemoteEntity.sampleAt for slot `s` (seenAt NaN: not known). */
   sample(s: number, t: number, extrapolateMs: number, maxSpanMs: number, seenAt: number): void {
+    this.sampleT = t;
+    this.sampleExMs = extrapolateMs;
+    this.sampleSpanMs = maxSpanMs;
+    this.sampleSeenAt = seenAt;
+    this.sampleSlot(s);
+  }
+
+  /**
+   * sample() for every slot of the list from `first` (see next()), with seenAt `frameT` for
+   * those in the latest frame and NaN for those marked missing.
+   */
+  sampleList(first: number, t: number, extrapolateMs: number, maxSpanMs: number, frameT: number): void {
+    this.sampleT = t;
+    this.sampleExMs = extrapolateMs;
+    this.sampleSpanMs = maxSpanMs;
+    for (let s = first; s >= 0; s = this.i[s * I_HOT + I_NEXT]!) {
+      this.sampleSeenAt = (this.i[s * I_HOT + I_FLAGS]! & FLAG_MISSING) !== 0 ? NaN : frameT;
+      this.sampleSlot(s);
+    }
+  }
+
+  /** sample() for slot `s` at sampleT, sampleExMs, sampleSpanMs, sampleSeenAt. */
+  private sampleSlot(s: number): void {
+    const t = this.sampleT;
+    const extrapolateMs = this.sampleExMs;
+    const maxSpanMs = this.sampleSpanMs;
+    const seenAt = this.sampleSeenAt;
     const a = this.i;
     const r = s * I_HOT;
     const n = a[r + I_N]!;
@@ -411,35 +475,37 @@ export class EntityPool {
       const tb = v[ring + hi * F]!;
       this.raw(b, found, hi, tb > ta ? (t - ta) / (tb - ta) : 1);
     }
-    this.finish(r, b, t, wasExtrapolating);
+    this.finish(r, b, wasExtrapolating);
   }
 
-  /** Pose of samples a..b at fraction f, into rawLat/rawLon/rawAlt/rawH. */
+  /** Pose of samples a..b at fraction f, into rawPose. */
   private raw(base: number, a: number, b: number, f: number): void {
     const s = this.f;
     const ia = base + R0 + a * F;
     const ib = base + R0 + b * F;
-    rawLat = s[ia + 1]! + (s[ib + 1]! - s[ia + 1]!) * f;
-    rawLon = s[ia + 2]! + wrapLonE6(s[ib + 2]! - s[ia + 2]!) * f;
-    rawAlt = s[ia + 3]! + (s[ib + 3]! - s[ia + 3]!) * f;
+    const out = rawPose;
+    out[RAW_LAT] = s[ia + 1]! + (s[ib + 1]! - s[ia + 1]!) * f;
+    out[RAW_LON] = s[ia + 2]! + wrapLonE6(s[ib + 2]! - s[ia + 2]!) * f;
+    out[RAW_ALT] = s[ia + 3]! + (s[ib + 3]! - s[ia + 3]!) * f;
     let dH = s[ib + 4]! - s[ia + 4]!;
     if (dH > 128) dH -= 256;
     else if (dH < -128) dH += 256;
     let h = s[ia + 4]! + dH * f;
     if (h < 0) h += 256;
     else if (h >= 256) h -= 256;
-    rawH = h;
+    out[RAW_H] = h;
   }
 
-  /** Applies and works off the correction offset, then sets the drawn pose. */
-  private finish(r: number, b: number, t: number, wasExtrapolating: boolean): void {
+  /** Applies and works off the correction offset, then sets the drawn pose (at sampleT). */
+  private finish(r: number, b: number, wasExtrapolating: boolean): void {
+    const t = this.sampleT;
     const v = this.f;
     const a = this.i;
     const flags = a[r + I_FLAGS]!;
     const haveDrawn = (flags & FLAG_DRAWN) !== 0;
-    const rLat = rawLat;
-    const rLon = rawLon;
-    const rAlt = rawAlt;
+    const rLat = rawPose[RAW_LAT]!;
+    const rLon = rawPose[RAW_LON]!;
+    const rAlt = rawPose[RAW_ALT]!;
     const lastT = v[b + V_LAST_T]!;
     const dt = lastT > 0 && t > lastT ? t - lastT : 0;
     if ((flags & FLAG_NEW) !== 0 && wasExtrapolating && haveDrawn) {
@@ -484,7 +550,7 @@ export class EntityPool {
     v[b + V_LAT] = (rLat + v[b + V_O_LAT]!) / 1e6;
     v[b + V_LON] = lon / 1e6;
     v[b + V_ALT] = (rAlt + v[b + V_O_ALT]!) / 10;
-    v[b + V_HEADING] = (rawH * 360) / 256;
+    v[b + V_HEADING] = (rawPose[RAW_H]! * 360) / 256;
   }
 
   private add(s: number, t: number, latE6: number, lonE6: number, altDm: number, heading8: number): void {

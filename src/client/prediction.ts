@@ -3,7 +3,7 @@
 // the server has not processed yet. Because both sides run the same integer-grid code, a client
 // the server agrees with predicts bit-identical poses: a mismatch means the server disagreed
 // (a rejected or skipped input, a server-side correction), never accumulated float drift.
-// Pure and allocation-free per input and per frame: inputs and poses live in typed-array rings.
+// Pure and allocation-free per input and per frame: inputs and poses live in one typed-array ring.
 import { E7, EARTH_RADIUS_M } from '../world/geo.ts';
 import { stepPoseInto } from '../world/movement.ts';
 import type { MovementRules, MoveIntent, Pose } from '../world/types.ts';
@@ -12,6 +12,16 @@ import type { MovementRules, MoveIntent, Pose } from '../world/types.ts';
 export const PREDICTION_RING = 256;
 const MASK = PREDICTION_RING - 1;
 const FLAG_NO_MOVE = 1;
+// One ring of int32s, R_STRIDE per input (by seq): dtMs (u16) with the flags above it, the three
+// velocities (cm/s) and the pose predicted after the input. A predict() and the reconcile() of its
+// frame then touch one typed array and one line each, where separate rings per field took four
+// arrays (each an object and a line of its own): with thousands of clients in a process (bots)
+// every client's ring is out of cache by its next tick.
+const R_STRIDE = 8;
+const R_DT_FLAGS = 0;
+const R_VEL = 1;
+const R_POSE = 4;
+const FLAGS_SHIFT = 16;
 const DEG_TO_M = (EARTH_RADIUS_M * Math.PI) / 180;
 
 export function posesEqual(a: Pose, b: Pose): boolean {
@@ -60,10 +70,7 @@ export class Predictor {
   /** Inputs replayed on top of authoritative state, in total. */
   replayed = 0;
 
-  private readonly dt = new Uint16Array(PREDICTION_RING);
-  private readonly vel = new Int32Array(PREDICTION_RING * 3);
-  private readonly flags = new Uint8Array(PREDICTION_RING);
-  private readonly poses = new Int32Array(PREDICTION_RING * 4);
+  private readonly ring = new Int32Array(PREDICTION_RING * R_STRIDE);
   private readonly intent: MoveIntent = { dtMs: 0, east: 0, north: 0, up: 0 };
   private readonly scratch: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
   private readonly result: ReconcileResult = { matched: true, errorM: 0, corrected: false };
@@ -79,7 +86,8 @@ export class Predictor {
     copyPose(this.previous, pose);
     this.lastSeq = nextInputSeq - 1;
     this.ackSeq = this.lastSeq;
-    this.flags.fill(0);
+    const ring = this.ring;
+    for (let k = R_DT_FLAGS; k < ring.length; k += R_STRIDE) ring[k] = ring[k]! & 0xffff;
     this.store(this.lastSeq, pose);
   }
 
@@ -90,11 +98,13 @@ export class Predictor {
   predict(seq: number, dtMs: number, eastCms: number, northCms: number, upCms: number): void {
     if (seq !== this.lastSeq + 1) throw new RangeError(`predict seq ${seq} after ${this.lastSeq}`);
     const i = seq & MASK;
-    this.dt[i] = dtMs;
-    this.vel[i * 3] = eastCms;
-    this.vel[i * 3 + 1] = northCms;
-    this.vel[i * 3 + 2] = upCms;
-    this.flags[i] = 0;
+    const ring = this.ring;
+    const k = i * R_STRIDE;
+    // dtMs as a Uint16Array would keep it (flags 0).
+    ring[k + R_DT_FLAGS] = dtMs & 0xffff;
+    ring[k + R_VEL] = eastCms;
+    ring[k + R_VEL + 1] = northCms;
+    ring[k + R_VEL + 2] = upCms;
     copyPose(this.previous, this.pose);
     this.apply(i, this.pose);
     this.lastSeq = seq;
@@ -115,9 +125,10 @@ export class Predictor {
    */
   rejectMovement(seq: number): boolean {
     if (seq <= this.ackSeq || seq > this.lastSeq || this.lastSeq - seq >= PREDICTION_RING - 1) return false;
-    const i = seq & MASK;
-    if (this.flags[i]! & FLAG_NO_MOVE) return false;
-    this.flags[i]! |= FLAG_NO_MOVE;
+    const k = (seq & MASK) * R_STRIDE + R_DT_FLAGS;
+    const ring = this.ring;
+    if ((ring[k]! >> FLAGS_SHIFT) & FLAG_NO_MOVE) return false;
+    ring[k]! |= FLAG_NO_MOVE << FLAGS_SHIFT;
     const p = this.scratch;
     this.load(seq - 1, p);
     return this.replayFrom(seq, p);
@@ -174,7 +185,7 @@ export class Predictor {
     for (let s = from; s <= this.lastSeq; s++) {
       const i = s & MASK;
       if (s === this.lastSeq) copyPose(this.previous, p);
-      if ((this.flags[i]! & FLAG_NO_MOVE) === 0) this.apply(i, p);
+      if (((this.ring[i * R_STRIDE + R_DT_FLAGS]! >> FLAGS_SHIFT) & FLAG_NO_MOVE) === 0) this.apply(i, p);
       this.store(s, p);
       this.replayed++;
     }
@@ -186,16 +197,18 @@ export class Predictor {
 
   private apply(i: number, p: Pose): void {
     const it = this.intent;
-    it.dtMs = this.dt[i]!;
-    it.east = this.vel[i * 3]! / 100;
-    it.north = this.vel[i * 3 + 1]! / 100;
-    it.up = this.vel[i * 3 + 2]! / 100;
+    const ring = this.ring;
+    const k = i * R_STRIDE;
+    it.dtMs = ring[k + R_DT_FLAGS]! & 0xffff;
+    it.east = ring[k + R_VEL]! / 100;
+    it.north = ring[k + R_VEL + 1]! / 100;
+    it.up = ring[k + R_VEL + 2]! / 100;
     stepPoseInto(p, it, this.rules, p);
   }
 
   private store(seq: number, p: Pose): void {
-    const k = (seq & MASK) * 4;
-    const a = this.poses;
+    const k = (seq & MASK) * R_STRIDE + R_POSE;
+    const a = this.ring;
     a[k] = p.latE7;
     a[k + 1] = p.lonE7;
     a[k + 2] = p.altCm;
@@ -203,14 +216,14 @@ export class Predictor {
   }
 
   private storedEquals(seq: number, p: Pose): boolean {
-    const k = (seq & MASK) * 4;
-    const a = this.poses;
+    const k = (seq & MASK) * R_STRIDE + R_POSE;
+    const a = this.ring;
     return a[k] === p.latE7 && a[k + 1] === p.lonE7 && a[k + 2] === p.altCm && a[k + 3] === p.heading16;
   }
 
   private load(seq: number, out: Pose): void {
-    const k = (seq & MASK) * 4;
-    const a = this.poses;
+    const k = (seq & MASK) * R_STRIDE + R_POSE;
+    const a = this.ring;
     out.latE7 = a[k]!;
     out.lonE7 = a[k + 1]!;
     out.altCm = a[k + 2]!;

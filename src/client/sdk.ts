@@ -4,7 +4,8 @@
 // keeps a synchronised server clock and reconnects by itself. Browser and Node alike: it imports
 // only the pure protocol and world modules (never world/zoning.ts, which pulls in h3-js).
 import { GameConnection, KickError, TypedEmitter } from './connection.ts';
-import type { CloseEvent, CreateSocket, FrameView, KickEvent, LatencyHistogram, MoveInput, RejectEvent, WebSocketLike } from './connection.ts';
+import type { CloseEvent, CreateSocket, FrameSink, KickEvent, LatencyHistogram, RejectEvent, WebSocketLike } from './connection.ts';
+import type { FrameDecodeTarget } from '../protocol/frame.ts';
 import { ServerClock } from './clock.ts';
 import { InputTiming } from './input-timing.ts';
 import { EntityPool, PlaybackClock, RemoteEntity } from './interpolation.ts';
@@ -234,7 +235,54 @@ export function wsUrlOf(baseUrl: string): string {
   return u.toString();
 }
 
-export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
+export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> implements FrameSink {
+  // What every frame, input and render reads or writes comes first, together: with thousands of
+  // clients in a process (bots) each one is out of cache by its next tick, and fields in
+  // declaration order share cache lines.
+  private conn: GameConnection | undefined = undefined;
+  private readonly now: () => number;
+  private readonly clock = new ServerClock();
+  private readonly playback: PlaybackClock;
+  private readonly predictor = new Predictor({ maxSpeed: 0, maxVerticalSpeed: 0, speedTolerance: 0, maxInputDtMs: 0, minAltCm: 0, maxAltCm: 0 });
+  private readonly timing: InputTiming;
+  /**
+   * The remote entities' numbers (RemoteEntity objects are views of its slots); entityMap's
+   * entities form a list through the slots in ascending id order, from firstSlot (-1: none).
+   */
+  private readonly pool = new EntityPool();
+  private firstSlot = -1;
+  /** The latest frame's server time. */
+  private frameT = NaN;
+  /** No frame since WELCOME yet. */
+  private firstFrame = true;
+  private holdGapMs = 225;
+  private dtMs = 50;
+  private zone: ZoneId | undefined = undefined;
+  private lastErrorM = 0;
+  private readonly alignInputs: boolean;
+  /** hasListeners('reconciled' / 'entityUpdated'), kept up to date by listenersChanged. */
+  private wantReconciled = false;
+  private wantEntityUpdated = false;
+  // input state
+  private moveE = 0; // cm/s, clamped
+  private moveN = 0;
+  private moveU = 0;
+  /** actions.length (read without touching the array when no action waits). */
+  private queuedActions = 0;
+  private inputsSentTotal = 0;
+  private lastInputAt = NaN;
+  private haveSelf = false;
+  private sampled = false;
+  private lastSampleAt = NaN;
+  private offE = 0; // smoothing offset, metres (displayed - predicted)
+  private offN = 0;
+  private offU = 0;
+  private readonly smoothingMs: number;
+  // self
+  private readonly selfState: SelfState = { id: 0, kind: 0, latE7: 0, lonE7: 0, altCm: 0, heading16: 0, lat: 0, lon: 0, alt: 0, heading: 0, action: 0, actionSeq: 0 };
+  private readonly actions: number[] = [];
+  private readonly entityMap = new Map<number, RemoteEntity>();
+
   readonly baseUrl: string;
   readonly wsUrl: string;
   /** The session token (after login() or useToken()); empty for a guest. */
@@ -249,66 +297,25 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
   readonly entities: ReadonlyMap<number, RemoteEntity>;
 
   private readonly opts: BlueMarbleClientOptions;
-  private readonly now: () => number;
   private readonly doFetch: typeof fetch;
   private readonly createSocket: CreateSocket;
   private readonly reconnectEnabled: boolean;
   private readonly autoInputs: boolean;
   private readonly snapDistanceM: number;
-  private readonly smoothingMs: number;
   private readonly maxReconnectDelayMs: number;
   private name: string;
 
-  private conn: GameConnection | undefined;
   private connecting: Promise<Welcome> | undefined;
   private closed = false;
   private reconnects = 0;
-  private readonly entityMap = new Map<number, RemoteEntity>();
-  private readonly predictor = new Predictor({ maxSpeed: 0, maxVerticalSpeed: 0, speedTolerance: 0, maxInputDtMs: 0, minAltCm: 0, maxAltCm: 0 });
-  private readonly clock = new ServerClock();
-  private readonly playback: PlaybackClock;
-  private dtMs = 50;
-  private holdGapMs = 225;
-  /**
-   * The remote entities' numbers (RemoteEntity objects are views of its slots); entityMap's
-   * entities form a list through the slots in ascending id order, from firstSlot (-1: none).
-   */
-  private readonly pool = new EntityPool();
-  private firstSlot = -1;
-  /** The latest frame's server time. */
-  private frameT = NaN;
-  /** No frame since WELCOME yet. */
-  private firstFrame = true;
-  private zone: ZoneId | undefined;
   private characterLast: CharacterMessage | undefined;
 
-  // input state
-  private moveE = 0; // cm/s, clamped
-  private moveN = 0;
-  private moveU = 0;
-  private readonly actions: number[] = [];
-  private readonly actionBuf: number[] = [];
-  /** One reused input: sendInput reads it synchronously and keeps nothing. */
-  private readonly inputMsg: MoveInput = { eastCms: 0, northCms: 0, upCms: 0, actions: this.actionBuf };
   private inputTimer: ReturnType<typeof setTimeout> | undefined;
   private nextInputAt = 0;
-  private lastInputAt = NaN;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pingsSent = 0;
-  private readonly alignInputs: boolean;
-  private readonly timing: InputTiming;
 
-  // self
-  private readonly selfState: SelfState = { id: 0, kind: 0, latE7: 0, lonE7: 0, altCm: 0, heading16: 0, lat: 0, lon: 0, alt: 0, heading: 0, action: 0, actionSeq: 0 };
-  private haveSelf = false;
-  private sampled = false;
-  private offE = 0; // smoothing offset, metres (displayed - predicted)
-  private offN = 0;
-  private offU = 0;
-  private lastSampleAt = NaN;
   private readonly before: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
-  private readonly serverPose: Pose = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
-  private lastErrorM = 0;
 
   // stats
   private readonly statsObj: ClientStats = {
@@ -337,7 +344,6 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
   private rateIn = 0;
   private rateOut = 0;
   private rejectsTotal = 0;
-  private inputsSentTotal = 0;
 
   constructor(opts: BlueMarbleClientOptions) {
     super();
@@ -465,15 +471,8 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     conn.on('welcome', (w) => {
       if (this.conn === conn && !this.closed) this.onWelcome(w);
     });
-    conn.on('update', (f) => {
-      this.onFrame(conn, f);
-      // The frame's serverTime is its tick's grid time: where the next inputs should land.
-      if (this.conn === conn && this.alignInputs && this.clock.synced) {
-        // On the PONG clock's scale: frame times unwrapped before the first PONG are off by a
-        // multiple of 2^32 ms, which is not a multiple of the tick.
-        this.timing.onFrame(this.clock.nearest(f.serverTime, this.now()), f.lastInputSeq);
-      }
-    });
+    // Frames come to connFrame, called before any 'update' listener (no event per frame).
+    conn.frameSink = this;
     conn.on('reject', (r) => this.onReject(conn, r));
     conn.on('character', (c) => {
       this.characterLast = c;
@@ -603,7 +602,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
 
   /** Requests an action (ids: world ACTIONS) with the next input. */
   act(actionId: number): void {
-    if (Number.isInteger(actionId) && actionId >= 0 && actionId <= 255) this.actions.push(actionId);
+    if (Number.isInteger(actionId) && actionId >= 0 && actionId <= 255) this.queuedActions = this.actions.push(actionId);
   }
 
   private clampMove(): void {
@@ -630,28 +629,27 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
 
   /**
    * Sends one input now (covering one tick) and predicts it; returns its seq, or -1 when not
-   * connected. Called by the internal timer; call it yourself with autoInputs: false.
+   * connected. Called by the internal timer; call it yourself with autoInputs: false. `now`: the
+   * current time on the `now` clock, when the caller has just read it (default: read it).
    */
-  step(): number {
+  step(now: number = this.now()): number {
     const conn = this.conn;
     if (!conn?.isOpen) return -1;
-    const acts = this.actionBuf;
-    acts.length = 0;
-    const n = Math.min(this.actions.length, MAX_ACTIONS);
-    for (let i = 0; i < n; i++) acts.push(this.actions[i]!);
+    const n = this.queuedActions < MAX_ACTIONS ? this.queuedActions : MAX_ACTIONS;
     const e = this.moveE;
     const no = this.moveN;
     const u = this.moveU;
-    const msg = this.inputMsg;
-    msg.eastCms = e;
-    msg.northCms = no;
-    msg.upCms = u;
-    const seq = conn.sendInput(msg);
-    if (this.alignInputs) this.timing.onSent(seq, this.now(), this.timingOffsetMs(), conn.clockRttMs / 2);
-    if (n > 0) this.actions.splice(0, n);
+    // The first n queued actions go with it; one clock read serves the send time, the input
+    // timing and the drawing between inputs.
+    const seq = conn.sendMove(e, no, u, this.actions, n, now);
+    if (this.alignInputs) this.timing.onSent(seq, now, this.timingOffsetMs(), conn.clockRttMs / 2);
+    if (n > 0) {
+      this.actions.splice(0, n);
+      this.queuedActions = this.actions.length;
+    }
     this.inputsSentTotal++;
     this.predictor.predict(seq, this.dtMs, e, no, u);
-    this.lastInputAt = this.now();
+    this.lastInputAt = now;
     this.updateSelfExact();
     return seq;
   }
@@ -660,11 +658,12 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
    * With aligned inputs (the default), the local time (the `now` clock) at which the next input
    * should go out to reach the server its margin before a tick; NaN until the clock and the
    * server's tick grid are known, or with inputTiming 'free' (then send one per tick on any
-   * schedule). Callers driving step() themselves (bots) use it to schedule their inputs.
+   * schedule). Callers driving step() themselves (bots) use it to schedule their inputs. `now`:
+   * the current time on the `now` clock, when the caller has just read it (default: read it).
    */
-  alignedInputTime(): number {
+  alignedInputTime(now: number = this.now()): number {
     if (!this.alignInputs || !this.conn?.isOpen) return NaN;
-    return this.timing.nextSendAt(this.now(), this.timingOffsetMs(), this.conn.clockRttMs / 2);
+    return this.timing.nextSendAt(now, this.timingOffsetMs(), this.conn.clockRttMs / 2);
   }
 
   /** Server clock offset for input timing: only a PONG-based one (frame stamps lag by their delivery). */
@@ -716,29 +715,40 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     this.emit('rejected', { ...r, movementRefused });
   }
 
-  private onFrame(conn: GameConnection, f: FrameView): void {
+  /** @internal FrameSink (GameConnection.frameSink): every frame of a connection, at local time `now`. */
+  connFrame(conn: GameConnection, f: FrameDecodeTarget, serverTime: number, now: number): void {
     if (this.conn !== conn) return;
-    const t = this.now();
-    const st = this.clock.unwrapFrameTime(f.serverTime, t);
+    this.onFrame(f, serverTime, now);
+    // The frame's serverTime is its tick's grid time: where the next inputs should land.
+    if (this.conn === conn && this.alignInputs && this.clock.synced) {
+      // On the PONG clock's scale: frame times unwrapped before the first PONG are off by a
+      // multiple of 2^32 ms, which is not a multiple of the tick.
+      this.timing.onFrame(this.clock.nearest(serverTime, now), f.lastInputSeq);
+    }
+  }
+
+  protected override listenersChanged(): void {
+    this.wantReconciled = this.hasListeners('reconciled');
+    this.wantEntityUpdated = this.hasListeners('entityUpdated');
+  }
+
+  private onFrame(f: FrameDecodeTarget, serverTime: number, t: number): void {
+    const st = this.clock.unwrapFrameTime(serverTime, t);
     this.playback.observe(st, t);
 
-    // Own player: compare with the prediction, replay if the server disagreed.
+    // Own player: compare with the prediction, replay if the server disagreed. The frame's own
+    // state is the server's pose (the predictor reads it and keeps nothing of it).
     const own = f.state.own;
-    const sp = this.serverPose;
-    sp.latE7 = own.latE7;
-    sp.lonE7 = own.lonE7;
-    sp.altCm = own.altCm;
-    sp.heading16 = own.heading16;
     this.selfState.action = own.action;
     this.selfState.actionSeq = own.actionSeq;
     const pred = this.predictor;
-    const listening = this.hasListeners('reconciled');
+    const listening = this.wantReconciled;
     let predicted: Pose | undefined;
     if (listening) {
       predicted = { latE7: 0, lonE7: 0, altCm: 0, heading16: 0 };
       if (!pred.poseAt(f.lastInputSeq, predicted)) predicted = undefined;
     }
-    const r = pred.reconcile(f.lastInputSeq, sp);
+    const r = pred.reconcile(f.lastInputSeq, own);
     this.lastErrorM = r.errorM;
     if (r.corrected) {
       // Where the prediction was before this frame moved it (kept by the predictor: copying the
@@ -747,7 +757,8 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
       this.absorbCorrection();
     }
     if (listening && predicted) {
-      this.emit('reconciled', { inputSeq: f.lastInputSeq, matched: r.matched, errorM: r.errorM, server: { ...sp }, predicted });
+      const server: Pose = { latE7: own.latE7, lonE7: own.lonE7, altCm: own.altCm, heading16: own.heading16 };
+      this.emit('reconciled', { inputSeq: f.lastInputSeq, matched: r.matched, errorM: r.errorM, server, predicted });
     }
 
     // Zone.
@@ -774,11 +785,12 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     const count = ents.count;
     const pool = this.pool;
     const selfId = this.selfState.id;
-    const wantUpdated = this.hasListeners('entityUpdated');
+    const wantUpdated = this.wantEntityUpdated;
     const first = this.firstFrame;
     const graceMs = first ? 0 : this.holdGapMs;
     const hold = this.holdGapMs;
     const prevT = this.frameT;
+    pool.beginFrame(st, hold, prevT);
     let last = -1; // slot of the last entity kept in the list so far
     let cur = this.firstSlot; // next entity of the list not yet paired with a row
     for (let k = 0; k < count; k++) {
@@ -796,20 +808,18 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
         const slot = cur;
         const wasMissing = pool.missing(slot);
         if (wasMissing) pool.setMissing(slot, false);
-        if (
-          (wasMissing || first || !pool.sameRow(slot, data, k)) &&
-          pool.push(slot, data, k, st, hold, wasMissing ? pool.lastFrameTime(slot) : prevT) &&
-          wantUpdated
-        ) {
+        // (A missing one's previous frame is the last it was in, not the previous frame.)
+        if ((wasMissing || first || !pool.sameRow(slot, data, k)) && pool.pushRow(slot, data, k, wasMissing) && wantUpdated) {
           this.emit('entityUpdated', this.entityMap.get(id)!);
         }
         last = slot;
         cur = pool.next(slot);
       } else {
         const e = new RemoteEntity(id, data[k * STRIDE + COL_KIND]!, pool);
-        e.push(data, k, st, hold);
-        this.entityMap.set(id, e);
         const slot = e.poolSlot;
+        // RemoteEntity.push(data, k, st, hold): its first row (no previous frame to know of).
+        pool.pushRow(slot, data, k, false);
+        this.entityMap.set(id, e);
         pool.setId(slot, id);
         pool.setNext(slot, cur);
         if (last < 0) this.firstSlot = slot;
@@ -923,10 +933,8 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> {
     const pool = this.pool;
     const hold = this.holdGapMs;
     const frameT = this.frameT;
-    for (let s = this.firstSlot; s >= 0; s = pool.next(s)) {
-      // NaN: not seen in the latest frame (the entity goes by the last frame it was in).
-      pool.sample(s, pt, ex, hold, pool.missing(s) ? NaN : frameT);
-    }
+    // Those not seen in the latest frame (missing) go by the last frame they were in.
+    pool.sampleList(this.firstSlot, pt, ex, hold, frameT);
   }
 
   /** The local player, predicted (exact fields) and smoothed (lat/lon/alt/heading); undefined before WELCOME. */

@@ -1,7 +1,7 @@
 // FRAME: per-client world state as a delta against a frame the client acknowledged.
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
-import { ProtocolError, Reader, Writer } from './codec.ts';
+import { MAX_UVARINT, MAX_UVARINT_BYTES, ProtocolError, Writer } from './codec.ts';
 import { LAT_E7_MAX, LON_E7_HALF, MAX_PAYLOAD, writeCompactHeader } from './messages.ts';
 import { zoneToWords } from './zone-id.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
@@ -43,6 +43,7 @@ const UPDATE_MASK_ALL = 0x1f;
 const ZERO_OWN: OwnState = Object.freeze({ latE7: 0, lonE7: 0, altCm: 0, heading16: 0, action: 0, actionSeq: 0 });
 const MAX_U32_PLUS_1 = 2 ** 32;
 const EMPTY: EntitySnapshot = { count: 0, data: new Int32Array(0) };
+const EMPTY_BYTES = new Uint8Array(0);
 
 export function createSnapshot(capacity: number): EntitySnapshot {
   return { count: 0, data: new Int32Array(capacity * S) };
@@ -390,21 +391,77 @@ function checkI32(v: number, what: string): number {
   return v;
 }
 
+// The payload decodeFrameInto is reading, rb[rp, re): Reader's reads and checks (same errors)
+// without a Reader object per frame. Module-level is safe: decoding is synchronous (the one
+// callback it makes, baselineOf, is bracketed by a save and restore).
+let rb: Uint8Array = new Uint8Array(0);
+let rp = 0;
+let re = 0;
+
+function truncated(): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.Truncated);
+}
+
+function readU8(): number {
+  if (rp >= re) throw truncated();
+  return rb[rp++]!;
+}
+
+function readU16(): number {
+  if (re - rp < 2) throw truncated();
+  const p = rp;
+  rp = p + 2;
+  return rb[p]! | (rb[p + 1]! << 8);
+}
+
+/** Reader.uvarint: canonical LEB128, at most 8 bytes, at most 2^53-1. */
+function readUvarint(): number {
+  let p = rp;
+  if (p < re) {
+    const b = rb[p]!;
+    if (b < 0x80) {
+      rp = p + 1;
+      return b;
+    }
+  }
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < MAX_UVARINT_BYTES; i++) {
+    if (p >= re) throw truncated();
+    const b = rb[p++]!;
+    result += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (b === 0 && i > 0) throw new ProtocolError(ProtocolErrorCode.BadField, 'non-canonical varint');
+      if (result > MAX_UVARINT) throw new ProtocolError(ProtocolErrorCode.BadField, 'varint above 2^53-1');
+      rp = p;
+      return result;
+    }
+    mul *= 128;
+  }
+  throw new ProtocolError(ProtocolErrorCode.BadField, 'varint longer than 8 bytes');
+}
+
+/** Reader.svarint: zigzag over readUvarint. */
+function readSvarint(): number {
+  const z = readUvarint();
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
 /** Reads the OWN block's fields for `mask` (a delta on ref) into dst; dst must not be ref. */
-function readOwnInto(r: Reader, mask: number, ref: OwnState, dst: OwnState): void {
+function readOwnInto(mask: number, ref: OwnState, dst: OwnState): void {
   let { latE7, lonE7, altCm, heading16, action, actionSeq } = ref;
   if (mask & OwnMask.Position) {
-    latE7 += r.svarint();
-    const dLon = r.svarint();
+    latE7 += readSvarint();
+    const dLon = readSvarint();
     if (latE7 < -LAT_E7_MAX || latE7 > LAT_E7_MAX) throw bad(`own latE7 ${latE7}`);
     if (dLon < -LON_E7_HALF || dLon >= LON_E7_HALF) throw bad(`own dLonE7 ${dLon}`);
     lonE7 = wrapDelta(lonE7 + dLon, LON_E7_PERIOD);
   }
-  if (mask & OwnMask.Altitude) altCm = checkI32(altCm + r.svarint(), 'own altCm');
-  if (mask & OwnMask.Heading) heading16 = r.u16();
+  if (mask & OwnMask.Altitude) altCm = checkI32(altCm + readSvarint(), 'own altCm');
+  if (mask & OwnMask.Heading) heading16 = readU16();
   if (mask & OwnMask.Action) {
-    action = r.u8();
-    actionSeq = r.u8();
+    action = readU8();
+    actionSeq = readU8();
   }
   dst.latE7 = latE7;
   dst.lonE7 = lonE7;
@@ -426,28 +483,28 @@ function applyMove(out: Int32Array, o: number, dLat: number, dLon: number): void
   out[o + LON] = lon >= -LON_E6_HALF && lon < LON_E6_HALF ? lon : wrapDelta(lon, LON_E6_PERIOD);
 }
 
-function readUpdate(r: Reader, code: number, out: Int32Array, o: number): void {
+function readUpdate(code: number, out: Int32Array, o: number): void {
   if (code === UpdateCode.SmallMove) {
-    const b = r.u8();
+    const b = readU8();
     // Sign-extend each 4-bit two's-complement nibble.
     applyMove(out, o, ((b & 0xf) ^ 8) - 8, ((b >> 4) ^ 8) - 8);
   } else if (code === UpdateCode.Move) {
-    const dLat = r.svarint();
-    applyMove(out, o, dLat, r.svarint());
+    const dLat = readSvarint();
+    applyMove(out, o, dLat, readSvarint());
   } else {
-    const mask = r.u8();
+    const mask = readU8();
     if (mask & ~UPDATE_MASK_ALL) throw bad(`update mask 0x${mask.toString(16)}`);
     if (mask & UpdateMask.Position) {
-      const dLat = r.svarint();
-      applyMove(out, o, dLat, r.svarint());
+      const dLat = readSvarint();
+      applyMove(out, o, dLat, readSvarint());
     }
-    if (mask & UpdateMask.Altitude) out[o + ALT] = checkI32(out[o + ALT]! + r.svarint(), 'altDm');
-    if (mask & UpdateMask.Heading) out[o + HEAD] = r.u8();
+    if (mask & UpdateMask.Altitude) out[o + ALT] = checkI32(out[o + ALT]! + readSvarint(), 'altDm');
+    if (mask & UpdateMask.Heading) out[o + HEAD] = readU8();
     if (mask & UpdateMask.Action) {
-      out[o + ACT] = r.u8();
-      out[o + ASEQ] = r.u8();
+      out[o + ACT] = readU8();
+      out[o + ASEQ] = readU8();
     }
-    if (mask & UpdateMask.Kind) out[o + KIND] = r.u8();
+    if (mask & UpdateMask.Kind) out[o + KIND] = readU8();
   }
 }
 
@@ -518,20 +575,26 @@ export function decodeFrameInto(
   if (header.version !== PROTOCOL_VERSION) throw new ProtocolError(ProtocolErrorCode.BadVersion, `FRAME of version ${header.version}`);
   const zone = header.zone !== '0' ? header.zone : previousZone;
   if (zone === '0') throw bad('the first FRAME must carry its zone');
-  const r = new Reader(payload, payloadOffset);
-  const gap = r.uvarint();
+  rb = payload;
+  rp = payloadOffset;
+  re = payload.length;
+  const gap = readUvarint();
   let baseline: FrameState | null = null;
   let baselineSeq = 0;
   if (gap !== 0) {
     if (gap >= header.seq) throw bad(`baselineGap ${gap} reaches before frame 1 (frame ${header.seq})`);
     baselineSeq = header.seq - gap;
+    const at = rp;
     const b = baselineOf(baselineSeq);
+    rb = payload;
+    rp = at;
+    re = payload.length;
     if (b === undefined) throw new ProtocolError(ProtocolErrorCode.NoBaseline, `baseline ${baselineSeq}`);
     baseline = b;
   }
-  const lastInputSeq = (baseline === null ? 0 : baseline.lastInputSeq) + r.svarint();
+  const lastInputSeq = (baseline === null ? 0 : baseline.lastInputSeq) + readSvarint();
   if (!(lastInputSeq >= 0 && lastInputSeq < MAX_U32_PLUS_1)) throw bad(`lastInputSeq ${lastInputSeq} out of u32`);
-  const flags = r.u8();
+  const flags = readU8();
   if (flags & ~FLAGS_ALL) throw bad(`flags 0x${flags.toString(16)}`);
   const target = out.state;
   if (
@@ -543,13 +606,13 @@ export function decodeFrameInto(
   ) {
     throw new RangeError('decodeFrameInto: the target state aliases the baseline');
   }
-  readOwnInto(r, flags & OWN_MASK_ALL, baseline === null ? ZERO_OWN : baseline.own, target.own);
+  readOwnInto(flags & OWN_MASK_ALL, baseline === null ? ZERO_OWN : baseline.own, target.own);
   const bd = baseline === null ? EMPTY.data : baseline.entities.data;
   const bn = baseline === null ? 0 : baseline.entities.count;
 
   let removedCount = 0;
   if (flags & FrameFlags.Removed) {
-    removedCount = r.uvarint();
+    removedCount = readUvarint();
     if (removedCount === 0) throw bad('REMOVED block with count 0');
     if (removedCount > bn) throw bad(`removes ${removedCount} of ${bn} entities`);
   }
@@ -557,7 +620,7 @@ export function decodeFrameInto(
   const removedIdx = removedIdxScratch;
   let prev = -1;
   for (let k = 0; k < removedCount; k++) {
-    const idx = prev + 1 + r.uvarint();
+    const idx = prev + 1 + readUvarint();
     if (idx >= bn) throw bad(`removed index ${idx} of ${bn}`);
     removedIdx[k] = idx;
     prev = idx;
@@ -565,39 +628,40 @@ export function decodeFrameInto(
 
   let addedCount = 0;
   if (flags & FrameFlags.Added) {
-    addedCount = r.uvarint();
+    addedCount = readUvarint();
     if (addedCount === 0) throw bad('ADDED block with count 0');
-    if (addedCount > r.remaining / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
+    if (addedCount > (re - rp) / MIN_ADDED_BYTES) throw new ProtocolError(ProtocolErrorCode.Truncated, 'added block');
   }
   if (addedScratch.length < addedCount * S) addedScratch = grown(addedScratch, addedCount * S);
   const ad = addedScratch;
   let prevId = 0;
   for (let k = 0; k < addedCount; k++) {
-    const gap = r.uvarint();
+    const gap = readUvarint();
     if (gap === 0) throw bad('added ids not ascending (or id 0)');
     const id = prevId + gap;
     if (id > MAX_ENTITY_ID) throw bad(`entity id ${id}`);
     const o = k * S;
     ad[o + ID] = id;
-    ad[o + KIND] = r.u8();
-    const lat = r.svarint();
-    const lon = r.svarint();
+    ad[o + KIND] = readU8();
+    const lat = readSvarint();
+    const lon = readSvarint();
     if (lat < -LAT_E6_MAX || lat > LAT_E6_MAX) throw bad(`latE6 ${lat}`);
     if (lon < -LON_E6_HALF || lon >= LON_E6_HALF) throw bad(`lonE6 ${lon}`);
     ad[o + LAT] = lat;
     ad[o + LON] = lon;
-    ad[o + ALT] = checkI32(r.svarint(), 'altDm');
-    ad[o + HEAD] = r.u8();
-    ad[o + ACT] = r.u8();
-    ad[o + ASEQ] = r.u8();
+    ad[o + ALT] = checkI32(readSvarint(), 'altDm');
+    ad[o + HEAD] = readU8();
+    ad[o + ACT] = readU8();
+    ad[o + ASEQ] = readU8();
     prevId = id;
   }
 
   const kept = bn - removedCount;
   const bitmapBytes = (2 * kept + 7) >> 3;
   // Step over the bitmap and index it in place.
-  const bitmapAt = r.offset;
-  r.skip(bitmapBytes);
+  const bitmapAt = rp;
+  if (re - rp < bitmapBytes) throw truncated();
+  rp += bitmapBytes;
   if ((kept & 3) !== 0 && payload[bitmapAt + bitmapBytes - 1]! >> ((kept & 3) * 2) !== 0) throw bad('unused bitmap bits set');
 
   const ents = target.entities;
@@ -627,13 +691,19 @@ export function decodeFrameInto(
       const b = bi * S;
       for (let f = 0; f < S; f++) od[o + f] = bd[b + f]!;
       const code = (payload[bitmapAt + (k >> 2)]! >> ((k & 3) * 2)) & 3;
-      if (code !== UpdateCode.Unchanged) readUpdate(r, code, od, o);
+      if (code === UpdateCode.SmallMove) {
+        // readUpdate's most common case, here: a walking entity's small step.
+        if (rp >= re) throw truncated();
+        const m = rb[rp++]!;
+        applyMove(od, o, ((m & 0xf) ^ 8) - 8, ((m >> 4) ^ 8) - 8);
+      } else if (code !== UpdateCode.Unchanged) readUpdate(code, od, o);
       k++;
       bi++;
     }
     n++;
   }
-  r.expectEnd();
+  if (rp !== re) throw new ProtocolError(ProtocolErrorCode.BadLength, `${re - rp} unread bytes`);
+  rb = EMPTY_BYTES; // keep no reference to the caller's buffer
   ents.count = n;
 
   if (removedCount > 0) {
