@@ -30,8 +30,9 @@ export interface GhostBatch {
   /** True when `from` has players: keeps the neighbour awake so the border stays live. */
   hasPlayers: boolean;
   /**
-   * GHOST_STRIDE int32s per entity, fields in GhostField order: one allocation per batch
-   * rather than an object per ghost, and already binary for a networked bus.
+   * GHOST_STRIDE int32s per entity, fields in GhostField order: no object per ghost, and
+   * already binary for a networked bus. A view into a buffer the sender shares between its
+   * batches of one tick: read it, or copy the view (never send or transfer its .buffer).
    */
   entities: Int32Array;
 }

@@ -183,6 +183,31 @@ export class ZoneGeometry {
     return m;
   }
 
+  /**
+   * insideMargin from the point's edgeDistances (the same terms, so the same value): for a
+   * caller that has just computed them and would otherwise compute them again.
+   */
+  marginFromEdges(edges: Float64Array): number {
+    let m = Infinity;
+    const chains = this.chains;
+    if (chains === null) {
+      for (let i = 0; i < this.edgeCount; i++) {
+        const d = edges[i]!;
+        if (d < m) m = d;
+      }
+      return m;
+    }
+    for (let k = 0; k + 1 < chains.length; k++) {
+      let best = -Infinity;
+      for (let i = chains[k]!, end = chains[k + 1]!; i < end; i++) {
+        const d = edges[i]!;
+        if (d > best) best = d;
+      }
+      if (best < m) m = best;
+    }
+    return m;
+  }
+
   /** Index of the edge whose distance is insideMargin (the border nearest to, or crossed by, the point). */
   nearestEdge(x: number, y: number): number {
     const w = liftW(x, y);

@@ -15,6 +15,17 @@ export function cellKey(cx: number, cy: number): number {
 /** Entity ids are stored in Int32Arrays (snapshots carry them as int32), so they must fit. */
 const MAX_ID = 0x7fffffff;
 
+/** Ints per entity in AoiGrid.aux. */
+export const AUX_STRIDE = 2;
+
+/**
+ * Up to this many entities, collectSorted() tests every entity in id order (its hits come out
+ * sorted) instead of looking up the cells around the query. Measured over many zones (so that
+ * branch patterns are not learnt), the walk wins below ~400 entities at both the spread
+ * density (a spread-world zone holds ~150 with its ghosts) and the dense one (~100 hits).
+ */
+const LINEAR_SCAN_MIN = 384;
+
 function cellHash(cx: number, cy: number): number {
   // Multiplicative mix; the table masks the result, so only the spread of the low bits matters.
   let h = Math.imul(cx, 0x9e3779b1) ^ Math.imul(cy, 0x85ebca77);
@@ -56,7 +67,7 @@ function growFloat64(a: Float64Array, min: number): Float64Array<ArrayBuffer> {
 export class AoiGrid {
   readonly cellSize: number;
   readonly rowStride: number;
-  /** Entity entries whose positions were tested by the most recent query()/collect(). */
+  /** Entity entries whose positions were tested by the most recent query()/collect()/collectSorted(). */
   lastVisited = 0;
 
   private readonly slotOf = new Map<number, number>();
@@ -69,6 +80,22 @@ export class AoiGrid {
   private entBucket = new Int32Array(64);
   private entPos = new Int32Array(64);
   private entRow: Int32Array<ArrayBuffer>;
+  /** Dense indices ordered by entity id (byId[0..count)): collectSorted's linear walk. */
+  private byId = new Int32Array(64);
+  /**
+   * Rank of each dense index in byId, and the positions in rank order (rankX[r] is entX[byId[r]]),
+   * so collectSorted's walk reads two arrays in order instead of gathering through byId.
+   * Rebuilt on demand after byId changed (entities come and go); kept in step by moves.
+   */
+  private entRank = new Int32Array(64);
+  private rankX = new Float64Array(64);
+  private rankY = new Float64Array(64);
+  private ranksValid = true;
+  /** collectByCells' scratch, by rank: a bit per entity and the squared distance of each hit. */
+  private hitBits = new Int32Array(2);
+  private hitD2 = new Float64Array(64);
+  /** AUX_STRIDE ints per entity kept for the caller (see aux). */
+  private entAux = new Int32Array(64 * AUX_STRIDE);
 
   // Buckets, indexed by bucket number.
   private bucketSlots: Int32Array[] = [];
@@ -102,6 +129,27 @@ export class AoiGrid {
 
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * AUX_STRIDE ints per entity for the caller's own bookkeeping, at aux[i * AUX_STRIDE ...] for
+   * dense index i: zero when the entity is inserted, and they move with it (like its row), so
+   * what a caller keeps per entity needs no map of its own. Replaced when the grid grows.
+   */
+  get aux(): Int32Array {
+    return this.entAux;
+  }
+
+  /** Dense index of entity `id`, or -1 when it is not in the grid. */
+  indexOf(id: number): number {
+    const s = this.slotOf.get(id);
+    return s === undefined ? -1 : s;
+  }
+
+  /** move() by dense index (from indexOf or insert), without the id lookup. */
+  moveAt(index: number, x: number, y: number): void {
+    if (!(index >= 0 && index < this.count)) throw new RangeError(`no entity at index ${index}`);
+    this.moveSlot(index, x, y);
   }
 
   has(id: number): boolean {
@@ -150,7 +198,29 @@ export class AoiGrid {
     this.count = s + 1;
     this.slotOf.set(id, s);
     this.addToBucket(s, this.bucketFor(cx, cy, true));
+    const aux = this.entAux;
+    for (let i = s * AUX_STRIDE, end = i + AUX_STRIDE; i < end; i++) aux[i] = 0;
+    // Entities come and go far less often than they are queried: keep byId sorted here.
+    const at = this.rankOf(id, s);
+    const byId = this.byId;
+    byId.copyWithin(at + 1, at, s);
+    byId[at] = s;
+    this.ranksValid = false;
     return s;
+  }
+
+  /** Position in byId[0..n) where `id` is or would go (binary search on the ids). */
+  private rankOf(id: number, n: number): number {
+    const byId = this.byId;
+    const entId = this.entId;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entId[byId[mid]!]! < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Updates a position; O(1) and touches no bucket when the entity stays in its cell. */
@@ -171,6 +241,11 @@ export class AoiGrid {
     const cy = this.cellOf(y);
     this.entX[s] = x;
     this.entY[s] = y;
+    if (this.ranksValid) {
+      const r = this.entRank[s]!;
+      this.rankX[r] = x;
+      this.rankY[r] = y;
+    }
     if (cx === this.entCx[s] && cy === this.entCy[s]) return;
     this.removeFromBucket(s);
     this.entCx[s] = cx;
@@ -181,9 +256,25 @@ export class AoiGrid {
   remove(id: number): boolean {
     const s = this.slotOf.get(id);
     if (s === undefined) return false;
+    this.removeAt(s);
+    return true;
+  }
+
+  /**
+   * remove() by dense index. The last entity moves into `index`, so a loop over indices that
+   * removes as it goes looks at `index` again.
+   */
+  removeAt(index: number): void {
+    if (!(index >= 0 && index < this.count)) throw new RangeError(`no entity at index ${index}`);
+    const s = index;
+    const id = this.entId[s]!;
     this.removeFromBucket(s);
     this.slotOf.delete(id);
     const last = this.count - 1;
+    const byId = this.byId;
+    const at = this.rankOf(id, this.count);
+    byId.copyWithin(at, at + 1, this.count);
+    this.ranksValid = false;
     if (s !== last) {
       // Keep storage dense: move the last entity into the hole and repoint its bucket entry.
       const movedId = this.entId[last]!;
@@ -198,11 +289,13 @@ export class AoiGrid {
       this.entPos[s] = p;
       this.bucketSlots[b]![p] = s;
       this.slotOf.set(movedId, s);
+      // entId[last] still holds movedId, so the search finds the entry that pointed at `last`.
+      byId[this.rankOf(movedId, last)] = s;
       const k = this.rowStride;
       if (k > 0) this.entRow.copyWithin(s * k, last * k, last * k + k);
+      this.entAux.copyWithin(s * AUX_STRIDE, last * AUX_STRIDE, last * AUX_STRIDE + AUX_STRIDE);
     }
     this.count = last;
-    return true;
   }
 
   clear(): void {
@@ -295,6 +388,139 @@ export class AoiGrid {
       }
     }
     this.lastVisited = visited;
+    return n;
+  }
+
+  /**
+   * collect() with the hits in ascending id order (ids are unique), as selectVisible needs
+   * them, without sorting: a small grid is walked whole in id order (the same distance test on
+   * every entity finds exactly what the cells would), a larger one through its cells with the
+   * hits placed by rank (collectByCells).
+   */
+  collectSorted(x: number, y: number, radius: number, scratch: AoiScratch, hysteresis = 0): number {
+    const count = this.count;
+    if (!this.ranksValid) this.rebuildRanks();
+    if (count > LINEAR_SCAN_MIN) return this.collectByCells(x, y, radius, scratch, hysteresis);
+    const outer = radius * (1 + hysteresis);
+    if (!(outer >= 0)) {
+      this.lastVisited = 0;
+      return 0;
+    }
+    const r2 = outer * outer;
+    if (scratch.ids.length < count) {
+      scratch.ids = growInt32(scratch.ids, count);
+      scratch.dist2 = growFloat64(scratch.dist2, count);
+    }
+    if (scratch.slots.length < count) scratch.slots = growInt32(scratch.slots, count);
+    const ids = scratch.ids;
+    const dist2 = scratch.dist2;
+    const hits = scratch.slots;
+    const byId = this.byId;
+    const rankX = this.rankX;
+    const rankY = this.rankY;
+    const entId = this.entId;
+    let n = 0;
+    for (let k = 0; k < count; k++) {
+      const dx = rankX[k]! - x;
+      const dy = rankY[k]! - y;
+      const d2 = dx * dx + dy * dy;
+      if (d2 <= r2) {
+        const s = byId[k]!;
+        ids[n] = entId[s]!;
+        dist2[n] = d2;
+        hits[n] = s;
+        n++;
+      }
+    }
+    this.lastVisited = count;
+    return n;
+  }
+
+  private rebuildRanks(): void {
+    const byId = this.byId;
+    const rank = this.entRank;
+    const rankX = this.rankX;
+    const rankY = this.rankY;
+    const entX = this.entX;
+    const entY = this.entY;
+    for (let k = 0; k < this.count; k++) {
+      const s = byId[k]!;
+      rank[s] = k;
+      rankX[k] = entX[s]!;
+      rankY[k] = entY[s]!;
+    }
+    this.ranksValid = true;
+  }
+
+  /**
+   * collectSorted through the cells (ranks valid): each hit sets the bit of its rank (its place
+   * in id order), and the bits are read back in order: the hits come out in id order, no sort.
+   */
+  private collectByCells(x: number, y: number, radius: number, scratch: AoiScratch, hysteresis: number): number {
+    const outer = radius * (1 + hysteresis);
+    if (!(outer >= 0)) {
+      this.lastVisited = 0;
+      return 0;
+    }
+    const count = this.count;
+    if (this.hitD2.length < count) this.hitD2 = growFloat64(this.hitD2, count);
+    if (this.hitBits.length * 32 < count) this.hitBits = growInt32(this.hitBits, (count + 31) >>> 5);
+    const r2 = outer * outer;
+    const entX = this.entX;
+    const entY = this.entY;
+    const rank = this.entRank;
+    const bits = this.hitBits;
+    const hitD2 = this.hitD2;
+    let lo = count;
+    let hi = -1;
+    let n = 0;
+    let visited = 0;
+    for (let b = this.firstCell(x, y, radius, hysteresis); b !== -1; b = this.nextCell()) {
+      const slots = this.bucketSlots[b]!;
+      const c = this.bucketCount[b]!;
+      visited += c;
+      for (let i = 0; i < c; i++) {
+        const s = slots[i]!;
+        const dx = entX[s]! - x;
+        const dy = entY[s]! - y;
+        const d2 = dx * dx + dy * dy;
+        if (d2 <= r2) {
+          const r = rank[s]!;
+          bits[r >>> 5]! |= 1 << (r & 31);
+          hitD2[r] = d2;
+          if (r < lo) lo = r;
+          if (r > hi) hi = r;
+          n++;
+        }
+      }
+    }
+    this.lastVisited = visited;
+    if (n === 0) return 0;
+    if (scratch.ids.length < n) {
+      scratch.ids = growInt32(scratch.ids, n);
+      scratch.dist2 = growFloat64(scratch.dist2, n);
+    }
+    if (scratch.slots.length < n) scratch.slots = growInt32(scratch.slots, n);
+    const ids = scratch.ids;
+    const dist2 = scratch.dist2;
+    const hits = scratch.slots;
+    const byId = this.byId;
+    const entId = this.entId;
+    let k = 0;
+    for (let w = lo >>> 5, wEnd = hi >>> 5; w <= wEnd; w++) {
+      let word = bits[w]!;
+      bits[w] = 0; // left clear for the next query
+      while (word !== 0) {
+        const low = word & -word;
+        const r = (w << 5) | (31 - Math.clz32(low));
+        word ^= low;
+        const s = byId[r]!;
+        ids[k] = entId[s]!;
+        dist2[k] = hitD2[r]!;
+        hits[k] = s;
+        k++;
+      }
+    }
     return n;
   }
 
@@ -499,6 +725,11 @@ export class AoiGrid {
     this.entCy = growInt32(this.entCy, min);
     this.entBucket = growInt32(this.entBucket, min);
     this.entPos = growInt32(this.entPos, min);
+    this.byId = growInt32(this.byId, min);
+    this.entRank = growInt32(this.entRank, min);
+    this.rankX = growFloat64(this.rankX, min);
+    this.rankY = growFloat64(this.rankY, min);
+    this.entAux = growInt32(this.entAux, this.entId.length * AUX_STRIDE);
     if (this.rowStride > 0) {
       const rows = new Int32Array(this.entId.length * this.rowStride);
       rows.set(this.entRow);
@@ -575,7 +806,7 @@ export class VisibleSet {
  *  - the viewer itself is never included.
  * Writes the result to `out` (ids ascending, with distances) and returns out.count.
  * `out` may be the same object as `previous`: the previous ids are then copied to scratch first.
- * Cost: one grid scan of radius*(1+hysteresis) plus an in-place sort of the candidates.
+ * Cost: one collectSorted() of radius*(1+hysteresis) (no sort) and a merge with `previous`.
  */
 export function selectVisible(
   grid: AoiGrid,
@@ -623,11 +854,10 @@ export function selectVisibleAfter(
   const r2 = radius * radius;
   const pc = prevCount;
 
-  const n = grid.collect(vx, vy, radius, scratch, h);
+  const n = grid.collectSorted(vx, vy, radius, scratch, h);
   const ids = scratch.ids;
   const dist2 = scratch.dist2;
   const hits = scratch.slots;
-  sortById(ids, dist2, hits, 0, n);
 
   out.ensureCapacity(n);
   if (out.slots.length < n) out.slots = new Int32Array(out.ids.length);
@@ -652,60 +882,6 @@ export function selectVisibleAfter(
   }
   out.count = k;
   return k;
-}
-
-/** In-place sort of ids[lo..hi) ascending, carrying dist2 and slots along. Ids are unique. No allocation. */
-function sortById(ids: Int32Array, dist2: Float64Array, slots: Int32Array, lo: number, hi: number): void {
-  while (hi - lo > 16) {
-    const mid = (lo + hi) >>> 1;
-    // Median of three as pivot value keeps already-sorted input (common: buckets rarely reorder) O(n log n).
-    const a = ids[lo]!;
-    const b = ids[mid]!;
-    const c = ids[hi - 1]!;
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-    let i = lo;
-    let j = hi - 1;
-    while (i <= j) {
-      while (ids[i]! < pivot) i++;
-      while (ids[j]! > pivot) j--;
-      if (i <= j) {
-        const ti = ids[i]!;
-        ids[i] = ids[j]!;
-        ids[j] = ti;
-        const td = dist2[i]!;
-        dist2[i] = dist2[j]!;
-        dist2[j] = td;
-        const ts = slots[i]!;
-        slots[i] = slots[j]!;
-        slots[j] = ts;
-        i++;
-        j--;
-      }
-    }
-    // Recurse into the smaller side, loop on the larger: stack depth O(log n).
-    if (j + 1 - lo < hi - i) {
-      sortById(ids, dist2, slots, lo, j + 1);
-      lo = i;
-    } else {
-      sortById(ids, dist2, slots, i, hi);
-      hi = j + 1;
-    }
-  }
-  for (let i = lo + 1; i < hi; i++) {
-    const id = ids[i]!;
-    const d = dist2[i]!;
-    const sl = slots[i]!;
-    let j = i - 1;
-    while (j >= lo && ids[j]! > id) {
-      ids[j + 1] = ids[j]!;
-      dist2[j + 1] = dist2[j]!;
-      slots[j + 1] = slots[j]!;
-      j--;
-    }
-    ids[j + 1] = id;
-    dist2[j + 1] = d;
-    slots[j + 1] = sl;
-  }
 }
 
 /** How often (in frames) an entity at `distance` should be refreshed for a viewer with AOI `radius`. */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  AUX_STRIDE,
   AoiGrid,
   AoiScratch,
   VisibleSet,
@@ -11,6 +12,7 @@ import {
   updateInterval,
   MAX_CELL_COORD,
 } from '../../src/zone/aoi.ts';
+import { Rng } from '../../src/world/rng.ts';
 
 const CELL = 200;
 // Radii whose (0.6r, 0.8r) offsets are exact integers, so "distance exactly = radius" is exact.
@@ -477,5 +479,83 @@ test('isDue spreads sequential ids across phases', () => {
     }
     const expected = 4000 / interval;
     for (const c of perFrame) assert.ok(Math.abs(c - expected) < expected * 0.1, `interval ${interval}: ${perFrame.join(',')}`);
+  }
+});
+
+// collectSorted walks a small grid whole in id order and a large one through its cells, placing
+// hits by rank; both must give brute force's answer in ascending id order, and an entity's aux
+// ints and wire row must move with it through inserts, moves and removes (by id and by index).
+test('collectSorted matches sorted brute force on both paths, under churn; aux and rows follow their entities', () => {
+  const cases = [
+    { cell: 200, ids: 150, span: 2000, radius: 220, path: 'linear' }, // a spread zone
+    { cell: 200, ids: 2000, span: 3000, radius: 220, path: 'cells' },
+    { cell: 50, ids: 600, span: 5000, radius: 20, path: 'either' },
+    { cell: 1, ids: 300, span: 60, radius: 3, path: 'either' },
+  ];
+  for (const c of cases) {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 0x7fffffff }), (seed) => {
+        const rng = new Rng(seed);
+        const grid = new AoiGrid(c.cell, 3);
+        const scratch = new AoiScratch();
+        const model = new Map<number, { x: number; y: number; a: number; b: number; row: number }>();
+        let linear = 0;
+        let byCells = 0;
+        for (let round = 0; round < 3000; round++) {
+          const id = Math.floor(rng.next() * c.ids * 1.5);
+          const r = rng.next();
+          const x = (rng.next() - 0.5) * c.span;
+          const y = (rng.next() - 0.5) * c.span;
+          const known = model.get(id);
+          if (r < 0.3 && known === undefined) {
+            const at = grid.insert(id, x, y);
+            for (let i = 0; i < AUX_STRIDE; i++) assert.equal(grid.aux[at * AUX_STRIDE + i], 0, 'aux starts zeroed');
+            grid.aux[at * AUX_STRIDE] = id * 3;
+            grid.aux[at * AUX_STRIDE + 1] = -id;
+            grid.rows[at * 3] = id + 1;
+            model.set(id, { x, y, a: id * 3, b: -id | 0, row: id + 1 });
+          } else if (r < 0.5 && known !== undefined) {
+            if (rng.next() < 0.5) grid.remove(id);
+            else grid.removeAt(grid.indexOf(id));
+            model.delete(id);
+          } else if (known !== undefined) {
+            grid.moveAt(grid.indexOf(id), x, y);
+            known.x = x;
+            known.y = y;
+          } else {
+            assert.equal(grid.indexOf(id), -1);
+          }
+          if (round % 25 !== 0) continue;
+          const qx = (rng.next() - 0.5) * c.span;
+          const qy = (rng.next() - 0.5) * c.span;
+          const n = grid.collectSorted(qx, qy, c.radius, scratch, 0.1);
+          if (grid.lastVisited === grid.size) linear++;
+          else byCells++;
+          const outer = c.radius * 1.1;
+          const want = [...model]
+            .filter(([, p]) => (p.x - qx) ** 2 + (p.y - qy) ** 2 <= outer * outer)
+            .map(([i]) => i)
+            .sort((a, b) => a - b);
+          assert.deepEqual(Array.from(scratch.ids.subarray(0, n)), want);
+          for (let k = 0; k < n; k++) {
+            const p = model.get(scratch.ids[k]!)!;
+            assert.equal(scratch.dist2[k], (p.x - qx) * (p.x - qx) + (p.y - qy) * (p.y - qy));
+            assert.equal(grid.idAt(scratch.slots[k]!), scratch.ids[k]);
+          }
+          for (const [i, p] of model) {
+            const at = grid.indexOf(i);
+            assert.equal(grid.aux[at * AUX_STRIDE], p.a);
+            assert.equal(grid.aux[at * AUX_STRIDE + 1], p.b);
+            assert.equal(grid.rows[at * 3], p.row);
+          }
+          assert.equal(grid.size, model.size);
+        }
+        // Each case exercises the path it is there for (a small grid is walked whole).
+        if (c.path === 'linear') assert.equal(byCells, 0);
+        if (c.path === 'cells') assert.ok(byCells > 0, 'the cell path ran');
+        assert.equal(linear + byCells, 120);
+      }),
+      { numRuns: 3 },
+    );
   }
 });

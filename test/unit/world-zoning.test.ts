@@ -178,3 +178,38 @@ test('minCellInradiusM is a lower bound on sampled inradii and on ring-1 coverag
     }
   }
 });
+
+// The zone tick reuses the edge distances it computed for placement to test the border margin.
+test('ZoneGeometry.marginFromEdges equals insideMargin, convex and reflex cells alike', () => {
+  const rng = new Rng(11);
+  let points = 0;
+  for (const res of [3, 5, 7, 8, 9]) {
+    for (let c = 0; c < 60; c++) {
+      const g = new ZoneGeometry(zoneOf(rng.next() * 170 - 85, rng.next() * 360 - 180, res));
+      const edges = new Float64Array(g.edgeCount);
+      const span = Math.max(...g.boundary.map((b) => Math.hypot(b.x, b.y))) * 1.5;
+      for (let i = 0; i < 50; i++) {
+        const x = (rng.next() - 0.5) * 2 * span;
+        const y = (rng.next() - 0.5) * 2 * span;
+        g.edgeDistances(x, y, edges);
+        assert.ok(Object.is(g.marginFromEdges(edges), g.insideMargin(x, y)), `${g.zone} at ${x}, ${y}`);
+        points++;
+      }
+    }
+  }
+  // Pentagons' neighbourhoods hold the non-convex cells: check all twelve at resolution 5.
+  for (const p of getPentagons(5)) {
+    for (const z of gridDisk(p, 1)) {
+      const g = new ZoneGeometry(z);
+      const edges = new Float64Array(g.edgeCount);
+      for (let i = 0; i < 50; i++) {
+        const x = (rng.next() - 0.5) * 20_000;
+        const y = (rng.next() - 0.5) * 20_000;
+        g.edgeDistances(x, y, edges);
+        assert.ok(Object.is(g.marginFromEdges(edges), g.insideMargin(x, y)), `${z} at ${x}, ${y}`);
+        points++;
+      }
+    }
+  }
+  assert.ok(points > 15_000);
+});
