@@ -407,11 +407,7 @@ export class AoiGrid {
       return 0;
     }
     const r2 = outer * outer;
-    if (scratch.ids.length < count) {
-      scratch.ids = growInt32(scratch.ids, count);
-      scratch.dist2 = growFloat64(scratch.dist2, count);
-    }
-    if (scratch.slots.length < count) scratch.slots = growInt32(scratch.slots, count);
+    scratch.ensureHits(count);
     const ids = scratch.ids;
     const dist2 = scratch.dist2;
     const hits = scratch.slots;
@@ -496,11 +492,7 @@ export class AoiGrid {
     }
     this.lastVisited = visited;
     if (n === 0) return 0;
-    if (scratch.ids.length < n) {
-      scratch.ids = growInt32(scratch.ids, n);
-      scratch.dist2 = growFloat64(scratch.dist2, n);
-    }
-    if (scratch.slots.length < n) scratch.slots = growInt32(scratch.slots, n);
+    scratch.ensureHits(n);
     const ids = scratch.ids;
     const dist2 = scratch.dist2;
     const hits = scratch.slots;
@@ -747,6 +739,15 @@ export class AoiScratch {
   /** Dense grid index of each hit (see AoiGrid.rows). */
   slots = new Int32Array(256);
   prev = new Int32Array(256);
+
+  /** Room for `n` hits in ids, dist2 and slots (grown, never shrunk). */
+  ensureHits(n: number): void {
+    if (this.ids.length < n) {
+      this.ids = growInt32(this.ids, n);
+      this.dist2 = growFloat64(this.dist2, n);
+    }
+    if (this.slots.length < n) this.slots = growInt32(this.slots, n);
+  }
 }
 
 /**
