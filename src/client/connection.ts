@@ -9,6 +9,7 @@ import {
   encodeHello,
   finishMessage,
 } from '../protocol/messages.ts';
+import { crc32 } from '../protocol/crc32.ts';
 import { wordsToZone } from '../protocol/zone-id.ts';
 import { createFrameDecodeTarget, decodeFrameInto } from '../protocol/frame.ts';
 import type { FrameDecodeTarget } from '../protocol/frame.ts';
@@ -346,41 +347,6 @@ function toBytes(data: unknown): Uint8Array | undefined {
   return undefined;
 }
 
-// --- CRC-32 -------------------------------------------------------------------------------------
-
-// protocol/crc32.ts's CRC (IEEE, reflected 0xEDB88320) four bytes per step ("slicing by 4"): the
-// client checks every FRAME's and writes every INPUT's, and byte at a time was a visible share
-// of a bots process. CRC4[k * 256 + n] is the CRC of byte n followed by k zero bytes.
-const CRC4 = /* @__PURE__ */ (() => {
-  const t = new Int32Array(4 * 256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = t[n]!;
-    for (let k = 1; k < 4; k++) {
-      c = t[c & 0xff]! ^ (c >>> 8);
-      t[k * 256 + n] = c;
-    }
-  }
-  return t;
-})();
-
-/** crc32(bytes, start, end, seed) for a range within bytes (0 <= start <= end <= length). */
-function crc32x4(bytes: Uint8Array, start: number, end: number, seed = 0): number {
-  const t = CRC4;
-  let c = ~seed;
-  let i = start;
-  for (const stop = end - 3; i < stop; i += 4) {
-    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
-  }
-  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
 // --- incoming FRAMEs ------------------------------------------------------------------------
 
 function u32At(b: Uint8Array, p: number): number {
@@ -450,7 +416,7 @@ function readFrameHeader(bytes: Uint8Array, h: FrameHeaderScratch): boolean {
   const zoned = (typeByte & HEADER_ZONE_BIT) !== 0;
   if (p + (zoned ? 16 : 8) !== headerLength) return false;
   const crcAt = headerLength - 4;
-  if (crc32x4(bytes, headerLength, total, crc32x4(bytes, 0, crcAt)) !== u32At(bytes, crcAt)) return false;
+  if (crc32(bytes, headerLength, total, crc32(bytes, 0, crcAt)) !== u32At(bytes, crcAt)) return false;
   if (zoned) {
     const lo = u32At(bytes, p + 4);
     const hi = u32At(bytes, p + 8);
@@ -571,7 +537,7 @@ function encodeOneInput(
   const payloadLength = p - body;
   b[start + 2] = payloadLength & 0xff;
   b[start + 3] = payloadLength >>> 8;
-  const crc = crc32x4(b, body, p, crc32x4(b, start, crcAt));
+  const crc = crc32(b, body, p, crc32(b, start, crcAt));
   b[crcAt] = crc & 0xff;
   b[crcAt + 1] = (crc >>> 8) & 0xff;
   b[crcAt + 2] = (crc >>> 16) & 0xff;
