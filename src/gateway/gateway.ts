@@ -7,6 +7,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { encodeBinaryFrame } from './ws-frame.ts';
+import { readClientFramesFirst, type ClientFrameParser } from './ws-inbound.ts';
 import type { Bus, Subscription } from '../cluster/bus.ts';
 import { newPlayerEntity, type GatewayBatch } from '../cluster/messages.ts';
 import type { SessionEnded, SessionRecord } from '../auth/sessions.ts';
@@ -89,6 +90,8 @@ interface Conn {
   ws: WebSocket;
   /** The upgraded socket under `ws`: the gateway's binary messages are written to it directly (ws-frame.ts). */
   socket: Duplex;
+  /** Reads plain binary frames before ws does (ws-inbound.ts); undefined if ws offered no hook. */
+  inbound: ClientFrameParser | undefined;
   state: ConnState;
   id: number;
   remote: string;
@@ -111,6 +114,7 @@ interface Conn {
 
 export class Gateway {
   private readonly wss: WebSocketServer;
+  private readonly maxPayload: number;
   private readonly conns = new Set<Conn>();
   private readonly players = new Map<EntityId, Conn>();
   /** Account players by player id, from the moment their token is accepted (one socket each). */
@@ -131,9 +135,10 @@ export class Gateway {
   ) {
     this.rng = new Rng(s.seed ^ 0x5bd1e995);
     // ws enforces a hard cap itself; our own smaller limit gives the client a KICK with a reason.
+    this.maxPayload = Math.max(s.maxMessageBytes * 4, 65536);
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: Math.max(s.maxMessageBytes * 4, 65536),
+      maxPayload: this.maxPayload,
       perMessageDeflate: false,
       clientTracking: false,
     });
@@ -181,6 +186,7 @@ export class Gateway {
     const c: Conn = {
       ws,
       socket,
+      inbound: undefined,
       state: 'handshake',
       id: this.nextConnId++,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`,
@@ -202,6 +208,8 @@ export class Gateway {
     this.conns.add(c);
     this.ctx.metrics.connectionsOpened.inc();
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
+    // Plain binary frames skip ws's Receiver (ws-inbound.ts); ws still gets everything else.
+    c.inbound = readClientFramesFirst(ws, this.maxPayload, (bytes) => this.onMessage(c, bytes, true));
     ws.on('close', () => this.onClose(c));
     ws.on('error', (err) => {
       // ws reports oversize frames and invalid framing here, then closes the socket itself.
