@@ -3,11 +3,11 @@
 // the caller supplies the socket. Hot paths reuse objects because bots run thousands of these.
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
-  MAX_ACTIONS_PER_INPUT,
   beginMessage,
   decodeMessage,
   encodeHello,
-  finishMessage,
+  takeMessage,
+  writeSingleInput,
 } from '../protocol/messages.ts';
 import { crc32 } from '../protocol/crc32.ts';
 import { wordsToZone } from '../protocol/zone-id.ts';
@@ -436,33 +436,20 @@ function readFrameHeader(bytes: Uint8Array, h: FrameHeaderScratch): boolean {
 }
 
 // --- outgoing messages ---------------------------------------------------------------------
-// One Writer for every connection (encoding is synchronous), and message bytes carved from a
-// shared slab instead of one ArrayBuffer each. Slab views are never handed out twice (a full
-// slab is replaced, not rewound), so a socket may keep a sent message as long as it likes.
+// One Writer for every connection (encoding is synchronous), and it hands each message out as a
+// view of its own memory (takeMessage) instead of a copy: a slab allocator. Taken bytes are never
+// written again (a nearly full buffer is replaced, not rewound), so a socket may keep a sent
+// message as long as it likes.
 
 const SLAB_BYTES = 64 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
-
-function slabAlloc(n: number): Uint8Array {
-  if (n > SLAB_BYTES >> 4) return new Uint8Array(n);
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + n);
-  slabUsed += (n + 7) & ~7;
-  return out;
-}
-
-const sendWriter = new Writer(64);
+const sendWriter = new Writer(SLAB_BYTES);
 
 /**
- * One INPUT carrying one input: the layout of encodeInput (protocol/messages.ts) for the
- * single-input case, written by the shared header and Writer code without building the input
- * objects encodeInput takes. actions[0, actionCount) go with it.
+ * One INPUT carrying one input: writeSingleInput (protocol/messages.ts), encodeInput's bytes for
+ * the single-input case without building the input objects. actions[0, actionCount) go with it.
+ * @internal exported for tests and benchmarks.
  */
-function encodeOneInput(
+export function encodeOneInput(
   version: number,
   ackFrame: number,
   seq: number,
@@ -473,30 +460,17 @@ function encodeOneInput(
   actions: readonly number[],
   actionCount: number,
 ): Uint8Array {
-  if (seq >>> 0 !== seq) throw new RangeError('input seq out of u32');
-  if (ackFrame >>> 0 !== ackFrame) throw new RangeError(`ackFrame out of u32: ${ackFrame}`);
-  if (actionCount > MAX_ACTIONS_PER_INPUT) throw new RangeError('too many actions');
-  const w = sendWriter;
-  beginMessage(w, MessageType.Input, version, seq, 0, '0');
-  w.uvarint(ackFrame);
-  w.u8(1);
-  w.uvarint(seq);
-  w.u16(dtMs);
-  w.svarint(eastCms);
-  w.svarint(northCms);
-  w.svarint(upCms);
-  w.u8(actionCount);
-  for (let i = 0; i < actionCount; i++) w.u8(actions[i]!);
-  return finishMessage(w, slabAlloc);
+  writeSingleInput(sendWriter, version, ackFrame, seq, dtMs, eastCms, northCms, upCms, actions, actionCount);
+  return takeMessage(sendWriter);
 }
 
-/** PING, as encodePing (protocol/messages.ts) writes it. */
-function encodePingMessage(version: number, seq: number, clientTime: number): Uint8Array {
+/** PING, as encodePing (protocol/messages.ts) writes it. @internal exported for tests and benchmarks. */
+export function encodePingMessage(version: number, seq: number, clientTime: number): Uint8Array {
   if (!Number.isFinite(clientTime)) throw new RangeError(`clientTime must be finite: ${clientTime}`);
   const w = sendWriter;
   beginMessage(w, MessageType.Ping, version, seq, 0, '0');
   w.f64(clientTime);
-  return finishMessage(w, slabAlloc);
+  return takeMessage(w);
 }
 
 function errorOf(err: unknown): Error {

@@ -29,6 +29,104 @@ function range(what: string, v: number): RangeError {
   return new RangeError(`${what} out of range: ${v}`);
 }
 
+// --- field encodings and their checks ------------------------------------------------------------
+// The one implementation of each field encoding, as put* functions that write at buf[p..] and
+// return the end, and of each range check, as check* functions that throw RangeError. Writer's
+// methods are check + room + put; a run of fields whose total size is bounded (a message header,
+// one INPUT) may instead check every field first, make room once (Writer.reserve) and put them.
+// The put* functions check nothing: the value must be in range and the room made. Both kinds are
+// kept tiny (rare cases out of line) so that V8 inlines them wherever they are used instead of
+// weighing each call against its inlining budget: the message hot paths are chains of them.
+
+/** Throws the RangeError of a failed check. */
+function outOfRange(what: string, v: number): never {
+  throw range(what, v);
+}
+
+function notU8(v: number): never {
+  throw range('u8', v);
+}
+
+function notU16(v: number): never {
+  throw range('u16', v);
+}
+
+export function checkU8(v: number): void {
+  if ((v & 0xff) !== v) notU8(v);
+}
+
+export function checkU16(v: number): void {
+  if ((v & 0xffff) !== v) notU16(v);
+}
+
+export function checkU32(v: number): void {
+  if (v >>> 0 !== v) outOfRange('u32', v);
+}
+
+export function checkUvarint(v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) outOfRange('uvarint', v);
+}
+
+/** An integer in [MIN_SVARINT, MAX_SVARINT]; every int32 is, the rest take checkWideSvarint. */
+export function checkSvarint(v: number): void {
+  if ((v | 0) !== v) checkWideSvarint(v);
+}
+
+function checkWideSvarint(v: number): void {
+  if (!Number.isInteger(v) || v < MIN_SVARINT || v > MAX_SVARINT) outOfRange('svarint', v);
+}
+
+/** Little-endian u16 (0..0xffff). */
+export function putU16(buf: Uint8Array, p: number, v: number): number {
+  buf[p] = v;
+  buf[p + 1] = v >>> 8;
+  return p + 2;
+}
+
+/** Little-endian u32 (0..2^32-1). */
+export function putU32(buf: Uint8Array, p: number, v: number): number {
+  buf[p] = v;
+  buf[p + 1] = v >>> 8;
+  buf[p + 2] = v >>> 16;
+  buf[p + 3] = v >>> 24;
+  return p + 4;
+}
+
+/**
+ * Unsigned LEB128 of a safe integer >= 0: 7 bits per byte, low group first, high bit = "more
+ * bytes follow"; at most MAX_UVARINT_BYTES.
+ */
+export function putUvarint(buf: Uint8Array, p: number, v: number): number {
+  // Bit operations only below 2^31; above that, division keeps all 53 bits exact.
+  if (v >= 0x80000000) return putWideUvarint(buf, p, v);
+  while (v >= 0x80) {
+    buf[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[p] = v;
+  return p + 1;
+}
+
+function putWideUvarint(buf: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80000000) {
+    buf[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  return putUvarint(buf, p, v);
+}
+
+/**
+ * Zigzag (0,-1,1,-2,... -> 0,1,2,3,...) then uvarint, so small magnitudes stay short. v is an
+ * integer in [MIN_SVARINT, MAX_SVARINT], whose image is a safe integer.
+ */
+export function putSvarint(buf: Uint8Array, p: number, v: number): number {
+  return putUvarint(buf, p, zigzag(v));
+}
+
+function zigzag(v: number): number {
+  return v >= 0 ? v * 2 : -v * 2 - 1;
+}
+
 /**
  * Growable little-endian byte writer. Reuse one per connection/worker and call reset().
  *
@@ -37,9 +135,14 @@ function range(what: string, v: number): RangeError {
  * the Writer then never writes those bytes again (the next message starts after them, and a
  * fresh buffer is started when little room is left), so a Writer used that way is a slab
  * allocator for the messages it encodes.
+ *
+ * Beside the checked per-field methods, reserve/cursor/commit write a run of fields with the
+ * put* functions after one capacity check, and memory exposes the bytes for patching in place.
  */
 export class Writer {
   private buf: Uint8Array;
+  /** buf's ArrayBuffer (the .buffer getter is a runtime call, too slow for one per take()). */
+  private ab: ArrayBuffer;
   private dv: DataView;
   /** Absolute index where the current message starts; bytes before it were taken. */
   private base = 0;
@@ -52,60 +155,102 @@ export class Writer {
   crcAt = -1;
 
   constructor(initialCapacity = 256) {
-    this.buf = new Uint8Array(initialCapacity > 16 ? initialCapacity : 16);
-    this.dv = new DataView(this.buf.buffer);
+    const ab = new ArrayBuffer(initialCapacity > 16 ? initialCapacity : 16);
+    this.buf = new Uint8Array(ab);
+    this.ab = ab;
+    this.dv = new DataView(ab);
   }
 
   reset(): void {
     // Taken messages own the start of the buffer; once less than an eighth is left, start a new
-    // buffer of the same size rather than let messages straddle a regrowth.
-    if (this.base > 0 && this.buf.length - this.base < this.buf.length >>> 3) {
-      this.buf = new Uint8Array(this.buf.length);
-      this.dv = new DataView(this.buf.buffer);
-      this.base = 0;
-    }
+    // buffer of the same size rather than let messages straddle a regrowth. (base is 0 unless
+    // messages were taken, and an eighth of a buffer of >= 16 bytes is left at 0.)
+    const size = this.buf.length;
+    if (this.base > size - (size >>> 3)) this.renew();
     this.len = this.base;
     this.crcAt = -1;
+  }
+
+  private renew(): void {
+    this.setBuffer(new ArrayBuffer(this.buf.length));
+    this.base = 0;
+  }
+
+  private setBuffer(ab: ArrayBuffer): void {
+    this.buf = new Uint8Array(ab);
+    this.ab = ab;
+    this.dv = new DataView(ab);
   }
 
   get length(): number {
     return this.len - this.base;
   }
 
+  /** Room for n more bytes. Kept tiny so every write inlines it; growing is grow()'s job. */
   private ensure(n: number): void {
-    const need = this.len + n;
-    if (need <= this.buf.length) return;
+    if (this.len + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     // Only the message in progress moves: taken bytes stay where their views point. The buffer
     // grows only when that message alone needs it.
     const size = this.len - this.base;
     let cap = this.buf.length;
     while (cap < size + n) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(this.base, this.len));
-    this.buf = next;
-    this.dv = new DataView(next.buffer);
+    const next = new ArrayBuffer(cap);
+    new Uint8Array(next).set(this.buf.subarray(this.base, this.len));
+    this.setBuffer(next);
     this.base = 0;
     this.len = size;
   }
 
+  /**
+   * Room for a run of fields of at most n bytes in all, written with the put* functions: returns
+   * the buffer to write into, from index `cursor`; commit(end) then ends the run. One capacity
+   * check for the whole run instead of one per field; the put* functions check no values, so
+   * check them (check*) before writing any.
+   */
+  reserve(n: number): Uint8Array {
+    this.ensure(n);
+    return this.buf;
+  }
+
+  /** Index in reserve()'s buffer where the next byte goes (not the message offset: see length). */
+  get cursor(): number {
+    return this.len;
+  }
+
+  /**
+   * The buffer itself, for reading or patching the message in place (put*, crc32) without the
+   * checks of patch*() and crc32(): the message is memory[cursor - length, cursor). Invalid after
+   * the next write (the buffer may move).
+   */
+  get memory(): Uint8Array {
+    return this.buf;
+  }
+
+  /** Ends a run begun with reserve(n): `end` is the index after its last byte, at most cursor + n. */
+  commit(end: number): void {
+    if (end < this.len || end > this.buf.length) throw range('commit end', end);
+    this.len = end;
+  }
+
   u8(v: number): void {
-    if ((v & 0xff) !== v) throw range('u8', v);
+    checkU8(v);
     this.ensure(1);
     this.buf[this.len++] = v;
   }
 
   u16(v: number): void {
-    if ((v & 0xffff) !== v) throw range('u16', v);
+    checkU16(v);
     this.ensure(2);
-    this.dv.setUint16(this.len, v, true);
-    this.len += 2;
+    this.len = putU16(this.buf, this.len, v);
   }
 
   u32(v: number): void {
-    if (v >>> 0 !== v) throw range('u32', v);
+    checkU32(v);
     this.ensure(4);
-    this.dv.setUint32(this.len, v, true);
-    this.len += 4;
+    this.len = putU32(this.buf, this.len, v);
   }
 
   i32(v: number): void {
@@ -129,27 +274,16 @@ export class Writer {
 
   /** Unsigned LEB128: 7 bits per byte, low group first, high bit = "more bytes follow". */
   uvarint(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw range('uvarint', v);
+    checkUvarint(v);
     this.ensure(MAX_UVARINT_BYTES);
-    const buf = this.buf;
-    let p = this.len;
-    // Bit operations only below 2^31; above that, division keeps all 53 bits exact.
-    while (v >= 0x80000000) {
-      buf[p++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    while (v >= 0x80) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[p++] = v;
-    this.len = p;
+    this.len = putUvarint(this.buf, this.len, v);
   }
 
   /** Zigzag (0,-1,1,-2,... -> 0,1,2,3,...) then uvarint, so small magnitudes stay short. */
   svarint(v: number): void {
-    if (!Number.isInteger(v) || v < MIN_SVARINT || v > MAX_SVARINT) throw range('svarint', v);
-    this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+    checkSvarint(v);
+    this.ensure(MAX_UVARINT_BYTES);
+    this.len = putSvarint(this.buf, this.len, v);
   }
 
   bytes(b: Uint8Array): void {
@@ -202,7 +336,7 @@ export class Writer {
    * Buffer.from(buffer, byteOffset, length), so a socket takes it as is); default a Uint8Array.
    */
   take(wrap?: (buffer: ArrayBuffer, byteOffset: number, length: number) => Uint8Array): Uint8Array {
-    const b = this.buf.buffer as ArrayBuffer;
+    const b = this.ab;
     const n = this.len - this.base;
     const out = wrap ? wrap(b, this.base, n) : new Uint8Array(b, this.base, n);
     this.base = this.len;
@@ -221,21 +355,21 @@ export class Writer {
   }
 
   patchU8(offset: number, v: number): void {
-    if ((v & 0xff) !== v) throw range('u8', v);
+    checkU8(v);
     if (offset < 0 || offset + 1 > this.len - this.base) throw range('patch offset', offset);
     this.buf[this.base + offset] = v;
   }
 
   patchU16(offset: number, v: number): void {
-    if ((v & 0xffff) !== v) throw range('u16', v);
+    checkU16(v);
     if (offset < 0 || offset + 2 > this.len - this.base) throw range('patch offset', offset);
-    this.dv.setUint16(this.base + offset, v, true);
+    putU16(this.buf, this.base + offset, v);
   }
 
   patchU32(offset: number, v: number): void {
-    if (v >>> 0 !== v) throw range('u32', v);
+    checkU32(v);
     if (offset < 0 || offset + 4 > this.len - this.base) throw range('patch offset', offset);
-    this.dv.setUint32(this.base + offset, v, true);
+    putU32(this.buf, this.base + offset, v);
   }
 }
 

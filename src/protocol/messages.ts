@@ -1,7 +1,19 @@
 // Message header and the codecs of every message except FRAME (see frame.ts).
 import type { ZoneId } from '../world/types.ts';
 import { crc32 } from './crc32.ts';
-import { ProtocolError, Reader, Writer } from './codec.ts';
+import {
+  MAX_UVARINT_BYTES,
+  ProtocolError,
+  Reader,
+  Writer,
+  checkSvarint,
+  checkU16,
+  checkU8,
+  putSvarint,
+  putU16,
+  putU32,
+  putUvarint,
+} from './codec.ts';
 import {
   HEADER_ZONE_BIT,
   MAX_HEADER_SIZE,
@@ -26,7 +38,7 @@ import type {
   Welcome,
   WireInput,
 } from './types.ts';
-import { wordsToZone, zoneToWords } from './zone-id.ts';
+import { wordsToZone, zoneHiWord, zoneLoWord, zoneToWords } from './zone-id.ts';
 
 export const MAX_PAYLOAD = 0xffff;
 /** The largest message: the largest payload behind the largest (compact) header, 65 560 bytes. */
@@ -85,6 +97,33 @@ export function beginMessage(
   serverTime: number,
   zone: ZoneId,
 ): void {
+  // The common case, kept small enough to inline into every encoder; anything else (HELLO, a
+  // version-1 KICK, or arguments that throw) is beginOtherMessage's.
+  if (version === 2 && type !== MessageType.Hello && (type & 0x7f) === type && seq >>> 0 === seq) {
+    w.reset();
+    // '0' (no zone: every client message) is canonical and has no words to write.
+    if (zone === '0') writeCompactHeader(w, version, type, seq, serverTime, false, 0, 0);
+    else beginZonedMessage(w, version, type, seq, serverTime, zone);
+    return;
+  }
+  beginOtherMessage(w, type, version, seq, serverTime, zone);
+}
+
+/** The compact header with a zone, validated (filling the one-entry cache) before it is written. */
+function beginZonedMessage(w: Writer, version: number, type: number, seq: number, serverTime: number, zone: ZoneId): void {
+  const lo = zoneLoWord(zone);
+  writeCompactHeader(w, version, type, seq, serverTime, true, lo, zoneHiWord(zone));
+}
+
+/** beginMessage for the version-1 layout, and its RangeErrors (in this order). */
+function beginOtherMessage(
+  w: Writer,
+  type: number,
+  version: number,
+  seq: number,
+  serverTime: number,
+  zone: ZoneId,
+): void {
   w.reset();
   if (type === MessageType.Hello || version === 1) {
     if (type !== MessageType.Hello && type !== MessageType.Kick) {
@@ -104,11 +143,8 @@ export function beginMessage(
   }
   if (version !== 2) throw new RangeError(`no header layout for protocol version ${version}`);
   if ((type & 0x7f) !== type) throw new RangeError(`message type out of 0..127: ${type}`);
-  if (seq >>> 0 !== seq) throw new RangeError(`seq out of u32: ${seq}`);
-  const hasZone = zone !== '0';
-  // Validate the zone (and fill the one-entry cache) before writing anything.
-  const [lo, hi] = zoneToWords(zone);
-  writeCompactHeader(w, version, type, seq, serverTime, hasZone, lo, hi);
+  // beginMessage's own case failed, so only the seq is left.
+  throw new RangeError(`seq out of u32: ${seq}`);
 }
 
 /**
@@ -125,31 +161,56 @@ export function writeCompactHeader(
   zoneLo: number,
   zoneHi: number,
 ): void {
-  w.u8(version);
-  w.u8(hasZone ? type | HEADER_ZONE_BIT : type);
-  w.u16(0);
-  w.uvarint(seq);
-  w.u32(serverTime >>> 0);
-  if (hasZone) {
-    w.u32(zoneLo);
-    w.u32(zoneHi);
-  }
-  w.crcAt = w.length;
-  w.u32(0);
+  // One run of trusted fields: one capacity check for the whole header. The payload length
+  // (bytes 2..3) and the CRC stay 0 until finishMessage patches them.
+  const buf = w.reserve(MAX_HEADER_SIZE);
+  const start = w.cursor;
+  buf[start] = version;
+  buf[start + 1] = hasZone ? type | HEADER_ZONE_BIT : type;
+  buf[start + 2] = 0;
+  buf[start + 3] = 0;
+  let p = putU32(buf, putUvarint(buf, start + 4, seq), serverTime >>> 0);
+  if (hasZone) p = putU32(buf, putU32(buf, p, zoneLo), zoneHi);
+  w.crcAt = p - start; // the header starts the message (w.reset() came first)
+  w.commit(putU32(buf, p, 0));
 }
 
-/** Patches payload length and CRC into a message started with beginMessage; returns a fresh copy. */
-export function finishMessage(w: Writer, alloc?: (n: number) => Uint8Array): Uint8Array {
+/**
+ * The finish step of every message begun with beginMessage: patches the payload length and the
+ * CRC (over the header before the CRC field, then the payload) in place, in w's own memory.
+ */
+function sealMessage(w: Writer): void {
   const crcAt = w.crcAt;
   if (crcAt < 0) throw new Error('finishMessage without beginMessage');
   const headerLength = crcAt + 4;
   const total = w.length;
   const payloadLength = total - headerLength;
   if (payloadLength > MAX_PAYLOAD) throw new RangeError(`payload too large: ${payloadLength} bytes`);
-  w.patchU16(2, payloadLength);
-  const buf = w.view();
-  w.patchU32(crcAt, crc32(buf, headerLength, total, crc32(buf, 0, crcAt)));
+  // In place, with the primitives themselves: the message is memory[start, start + total).
+  const buf = w.memory;
+  const start = w.cursor - total;
+  putU16(buf, start + 2, payloadLength);
+  putU32(buf, start + crcAt, crc32(buf, start + headerLength, start + total, crc32(buf, start, start + crcAt)));
+}
+
+/** Patches payload length and CRC into a message started with beginMessage; returns a fresh copy. */
+export function finishMessage(w: Writer, alloc?: (n: number) => Uint8Array): Uint8Array {
+  sealMessage(w);
   return w.toBytes(alloc);
+}
+
+/**
+ * finishMessage without the copy: the message is handed out as a view of w's own memory
+ * (Writer.take, `wrap` as there), which w never writes again. For a Writer kept for this, which
+ * is then a slab allocator for the messages it encodes.
+ */
+export function takeMessage(
+  w: Writer,
+  wrap?: (buffer: ArrayBuffer, byteOffset: number, length: number) => Uint8Array,
+): Uint8Array {
+  sealMessage(w);
+  w.crcAt = -1;
+  return w.take(wrap);
 }
 
 /** True when `bytes` is in the 24-byte version-1 layout: every HELLO, and version-1 messages. */
@@ -179,6 +240,13 @@ export function headerSeqOf(bytes: Uint8Array): number {
 export function headerTypeOf(bytes: Uint8Array): number {
   return isV1Layout(bytes) ? bytes[1]! : bytes[1]! & 0x7f;
 }
+
+/**
+ * The Writer of the encoders below (encodeInput, encodePing, ...): encoding is synchronous and
+ * none of them calls another while writing, so one is enough; each returns a copy (toBytes).
+ * encodeMessage's own default stays a fresh Writer because its writePayload is the caller's.
+ */
+const scratch = new Writer();
 
 /** Generic: header + payload written by writePayload, with length and CRC patched in. */
 export function encodeMessage(
@@ -217,7 +285,7 @@ export function encodeHello(m: Hello, o: EncodeOptions = {}): Uint8Array {
     w.u8(m.maxVersion);
     w.string(m.name);
     w.string(m.token);
-  });
+  }, scratch);
 }
 
 /** Header seq is always the first input's seq (o.seq is ignored). */
@@ -233,19 +301,104 @@ export function encodeInput(m: InputMessage, o: EncodeOptions = {}): Uint8Array 
     if (inp.seq !== first.seq + i) throw new RangeError('input seqs must be contiguous');
     if (inp.actions.length > MAX_ACTIONS_PER_INPUT) throw new RangeError('too many actions');
   });
-  return encodeMessage(MessageType.Input, { ...o, seq: first.seq }, (w) => {
-    w.uvarint(m.ackFrame);
-    w.u8(inputs.length);
-    w.uvarint(first.seq);
-    for (const inp of inputs) {
-      w.u16(inp.dtMs);
-      w.svarint(inp.eastCms);
-      w.svarint(inp.northCms);
-      w.svarint(inp.upCms);
-      w.u8(inp.actions.length);
-      for (const a of inp.actions) w.u8(a);
-    }
-  });
+  const w = scratch;
+  beginMessage(w, MessageType.Input, o.version ?? PROTOCOL_VERSION, first.seq, o.serverTime ?? 0, o.zone ?? '0');
+  let buf = w.reserve(INPUT_HEAD_MAX_BYTES);
+  w.commit(putInputHead(buf, w.cursor, m.ackFrame, inputs.length, first.seq));
+  for (const inp of inputs) {
+    const actions = inp.actions;
+    checkInputRecord(inp.dtMs, inp.eastCms, inp.northCms, inp.upCms, actions, actions.length);
+    buf = w.reserve(INPUT_RECORD_MAX_BYTES);
+    w.commit(putInputRecord(buf, w.cursor, inp.dtMs, inp.eastCms, inp.northCms, inp.upCms, actions, actions.length));
+  }
+  return finishMessage(w);
+}
+
+/**
+ * Begins an INPUT carrying one input in w, with serverTime 0 and no zone (as a client sends it):
+ * the message encodeInput({ ackFrame, inputs: [{ seq, dtMs, eastCms, northCms, upCms,
+ * actions: actions.slice(0, actionCount) }] }) encodes, with the same RangeErrors, through the
+ * same header and payload code, without building those objects. Finish it with finishMessage or
+ * takeMessage.
+ */
+export function writeSingleInput(
+  w: Writer,
+  version: number,
+  ackFrame: number,
+  seq: number,
+  dtMs: number,
+  eastCms: number,
+  northCms: number,
+  upCms: number,
+  actions: readonly number[],
+  actionCount: number,
+): void {
+  if (seq >>> 0 !== seq || ackFrame >>> 0 !== ackFrame || actionCount > MAX_ACTIONS_PER_INPUT) {
+    throwBadInput(seq, ackFrame);
+  }
+  beginMessage(w, MessageType.Input, version, seq, 0, '0');
+  checkInputRecord(dtMs, eastCms, northCms, upCms, actions, actionCount);
+  const buf = w.reserve(INPUT_HEAD_MAX_BYTES + INPUT_RECORD_MAX_BYTES);
+  const p = putInputHead(buf, w.cursor, ackFrame, 1, seq);
+  w.commit(putInputRecord(buf, p, dtMs, eastCms, northCms, upCms, actions, actionCount));
+}
+
+/** encodeInput's RangeError for a bad seq, ackFrame or action count (in that order). */
+function throwBadInput(seq: number, ackFrame: number): never {
+  if (seq >>> 0 !== seq) throw new RangeError('input seq out of u32');
+  if (ackFrame >>> 0 !== ackFrame) throw new RangeError(`ackFrame out of u32: ${ackFrame}`);
+  throw new RangeError('too many actions');
+}
+
+// The INPUT payload (docs/protocol.md): a head, then each input. Fields are checked (the head's
+// by the callers, each input's by checkInputRecord) before any is put.
+
+/** The most bytes of the head: uvarint ackFrame, the input count, the first input's uvarint seq. */
+const INPUT_HEAD_MAX_BYTES = 5 + 1 + 5;
+/** The most bytes of one input: dtMs, three svarints, the action count and the actions. */
+const INPUT_RECORD_MAX_BYTES = 2 + 3 * MAX_UVARINT_BYTES + 1 + MAX_ACTIONS_PER_INPUT;
+
+function putInputHead(buf: Uint8Array, p: number, ackFrame: number, count: number, firstSeq: number): number {
+  p = putUvarint(buf, p, ackFrame);
+  buf[p++] = count;
+  return putUvarint(buf, p, firstSeq);
+}
+
+/** RangeError unless one input's fields fit the wire, checked in the order they are written. */
+function checkInputRecord(
+  dtMs: number,
+  eastCms: number,
+  northCms: number,
+  upCms: number,
+  actions: readonly number[],
+  actionCount: number,
+): void {
+  checkU16(dtMs);
+  checkSvarint(eastCms);
+  checkSvarint(northCms);
+  checkSvarint(upCms);
+  checkU8(actionCount);
+  for (let i = 0; i < actionCount; i++) checkU8(actions[i]!);
+}
+
+/** One input, its actions actions[0, actionCount) (at most MAX_ACTIONS_PER_INPUT). */
+function putInputRecord(
+  buf: Uint8Array,
+  p: number,
+  dtMs: number,
+  eastCms: number,
+  northCms: number,
+  upCms: number,
+  actions: readonly number[],
+  actionCount: number,
+): number {
+  p = putU16(buf, p, dtMs);
+  p = putSvarint(buf, p, eastCms);
+  p = putSvarint(buf, p, northCms);
+  p = putSvarint(buf, p, upCms);
+  buf[p++] = actionCount;
+  for (let i = 0; i < actionCount; i++) buf[p++] = actions[i]!;
+  return p;
 }
 
 /** Header seq is the ping seq (o.seq is ignored). */
@@ -253,7 +406,7 @@ export function encodePing(m: Ping, o: EncodeOptions = {}): Uint8Array {
   checkFinite('clientTime', m.clientTime);
   return encodeMessage(MessageType.Ping, { ...o, seq: m.seq }, (w) => {
     w.f64(m.clientTime);
-  });
+  }, scratch);
 }
 
 function checkOwn(own: OwnState): void {
@@ -295,7 +448,7 @@ export function encodeWelcome(m: Welcome, o: EncodeOptions = {}): Uint8Array {
     w.u8(m.own.action);
     w.u8(m.own.actionSeq);
     w.string(m.sessionId);
-  });
+  }, scratch);
 }
 
 /** Header seq is the rejected input's seq (o.seq is ignored); the payload repeats it. */
@@ -303,7 +456,7 @@ export function encodeReject(m: Reject, o: EncodeOptions = {}): Uint8Array {
   return encodeMessage(MessageType.Reject, { ...o, seq: m.inputSeq }, (w) => {
     w.u8(m.reason);
     w.uvarint(m.inputSeq);
-  });
+  }, scratch);
 }
 
 /** Header seq is the ping seq being answered (o.seq is ignored). */
@@ -313,7 +466,7 @@ export function encodePong(m: Pong, o: EncodeOptions = {}): Uint8Array {
   return encodeMessage(MessageType.Pong, { ...o, seq: m.seq }, (w) => {
     w.f64(m.clientTime);
     w.f64(m.serverTime);
-  });
+  }, scratch);
 }
 
 export function encodeKick(m: Kick, o: EncodeOptions = {}): Uint8Array {
@@ -321,7 +474,7 @@ export function encodeKick(m: Kick, o: EncodeOptions = {}): Uint8Array {
   return encodeMessage(MessageType.Kick, { ...o, seq: 0 }, (w) => {
     w.u8(m.reason);
     w.string(m.message);
-  });
+  }, scratch);
 }
 
 /** round(x) clamped to the u16 range; x must be finite. */
@@ -405,7 +558,7 @@ export function encodeCharacter(m: CharacterMessage, o: EncodeOptions = {}): Uin
     } else {
       w.uvarint(0);
     }
-  });
+  }, scratch);
 }
 
 /**

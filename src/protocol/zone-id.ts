@@ -5,7 +5,20 @@ const CANONICAL = /^(?:0|[1-9a-f][0-9a-f]{0,15})$/;
 
 // One-entry cache: a server process encodes thousands of frames per tick for a handful of zones.
 let lastZone: ZoneId = '0';
-let lastWords: [lo: number, hi: number] = [0, 0];
+let lastLo = 0;
+let lastHi = 0;
+
+/** Validates `zone` and makes it the cached one (lastLo, lastHi). */
+function load(zone: ZoneId): void {
+  if (zone === lastZone) return;
+  if (typeof zone !== 'string' || !CANONICAL.test(zone)) throw new RangeError(`bad zone id: ${String(zone)}`);
+  const split = zone.length > 8 ? zone.length - 8 : 0;
+  const lo = parseInt(zone.slice(split), 16);
+  const hi = split === 0 ? 0 : parseInt(zone.slice(0, split), 16);
+  lastZone = zone;
+  lastLo = lo;
+  lastHi = hi;
+}
 
 /**
  * Splits a zone id into its low and high 32-bit words. Accepts only the canonical form
@@ -13,14 +26,20 @@ let lastWords: [lo: number, hi: number] = [0, 0];
  * anything else throws RangeError.
  */
 export function zoneToWords(zone: ZoneId): [lo: number, hi: number] {
-  if (zone === lastZone) return [lastWords[0], lastWords[1]];
-  if (typeof zone !== 'string' || !CANONICAL.test(zone)) throw new RangeError(`bad zone id: ${String(zone)}`);
-  const split = zone.length > 8 ? zone.length - 8 : 0;
-  const lo = parseInt(zone.slice(split), 16);
-  const hi = split === 0 ? 0 : parseInt(zone.slice(0, split), 16);
-  lastZone = zone;
-  lastWords = [lo, hi];
-  return [lo, hi];
+  load(zone);
+  return [lastLo, lastHi];
+}
+
+/** zoneToWords(zone)[0] without the array (same validation and RangeError). */
+export function zoneLoWord(zone: ZoneId): number {
+  load(zone);
+  return lastLo;
+}
+
+/** zoneToWords(zone)[1] without the array (same validation and RangeError). */
+export function zoneHiWord(zone: ZoneId): number {
+  load(zone);
+  return lastHi;
 }
 
 /** Inverse of zoneToWords; every pair of u32 words maps to a canonical id. */
