@@ -1,6 +1,5 @@
 // Primitive binary codec: a growable little-endian Writer and a bounds-checked Reader.
 // Pure (DataView/TextEncoder/TextDecoder only) because the browser client bundles it too.
-import { crc32 } from './crc32.ts';
 import { ProtocolErrorCode } from './types.ts';
 
 export class ProtocolError extends Error {
@@ -222,7 +221,7 @@ export class Writer {
 
   /**
    * The buffer itself, for reading or patching the message in place (put*, crc32) without the
-   * checks of patch*() and crc32(): the message is memory[cursor - length, cursor). Invalid after
+   * checks of patch*(): the message is memory[cursor - length, cursor). Invalid after
    * the next write (the buffer may move).
    */
   get memory(): Uint8Array {
@@ -341,12 +340,6 @@ export class Writer {
     const out = wrap ? wrap(b, this.base, n) : new Uint8Array(b, this.base, n);
     this.base = this.len;
     return out;
-  }
-
-  /** CRC-32 (see crc32) of the written bytes [start, end), continuing from `seed`. */
-  crc32(start: number, end: number, seed = 0): number {
-    if (start < 0 || end < start || end > this.len - this.base) throw range('crc range', end);
-    return crc32(this.buf, this.base + start, this.base + end, seed);
   }
 
   /** A view of everything written, no copy: invalid after the next write or reset. */

@@ -2,8 +2,7 @@
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
 import { MAX_UVARINT, MAX_UVARINT_BYTES, ProtocolError, Writer } from './codec.ts';
-import { LAT_E7_MAX, LON_E7_HALF, MAX_PAYLOAD, writeCompactHeader } from './messages.ts';
-import { zoneToWords } from './zone-id.ts';
+import { LAT_E7_MAX, LON_E7_HALF, beginMessage, finishMessage, takeMessage } from './messages.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
 import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
 import type { EntitySnapshot, FrameDecoded, FrameHeader, FrameState, OwnState } from './types.ts';
@@ -327,7 +326,7 @@ function encodeBody(
   }
   if ((kept & 3) !== 0) bitmapW.u8(bits);
 
-  beginFrame(w, f.seq, f.serverTime, f.zone);
+  beginMessage(w, MessageType.Frame, PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
   w.uvarint(baselineSeq === 0 ? 0 : f.seq - baselineSeq); // baselineGap
   w.svarint(lastInputSeq - baseInputSeq); // lastInputDelta
   w.u8(mask | (removedCount > 0 ? FrameFlags.Removed : 0) | (addedCount > 0 ? FrameFlags.Added : 0));
@@ -342,44 +341,7 @@ function encodeBody(
   }
   w.append(bitmapW);
   w.append(keptW);
-  return finishFrame(w, f);
-}
-
-// The header words of the zone frames were last encoded for: a zone encodes all its frames in a
-// row, and zoneToWords returns a new array per call.
-let headerZone: ZoneId | undefined;
-let headerLo = 0;
-let headerHi = 0;
-
-/**
- * beginMessage(w, MessageType.Frame, PROTOCOL_VERSION, ...) (same bytes: the compact header, the
- * zone only when not '0'), with the zone's words cached.
- */
-function beginFrame(w: Writer, seq: number, serverTime: number, zone: ZoneId): void {
-  const hasZone = zone !== '0';
-  if (hasZone && zone !== headerZone) {
-    const [lo, hi] = zoneToWords(zone);
-    headerZone = zone;
-    headerLo = lo;
-    headerHi = hi;
-  }
-  w.reset();
-  writeCompactHeader(w, PROTOCOL_VERSION, MessageType.Frame, seq, serverTime, hasZone, headerLo, headerHi);
-}
-
-/**
- * finishMessage's length and CRC patch, without its intermediate views of w (one frame per
- * client per tick makes those a visible share of the garbage), then the bytes handed out.
- */
-function finishFrame(w: Writer, f: FrameEncodeFlatInput): Uint8Array {
-  const crcAt = w.crcAt;
-  const headerLength = crcAt + 4;
-  const total = w.length;
-  const payloadLength = total - headerLength;
-  if (payloadLength > MAX_PAYLOAD) throw new RangeError(`payload too large: ${payloadLength} bytes`);
-  w.patchU16(2, payloadLength);
-  w.patchU32(crcAt, w.crc32(headerLength, total, w.crc32(0, crcAt)));
-  return f.take ? w.take(f.take) : w.toBytes(f.alloc);
+  return f.take ? takeMessage(w, f.take) : finishMessage(w, f.alloc);
 }
 
 function bad(message: string): ProtocolError {

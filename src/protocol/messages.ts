@@ -149,9 +149,9 @@ function beginOtherMessage(
 
 /**
  * The compact (version 2) header after w.reset(), with zero length and CRC and w.crcAt set: the
- * zone words only when hasZone. Arguments are trusted (beginMessage and the FRAME encoder check them).
+ * zone words only when hasZone. Arguments are trusted (beginMessage checks them).
  */
-export function writeCompactHeader(
+function writeCompactHeader(
   w: Writer,
   version: number,
   type: number,
