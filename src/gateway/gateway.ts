@@ -16,7 +16,7 @@ import { newCharacterSheet } from '../world/character.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { ProtocolError } from '../protocol/codec.ts';
-import { decodeMessage, encodeKick, encodePong, encodeWelcome, headerSeqOf } from '../protocol/messages.ts';
+import { decodeMessage, encodeKick, encodePong, encodeWelcome, headerSeqOf, type DecodeOptions } from '../protocol/messages.ts';
 import { MessageType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../protocol/types.ts';
 import type { Hello } from '../protocol/types.ts';
 import { destination, poseFromDegrees } from '../world/geo.ts';
@@ -135,6 +135,10 @@ export class Gateway {
   ) {
     this.rng = new Rng(s.seed ^ 0x5bd1e995);
     // ws enforces a hard cap itself; our own smaller limit gives the client a KICK with a reason.
+    this.helloDecode = { maxBytes: s.maxMessageBytes, minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION };
+    for (let v = MIN_PROTOCOL_VERSION; v <= PROTOCOL_VERSION; v++) {
+      this.versionDecode[v] = { maxBytes: s.maxMessageBytes, minVersion: v, maxVersion: v };
+    }
     this.maxPayload = Math.max(s.maxMessageBytes * 4, 65536);
     this.wss = new WebSocketServer({
       noServer: true,
@@ -143,6 +147,13 @@ export class Gateway {
       clientTracking: false,
     });
   }
+
+  /**
+   * decodeMessage's options, made once instead of once per message: before HELLO, any version we
+   * speak; after it, only the one agreed (indexed by version).
+   */
+  private readonly helloDecode: DecodeOptions;
+  private readonly versionDecode: DecodeOptions[] = [];
 
   get playerCount(): number {
     return this.players.size;
@@ -241,11 +252,7 @@ export class Gateway {
     }
     let msg;
     try {
-      msg = decodeMessage(bytes, {
-        maxBytes: this.s.maxMessageBytes,
-        minVersion: c.state === 'handshake' ? MIN_PROTOCOL_VERSION : c.version,
-        maxVersion: c.state === 'handshake' ? PROTOCOL_VERSION : c.version,
-      });
+      msg = decodeMessage(bytes, c.state === 'handshake' ? this.helloDecode : this.versionDecode[c.version]);
     } catch (err) {
       if (err instanceof ProtocolError) return this.protocolError(c, err.code, err.message);
       throw err;
