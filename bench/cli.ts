@@ -52,6 +52,9 @@ Options:
   --json             also print all figures as one JSON object on the last stdout line
   --counts N,N,...   client counts for sockets (first one for aoi-off)
   --bot-procs N      bots processes per run (default: 1, or 2 above 1,000 clients)
+  --bots-nice N      sockets, aoi-off: run the bots processes at this nice value (0..19, default 0),
+                     so that on a machine shared with the server the load generator yields the CPU
+                     to the server it measures; the server's own work is unchanged
   --server-args=".." extra flags for every server started, e.g. --server-args="--zone-threads 1"
   --players N        saves: players per batch; save-tick: saves per batch (default 10,000; saves --quick: 2,000)
   --live N           save-tick: live players in the zones (default 1,000)
@@ -67,6 +70,7 @@ interface BenchArgs {
   json: boolean;
   counts: number[] | undefined;
   botProcs: number;
+  botsNice: number;
   serverArgs: string[];
   players: number | undefined;
   live: number | undefined;
@@ -94,6 +98,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         json: { type: 'boolean' },
         counts: { type: 'string' },
         'bot-procs': { type: 'string' },
+        'bots-nice': { type: 'string' },
         'server-args': { type: 'string' },
         players: { type: 'string' },
         live: { type: 'string' },
@@ -122,6 +127,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   if (!Number.isInteger(botProcs) || botProcs < 0 || botProcs > 8) {
     throw new UsageError(`--bot-procs must be an integer 1..8, got '${values['bot-procs']}'`);
   }
+  const botsNice = intOption('bots-nice', values['bots-nice'], 0, 19) ?? 0;
   const scenarios = positionals.length > 0 ? [...new Set(positionals as Scenario[])] : DEFAULT_SCENARIOS;
   const serverArgs = (values['server-args'] ?? '').split(/\s+/).filter((a) => a.length > 0);
   const players = intOption('players', values.players, 1, 1_000_000);
@@ -139,6 +145,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     json: values.json ?? false,
     counts,
     botProcs,
+    botsNice,
     serverArgs,
     players,
     live,
@@ -202,6 +209,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     quick: args.quick,
     signal: abort.signal,
     botProcs: args.botProcs,
+    botsNice: args.botsNice,
     counts: args.counts,
     serverArgs: args.serverArgs,
   };

@@ -3,7 +3,7 @@
 // child processes; the server's own /stats gives exact step percentiles over a window inside
 // the bots' measurement window.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cellToLatLng, latLngToCell } from 'h3-js';
 import { minCellInradiusM } from '../src/world/zoning.ts';
@@ -38,6 +38,8 @@ export interface StepResult {
   label: string;
   clients: number;
   botProcesses: number;
+  /** Nice value the bots processes ran at (0: the server's priority). */
+  botsNice: number;
   spawnRadiusM: number;
   npcs: number;
   connected: number;
@@ -108,6 +110,8 @@ export interface SocketOptions {
   signal: AbortSignal;
   /** Bot processes per step; 0 = automatic (one per 1,000 clients, at most 2). */
   botProcs: number;
+  /** Nice value of the bots processes (0: the server's priority). */
+  botsNice: number;
   /** Overrides the client counts of the `sockets` steps. */
   counts: number[] | undefined;
   /** Extra `bluemarble start` flags for every server started, e.g. ['--zone-threads', '1']. */
@@ -162,6 +166,7 @@ interface StepSpec {
   npcs: number;
   durationS: number;
   botProcs: number;
+  botsNice: number;
   signal: AbortSignal;
 }
 
@@ -226,6 +231,7 @@ async function runStep(spec: StepSpec): Promise<StepResult> {
       );
       bots.push(bot);
       children.push(bot);
+      if (spec.botsNice > 0 && bot.proc.pid !== undefined) setPriority(bot.proc.pid, spec.botsNice);
     }
 
     // Wait for the ramp to complete (at most 5 s past it), then measure inside the bots' window.
@@ -284,6 +290,7 @@ async function runStep(spec: StepSpec): Promise<StepResult> {
       label: spec.label,
       clients: spec.clients,
       botProcesses: procs,
+      botsNice: spec.botsNice,
       spawnRadiusM: round(spec.spawnRadiusM, 0),
       npcs: spec.npcs,
       connected,
@@ -364,6 +371,7 @@ export async function runSockets(opts: SocketOptions): Promise<SocketsResult> {
       npcs: 0,
       durationS,
       botProcs: procs,
+      botsNice: opts.botsNice,
       signal: opts.signal,
     });
     progress(`sockets: ${n}: ${stepLine(r)}`);
@@ -385,6 +393,7 @@ export async function runSockets(opts: SocketOptions): Promise<SocketsResult> {
       npcs,
       durationS,
       botProcs: 1,
+      botsNice: opts.botsNice,
       signal: opts.signal,
     });
     progress(`sockets: dense: ${stepLine(r)}`);
@@ -423,6 +432,7 @@ export async function runAoiOff(opts: SocketOptions): Promise<AoiOffResult> {
     npcs: 0,
     durationS,
     botProcs: procs,
+    botsNice: opts.botsNice,
     signal: opts.signal,
   });
   progress(`aoi-off: on: ${stepLine(on)}`);
@@ -435,6 +445,7 @@ export async function runAoiOff(opts: SocketOptions): Promise<AoiOffResult> {
     npcs: 0,
     durationS,
     botProcs: procs,
+    botsNice: opts.botsNice,
     signal: opts.signal,
   });
   progress(`aoi-off: off: ${stepLine(off)}`);
@@ -511,6 +522,8 @@ export function formatSockets(r: SocketsResult): string {
     `largest client count held at 20 Hz (>= ${HELD_FPS} frames/s, steps never more than ${LAG_LIMIT_MS} ms late at p99) ` +
     `with simulation step p99 <= ${STEP_P99_LIMIT_MS} ms: ${r.maxHeldClients || 'none'}\n` +
     `(sim = all zones' ticks in one step; zone = one zone's tick; step = sim plus handing frames to the sockets)\n`;
+  const nice = r.steps[0]?.botsNice ?? 0;
+  if (nice > 0) out += `bots processes ran at nice ${nice} (--bots-nice): the server had first call on the CPU\n`;
   if (r.skipped.length > 0) out += `skipped (two failed steps in a row, time budget, or interrupted): ${r.skipped.join(', ')}\n`;
   for (const d of r.dense) {
     out += `${d.label}: ${d.bytesPerClientPerSecond} B/client/s with ${d.visibleEntitiesAvg} visible entities (target <= 3072)\n`;

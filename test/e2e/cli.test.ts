@@ -53,3 +53,12 @@ test('unknown command prints usage and exits 2', async () => {
   assert.equal(await p.exited, 2);
   assert.match(p.err(), /unknown command 'fly'/);
 });
+
+test('bench refuses a bad --bots-nice and --bot-procs with code 2, naming the flag', async () => {
+  const a = run(['bench', 'sockets', '--bots-nice', '20']);
+  assert.equal(await a.exited, 2);
+  assert.match(a.err(), /--bots-nice must be an integer 0\.\.19, got '20'/);
+  const b = run(['bench', 'sockets', '--bot-procs', 'two']);
+  assert.equal(await b.exited, 2);
+  assert.match(b.err(), /--bot-procs/);
+});
