@@ -568,6 +568,183 @@ describe('WireSocket against raw servers', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Read memory: sockets read into regions carved from shared slabs, and delivered views are kept
+
+/**
+ * Every message a WireSocket delivered, as handed out (not copied): the views must stay valid.
+ * count(n) resolves at n messages and fails if the connection fails or closes first.
+ */
+function keep(s: WireSocket): { views: (Buffer | string | ArrayBuffer)[]; count(n: number): Promise<void> } {
+  const views: (Buffer | string | ArrayBuffer)[] = [];
+  let want = Infinity;
+  let reached: () => void = () => {};
+  let failed: ((err: Error) => void) | undefined;
+  let failure: Error | undefined;
+  const fail = (err: Error): void => {
+    failure ??= err;
+    failed?.(failure);
+  };
+  s.onmessage = (ev) => {
+    views.push(ev.data as Buffer | string | ArrayBuffer);
+    if (views.length === want) reached();
+  };
+  s.onerror = (err) => fail(err instanceof Error ? err : new Error(String(err)));
+  s.onclose = (ev) => fail(new Error(`closed with ${ev.code} after ${views.length} messages`));
+  return {
+    views,
+    count: (n) =>
+      new Promise<void>((resolve, reject) => {
+        want = n;
+        reached = resolve;
+        failed = reject;
+        if (views.length >= n) resolve();
+        else if (failure !== undefined) reject(failure);
+      }),
+  };
+}
+
+/** Asserts that no two views share a byte: read memory is handed out once. */
+function assertDisjoint(views: readonly Buffer[]): void {
+  const spans = new Map<ArrayBufferLike, [number, number][]>();
+  for (const v of views) {
+    if (v.byteLength === 0) continue;
+    let list = spans.get(v.buffer);
+    if (list === undefined) spans.set(v.buffer, (list = []));
+    list.push([v.byteOffset, v.byteOffset + v.byteLength]);
+  }
+  for (const list of spans.values()) {
+    list.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < list.length; i++) assert.ok(list[i]![0] >= list[i - 1]![1], 'two delivered messages share memory');
+  }
+}
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('WireSocket read memory', () => {
+  let wss: WebSocketServer;
+  let port: number;
+  /** Per connection (by its ?script= query): the messages the server sends, one write per turn. */
+  const scripts = new Map<string, (i: number) => Buffer | undefined>();
+
+  before(async () => {
+    wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    port = (wss.address() as AddressInfo).port;
+    wss.on('connection', (ws, req) => {
+      const script = scripts.get(new URL(req.url ?? '/', 'http://x').searchParams.get('script') ?? '')!;
+      void (async () => {
+        // One message per event-loop turn, so that (on loopback) almost every read holds one.
+        for (let i = 0; ; i++) {
+          const m = script(i);
+          if (m === undefined || ws.readyState !== ws.OPEN) return;
+          ws.send(m);
+          await nextTurn();
+        }
+      })();
+    });
+  });
+  after(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
+
+  test('a message received first keeps its content after thousands of later reads', async () => {
+    const first = bytes(40, 99);
+    scripts.set('first', (i) => (i === 0 ? first : i <= 3000 ? bytes(30 + (i % 20), i) : undefined));
+    const s = new WireSocket(`ws://127.0.0.1:${port}/?script=first`);
+    const kept = keep(s);
+    await kept.count(3001);
+    // ~125 KB were read after it: many regions and slabs later.
+    assert.ok((kept.views[0] as Buffer).equals(first));
+    kept.views.forEach((v, i) => assert.ok((v as Buffer).equals(i === 0 ? first : bytes(30 + (i % 20), i)), `message ${i}`));
+    assertDisjoint(kept.views as Buffer[]);
+    const closed = new Promise<void>((resolve) => (s.onclose = () => resolve()));
+    s.close();
+    await closed;
+  });
+
+  test('many sockets sharing slabs, small messages and ones bigger than a region or a read: every kept message intact', async () => {
+    // 40 sockets need more regions than one slab holds from the start; 5,000 bytes is more than a
+    // region, 70,000 more than the largest read offered; 200 messages each move every socket
+    // through several regions.
+    const sockets = 40;
+    const perSocket = 200;
+    const size = (j: number): number => (j % 50 === 17 ? 70_000 : j % 10 === 3 ? 5000 : j % 10 === 8 ? 1500 : 20 + (j % 40));
+    const message = (k: number, j: number): Buffer => bytes(size(j), k * 1000 + j + 1);
+    for (let k = 0; k < sockets; k++) scripts.set(`many${k}`, (j) => (j < perSocket ? message(k, j) : undefined));
+    const clients = Array.from({ length: sockets }, (_, k) => {
+      const s = new WireSocket(`ws://127.0.0.1:${port}/?script=many${k}`);
+      return { s, kept: keep(s) };
+    });
+    await Promise.all(clients.map((c) => c.kept.count(perSocket)));
+    const all: Buffer[] = [];
+    clients.forEach(({ kept }, k) => {
+      assert.equal(kept.views.length, perSocket);
+      kept.views.forEach((v, j) => {
+        assert.ok(Buffer.isBuffer(v) && v.equals(message(k, j)), `socket ${k} message ${j} (${size(j)} bytes)`);
+        all.push(v);
+      });
+    });
+    assertDisjoint(all);
+    await Promise.all(
+      clients.map(({ s }) => {
+        const closed = new Promise<void>((resolve) => (s.onclose = () => resolve()));
+        s.close();
+        return closed;
+      }),
+    );
+  });
+});
+
+describe('WireSocket handshake reads', () => {
+  /** A raw server whose whole reply (response head, then frames) is written as `pieces`, 5 ms apart: separate reads. */
+  async function replyInPieces(pieces: (key: string) => Buffer[]): Promise<{ url: string; stop(): Promise<void> }> {
+    let key = '';
+    const srv = await rawServer(
+      (k) => {
+        key = k;
+        return ''; // the reply is written below, as bytes
+      },
+      (c) => {
+        void (async () => {
+          for (const p of pieces(key)) {
+            c.sock.write(p);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        })();
+      },
+    );
+    return srv;
+  }
+
+  const frames = [bytes(40, 1), bytes(3, 2), bytes(300, 3)];
+  const wire = Buffer.concat([...frames.map((f) => serverFrame(2, f)), serverFrame(1, Buffer.from('text after')), serverFrame(8, Buffer.from([0x03, 0xe8]))]);
+  const cases: [string, (head: Buffer) => Buffer[]][] = [
+    ['the response head and the first frames in one read', (head) => [Buffer.concat([head, wire])]],
+    [
+      'a response head split over reads, even inside its final CRLFCRLF, with frames after it in the last read',
+      (head) => [head.subarray(0, 9), head.subarray(9, head.byteLength - 3), Buffer.concat([head.subarray(head.byteLength - 3), wire.subarray(0, 50)]), wire.subarray(50)],
+    ],
+  ];
+  for (const [name, split] of cases) {
+    test(`${name}: the handshake completes, the frames and the close are delivered`, async () => {
+      const srv = await replyInPieces((key) => split(Buffer.from(upgradeResponse(key), 'latin1')));
+      try {
+        const rec = record(new WireSocket(srv.url));
+        await rec.opened;
+        assert.deepEqual(await closedOnce(rec), { code: 1000, reason: '' });
+        assert.equal(rec.messages.length, 4);
+        frames.forEach((f, i) => assert.ok((rec.messages[i] as Buffer).equals(f), `message ${i}`));
+        assert.equal(rec.messages[3], 'text after');
+        assert.deepEqual(rec.errors, []);
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
 // Through GameConnection and `bluemarble bots`
 
 function capture(): { out: string[]; err: string[]; io: { stdout: { write(s: string): boolean }; stderr: { write(s: string): boolean; isTTY: boolean } } } {
