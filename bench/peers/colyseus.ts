@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { LatencyHistogram } from '../../src/client/connection.ts';
 import { cpuSeconds } from '../../src/loadtest/proc.ts';
 import { startNode } from '../proc.ts';
+import { lowerPriority } from '../../src/loadtest/runner.ts';
 import type { Child } from '../proc.ts';
 import { median, sleep } from '../util.ts';
 import { histFromJson } from './shared.ts';
@@ -25,6 +26,8 @@ export interface PeerRunSpec {
   warmupS: number;
   durationS: number;
   botProcs: number;
+  /** Nice value for the bots processes (0: the server's priority), as RunOptions.botsNice. */
+  botsNice?: number;
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (line: string) => void;
@@ -110,6 +113,7 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
           '--json',
         ]),
       );
+      lowerPriority(bots[bots.length - 1]!.pid, spec.botsNice ?? 0);
     }
     const allExited = Promise.all(bots.map((b) => b.exited));
     let done = false;

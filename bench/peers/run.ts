@@ -98,13 +98,21 @@ function botProcs(clients: number): number {
   return Math.min(2, Math.ceil(clients / 1000));
 }
 
-async function runBluemarble(scenario: Scenario, clients: number, durationS: number, signal: AbortSignal, say: (l: string) => void): Promise<Level> {
+async function runBluemarble(
+  scenario: Scenario,
+  clients: number,
+  durationS: number,
+  botsNice: number,
+  signal: AbortSignal,
+  say: (l: string) => void,
+): Promise<Level> {
   const res = await runScenario({
     scenario,
     target: new BluemarbleTarget([]),
     clients,
     durationS,
     botProcs: botProcs(clients),
+    botsNice,
     signal,
     onProgress: (line, kind) => {
       if (kind === 'tick') say(`bluemarble ${clients}: ${line}`);
@@ -134,9 +142,16 @@ async function runBluemarble(scenario: Scenario, clients: number, durationS: num
   });
 }
 
-async function runPeer(scenario: Scenario, clients: number, durationS: number, signal: AbortSignal, say: (l: string) => void): Promise<Level> {
+async function runPeer(
+  scenario: Scenario,
+  clients: number,
+  durationS: number,
+  botsNice: number,
+  signal: AbortSignal,
+  say: (l: string) => void,
+): Promise<Level> {
   const w = world(scenario, clients);
-  const res = await runColyseus({ clients, ...w, ...timing(clients), durationS, botProcs: botProcs(clients), signal, onProgress: say });
+  const res = await runColyseus({ clients, ...w, ...timing(clients), durationS, botProcs: botProcs(clients), botsNice, signal, onProgress: say });
   return finish({
     target: 'colyseus',
     scenario,
@@ -256,13 +271,14 @@ async function main(): Promise<number> {
       counts: { type: 'string' },
       max: { type: 'string', default: '3000' },
       duration: { type: 'string', default: '10' },
+      'bots-nice': { type: 'string', default: '0' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (a.help) {
     process.stdout.write(
-      'Usage: npm run bench:peers -- [--scenarios spread,crowd] [--targets bluemarble,colyseus] [--counts 100,200,...] [--max N] [--duration S] [--json]\n',
+      'Usage: npm run bench:peers -- [--scenarios spread,crowd] [--targets bluemarble,colyseus] [--counts 100,200,...] [--max N] [--duration S] [--bots-nice 0..19] [--json]\n',
     );
     return 0;
   }
@@ -275,13 +291,19 @@ async function main(): Promise<number> {
     process.stderr.write('bench:peers: nothing to run (check --scenarios, --targets, --counts, --max, --duration)\n');
     return 2;
   }
+  // Both targets' bots run at this nice value alike (docs/benchmarks.md, "Peers").
+  const botsNice = Number(a['bots-nice']);
+  if (!Number.isInteger(botsNice) || botsNice < 0 || botsNice > 19) {
+    process.stderr.write(`bench:peers: --bots-nice must be an integer 0..19, got '${a['bots-nice']}'\n`);
+    return 2;
+  }
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('exit', killAllChildren);
   const say = (l: string): void => void process.stderr.write(`${l}\n`);
   const started = new Date();
   const levels: Level[] = [];
-  say(`bench:peers: ${scenarios.join(', ')} x ${targets.join(', ')}, counts ${counts.join(', ')}, ${durationS} s measured per level; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  say(`bench:peers: ${scenarios.join(', ')} x ${targets.join(', ')}, counts ${counts.join(', ')}, ${durationS} s measured per level, bots at nice ${botsNice}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   for (const scenario of scenarios) {
     for (const target of targets) {
       for (const n of counts) {
@@ -289,7 +311,7 @@ async function main(): Promise<number> {
         say(`--- ${scenario} ${target} ${n} clients`);
         let l: Level;
         try {
-          l = target === 'bluemarble' ? await runBluemarble(scenario, n, durationS, ac.signal, say) : await runPeer(scenario, n, durationS, ac.signal, say);
+          l = target === 'bluemarble' ? await runBluemarble(scenario, n, durationS, botsNice, ac.signal, say) : await runPeer(scenario, n, durationS, botsNice, ac.signal, say);
         } catch (err) {
           say(`${scenario} ${target} ${n}: failed: ${err instanceof Error ? err.message : String(err)}`);
           break;
@@ -313,7 +335,7 @@ async function main(): Promise<number> {
         startedAt: started.toISOString(),
         elapsedS: r((Date.now() - started.getTime()) / 1000, 1),
         host: { cpus: availableParallelism(), node: process.version, platform: process.platform, loadavg: loadavg().map((v) => r(v)) },
-        config: { scenarios, targets, counts, durationS, held: HELD },
+        config: { scenarios, targets, counts, durationS, botsNice, held: HELD },
         levels,
         comparisons,
       })}\n`,

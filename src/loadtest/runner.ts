@@ -2,7 +2,7 @@
 // (/stats?reset=1 and /metrics once a second, CPU and memory from /proc) and the bots (their
 // per-second progress) into one series, and builds the result (schema.ts). For `ramp` it also
 // drives the steps: it adds clients level by level and stops by itself at the limit.
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, loadavg, setPriority } from 'node:os';
 import { HOSTILE_KINDS, combineProgress, summarizeBots } from '../bots/bots.ts';
 import type { BotProgress, BotRawResult } from '../bots/bots.ts';
 import type { AgentCommand, AgentInput, AgentMessage } from './agent.ts';
@@ -27,6 +27,11 @@ export interface RunOptions {
   seed?: number;
   /** Bots processes for the honest bots (default: one per 1,000 clients, 1..2). */
   botProcs?: number;
+  /**
+   * Nice value for the bots processes (default 0: the server's priority). On a machine the bots
+   * share with the server, a positive value lets the server it measures have the CPU first.
+   */
+  botsNice?: number;
   signal?: AbortSignal;
   /** One line of progress (about once a second); `level` lines are ramp results worth keeping. */
   onProgress?: (line: string, kind: 'tick' | 'level' | 'info') => void;
@@ -104,6 +109,11 @@ async function fetchText(url: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Gives a bots process a lower CPU priority (nice > 0); the load generator, not the server, waits. */
+export function lowerPriority(pid: number | undefined, nice: number): void {
+  if (nice > 0 && pid !== undefined) setPriority(pid, nice);
 }
 
 function startAgent(role: BotGroup['role'], input: AgentInput, onStderr: (l: string) => void): Agent {
@@ -260,7 +270,9 @@ export async function runScenario(opts: RunOptions): Promise<LoadtestResult> {
           ...(isRamp && { initialTarget: 1 }),
         };
         offset += n;
-        agents.push(startAgent(g.role, input, (l) => say(`bots ${g.role} ${i + 1}/${procs}: ${l}`, 'info')));
+        const agent = startAgent(g.role, input, (l) => say(`bots ${g.role} ${i + 1}/${procs}: ${l}`, 'info'));
+        lowerPriority(agent.child.pid, opts.botsNice ?? 0);
+        agents.push(agent);
       }
     }
     const honest = agents.filter((a) => a.role === 'honest');
