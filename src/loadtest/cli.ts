@@ -30,6 +30,8 @@ Options:
   --pid N              with --url: its process id, for CPU and memory from /proc
   --server-args "..."  extra flags for the server this command starts (e.g. "--zone-threads 1")
   --bot-procs N        bots processes for the honest bots (default one per 1,000 clients, 1..2)
+  --bots-nice N        run the bots processes at this nice value (0..19, default 0), so that on a
+                       machine shared with the server the bots yield the CPU to it
   --seed N             random seed of the bots (default 1)
   --json               also print the summary and checks as one JSON line last on stdout
   -h, --help           show this help
@@ -56,6 +58,7 @@ interface LoadtestArgs {
   pid: number | undefined;
   serverArgs: string[];
   botProcs: number | undefined;
+  botsNice: number;
   seed: number;
   json: boolean;
 }
@@ -95,6 +98,7 @@ export function parseLoadtestArgs(argv: string[]): LoadtestArgs | 'help' {
         pid: { type: 'string' },
         'server-args': { type: 'string' },
         'bot-procs': { type: 'string' },
+        'bots-nice': { type: 'string' },
         seed: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -124,6 +128,11 @@ export function parseLoadtestArgs(argv: string[]): LoadtestArgs | 'help' {
     throw new UsageError('--pid only goes with --url');
   }
   if (values.report !== undefined && values['no-report']) throw new UsageError('--report and --no-report contradict each other');
+  const niceRaw = values['bots-nice'];
+  const botsNice = niceRaw === undefined ? 0 : Number(niceRaw);
+  if (niceRaw !== undefined && (niceRaw.trim() === '' || !Number.isInteger(botsNice) || botsNice < 0 || botsNice > 19)) {
+    throw new UsageError(`--bots-nice must be an integer 0..19, got '${niceRaw}'`);
+  }
   const seedRaw = values.seed;
   const seed = seedRaw === undefined ? 1 : Number(seedRaw);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${seedRaw}'`);
@@ -137,6 +146,7 @@ export function parseLoadtestArgs(argv: string[]): LoadtestArgs | 'help' {
     pid: positiveNumber('pid', values.pid, true, 2 ** 31),
     serverArgs: (values['server-args'] ?? '').split(/\s+/).filter((s) => s !== ''),
     botProcs: positiveNumber('bot-procs', values['bot-procs'], true, 16),
+    botsNice,
     seed,
     json: values.json ?? false,
   };
@@ -192,6 +202,7 @@ export async function loadtestCommand(argv: string[], io: LoadtestIO = { stdout:
       ...(args.clients !== undefined && { clients: args.clients }),
       ...(args.durationS !== undefined && { durationS: args.durationS }),
       ...(args.botProcs !== undefined && { botProcs: args.botProcs }),
+      botsNice: args.botsNice,
     });
     if (lineOpen) stderr.write('\n');
     lineOpen = false;

@@ -24,6 +24,7 @@ export function summaryRows(r: LoadtestResult): [string, string][] {
     ['target', `${r.config.target.kind} ${r.config.target.url}`],
     ['clients', r.ramp ? `held ${s.clients} (peak connected ${s.peakConnected})` : `${s.clients} (peak connected ${s.peakConnected})`],
     ['measured', `${s.measuredSeconds} s (after ${r.config.rampS} s connecting + ${r.config.warmupS} s warm-up)`],
+    ['bots processes', `${r.config.botProcesses}${r.config.botsNice ? `, at nice ${r.config.botsNice}` : ''}`],
     ['frames / client / s', fmt(s.framesPerClientPerS, 2)],
     ['bytes in / out per client / s', `${fmt(s.bytesInPerClientPerS, 0)} / ${fmt(s.bytesOutPerClientPerS, 0)}`],
     ['input->update p50 / p99', `${fmt(s.updateP50Ms)} / ${fmt(s.updateP99Ms)} ms`],

@@ -593,6 +593,7 @@ export async function runScenario(opts: RunOptions): Promise<LoadtestResult> {
         rampS: plan.rampS,
         warmupS: plan.warmupS,
         botProcesses: agents.length,
+        botsNice: opts.botsNice ?? 0,
         smoke,
         seed,
         target: { kind: opts.target.kind, url: info.wsUrl, serverArgs: [...serverArgs] },

@@ -155,6 +155,8 @@ export interface LoadtestResult {
     rampS: number;
     warmupS: number;
     botProcesses: number;
+    /** Nice value the bots processes ran at (0: the server's priority; absent in older results). */
+    botsNice?: number;
     smoke: boolean;
     seed: number;
     target: { kind: string; url: string; serverArgs: string[] };

@@ -68,12 +68,14 @@ test('loadtest arguments: defaults, and clear errors', () => {
   assert.equal(a.scenario, 'spread');
   assert.equal(a.report, 'loadtest-results');
   assert.equal(a.seed, 1);
-  const b = parseLoadtestArgs(['crowd', '--clients', '50', '--duration', '5', '--no-report', '--server-args', '--zone-threads 1']);
+  assert.equal(a.botsNice, 0);
+  const b = parseLoadtestArgs(['crowd', '--clients', '50', '--duration', '5', '--no-report', '--server-args', '--zone-threads 1', '--bots-nice', '10']);
   assert.ok(b !== 'help');
   assert.equal(b.scenario, 'crowd');
   assert.equal(b.clients, 50);
   assert.equal(b.report, undefined);
   assert.deepEqual(b.serverArgs, ['--zone-threads', '1']);
+  assert.equal(b.botsNice, 10);
   assert.equal(parseLoadtestArgs(['--help']), 'help');
   const bad: [string[], RegExp][] = [
     [[], /--scenario is required/],
@@ -86,6 +88,8 @@ test('loadtest arguments: defaults, and clear errors', () => {
     [['--scenario', 'spread', '--url', 'ws://x/ws', '--server-args', '--npcs 1'], /no effect with --url/],
     [['--scenario', 'spread', '--report', 'x', '--no-report'], /contradict/],
     [['--scenario', 'spread', '--bogus'], /bogus/],
+    [['--scenario', 'spread', '--bots-nice', '20'], /--bots-nice must be an integer 0\.\.19, got '20'/],
+    [['--scenario', 'spread', '--bots-nice', ''], /--bots-nice must be an integer 0\.\.19/],
   ];
   for (const [argv, re] of bad) assert.throws(() => parseLoadtestArgs(argv), re, argv.join(' '));
 });
