@@ -19,6 +19,7 @@ import type { SavesResult } from './saves.ts';
 import { formatTick, runTick } from './tick.ts';
 import type { TickResult } from './tick.ts';
 import { progress, round } from './util.ts';
+import { parseBotsNice } from '../src/loadtest/runner.ts';
 
 const SCENARIOS = ['tick', 'sockets', 'dense', 'aoi-off', 'ws-floor', 'saves', 'logins', 'save-tick', 'cache'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -127,7 +128,12 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   if (!Number.isInteger(botProcs) || botProcs < 0 || botProcs > 8) {
     throw new UsageError(`--bot-procs must be an integer 1..8, got '${values['bot-procs']}'`);
   }
-  const botsNice = intOption('bots-nice', values['bots-nice'], 0, 19) ?? 0;
+  let botsNice: number;
+  try {
+    botsNice = parseBotsNice(values['bots-nice']);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const scenarios = positionals.length > 0 ? [...new Set(positionals as Scenario[])] : DEFAULT_SCENARIOS;
   const serverArgs = (values['server-args'] ?? '').split(/\s+/).filter((a) => a.length > 0);
   const players = intOption('players', values.players, 1, 1_000_000);

@@ -8,7 +8,7 @@
 //     [--counts 100,200,400,...] [--max N] [--duration S] [--json]
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { runScenario } from '../../src/loadtest/runner.ts';
+import { parseBotsNice, runScenario } from '../../src/loadtest/runner.ts';
 import { spreadRadiusM } from '../../src/loadtest/scenarios.ts';
 import { BluemarbleTarget } from '../../src/loadtest/target.ts';
 import { killAllChildren } from '../proc.ts';
@@ -271,7 +271,7 @@ async function main(): Promise<number> {
       counts: { type: 'string' },
       max: { type: 'string', default: '3000' },
       duration: { type: 'string', default: '10' },
-      'bots-nice': { type: 'string', default: '0' },
+      'bots-nice': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -292,9 +292,11 @@ async function main(): Promise<number> {
     return 2;
   }
   // Both targets' bots run at this nice value alike (docs/benchmarks.md, "Peers").
-  const botsNice = Number(a['bots-nice']);
-  if (!Number.isInteger(botsNice) || botsNice < 0 || botsNice > 19) {
-    process.stderr.write(`bench:peers: --bots-nice must be an integer 0..19, got '${a['bots-nice']}'\n`);
+  let botsNice: number;
+  try {
+    botsNice = parseBotsNice(a['bots-nice']);
+  } catch (err) {
+    process.stderr.write(`bench:peers: ${(err as Error).message}\n`);
     return 2;
   }
   const ac = new AbortController();

@@ -2,7 +2,7 @@
 // the JSON + HTML report on disk.
 import { parseArgs } from 'node:util';
 import { formatSummary, writeReport } from './report.ts';
-import { runScenario } from './runner.ts';
+import { parseBotsNice, runScenario } from './runner.ts';
 import { SCENARIOS, SCENARIO_NAMES, isScenarioName } from './scenarios.ts';
 import type { ScenarioName } from './scenarios.ts';
 import { BluemarbleTarget, UrlTarget } from './target.ts';
@@ -128,10 +128,11 @@ export function parseLoadtestArgs(argv: string[]): LoadtestArgs | 'help' {
     throw new UsageError('--pid only goes with --url');
   }
   if (values.report !== undefined && values['no-report']) throw new UsageError('--report and --no-report contradict each other');
-  const niceRaw = values['bots-nice'];
-  const botsNice = niceRaw === undefined ? 0 : Number(niceRaw);
-  if (niceRaw !== undefined && (niceRaw.trim() === '' || !Number.isInteger(botsNice) || botsNice < 0 || botsNice > 19)) {
-    throw new UsageError(`--bots-nice must be an integer 0..19, got '${niceRaw}'`);
+  let botsNice: number;
+  try {
+    botsNice = parseBotsNice(values['bots-nice']);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
   const seedRaw = values.seed;
   const seed = seedRaw === undefined ? 1 : Number(seedRaw);

@@ -111,6 +111,22 @@ async function fetchText(url: string): Promise<string | undefined> {
   }
 }
 
+/** The largest nice value (the lowest priority) a process can be given. */
+export const MAX_BOTS_NICE = 19;
+
+/**
+ * The value of a `--bots-nice` flag (absent: 0), for every command that has one; throws a
+ * RangeError naming the flag when it is not an integer 0..MAX_BOTS_NICE.
+ */
+export function parseBotsNice(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isInteger(v) || v < 0 || v > MAX_BOTS_NICE) {
+    throw new RangeError(`--bots-nice must be an integer 0..${MAX_BOTS_NICE}, got '${raw}'`);
+  }
+  return v;
+}
+
 /** Gives a bots process a lower CPU priority (nice > 0); the load generator, not the server, waits. */
 export function lowerPriority(pid: number | undefined, nice: number): void {
   if (nice > 0 && pid !== undefined) setPriority(pid, nice);
