@@ -7,7 +7,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { encodeBinaryFrame } from './ws-frame.ts';
-import { readClientFramesFirst, type ClientFrameParser } from './ws-inbound.ts';
+import { readClientFramesFirst } from './ws-inbound.ts';
 import type { Bus, Subscription } from '../cluster/bus.ts';
 import { newPlayerEntity, type GatewayBatch } from '../cluster/messages.ts';
 import type { SessionEnded, SessionRecord } from '../auth/sessions.ts';
@@ -90,8 +90,6 @@ interface Conn {
   ws: WebSocket;
   /** The upgraded socket under `ws`: the gateway's binary messages are written to it directly (ws-frame.ts). */
   socket: Duplex;
-  /** Reads plain binary frames before ws does (ws-inbound.ts); undefined if ws offered no hook. */
-  inbound: ClientFrameParser | undefined;
   state: ConnState;
   id: number;
   remote: string;
@@ -128,6 +126,7 @@ export class Gateway {
   private sweepTimer: NodeJS.Timeout | undefined;
   private nextConnId = 1;
   private closing = false;
+  private warnedNoFastReads = false;
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -197,7 +196,6 @@ export class Gateway {
     const c: Conn = {
       ws,
       socket,
-      inbound: undefined,
       state: 'handshake',
       id: this.nextConnId++,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`,
@@ -220,7 +218,10 @@ export class Gateway {
     this.ctx.metrics.connectionsOpened.inc();
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
     // Plain binary frames skip ws's Receiver (ws-inbound.ts); ws still gets everything else.
-    c.inbound = readClientFramesFirst(ws, this.maxPayload, (bytes) => this.onMessage(c, bytes, true));
+    if (!readClientFramesFirst(ws, this.maxPayload, (bytes) => this.onMessage(c, bytes, true)) && !this.warnedNoFastReads) {
+      this.warnedNoFastReads = true;
+      this.ctx.logger.warn('this ws version keeps no Receiver where ws-inbound.ts expects it: client frames go through ws alone (slower)');
+    }
     ws.on('close', () => this.onClose(c));
     ws.on('error', (err) => {
       // ws reports oversize frames and invalid framing here, then closes the socket itself.

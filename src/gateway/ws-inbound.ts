@@ -3,8 +3,9 @@
 // Why: every client sends one small INPUT per server tick. Through `ws`, each one goes socket
 // 'data' -> Receiver (a Writable stream: write, _write, startLoop, getInfo, getMask, getData,
 // unmask, dataMessage) -> 'message' on the Receiver -> 'message' on the WebSocket -> the gateway:
-// about 10 % of the server process at 2,000 clients (docs/benchmarks.md, "Gateway reads"). Almost
-// every frame a game client sends is the same simple case: one whole, final, masked binary frame.
+// about 10 % of the server process at 2,000 clients (docs/benchmarks.md, "Reads and priority
+// series"). Almost every frame a game client sends is the same simple case: one whole, final,
+// masked binary frame.
 // This parser takes those straight to the gateway and hands everything else to `ws` untouched.
 //
 // How it stays correct: it only ever splits the byte stream at frame boundaries. While every
