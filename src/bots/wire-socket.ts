@@ -206,9 +206,6 @@ export class WireSocket implements WebSocketLike {
     socket.on('connect', () => {
       socket.write(request, 'latin1');
     });
-    // With onread, net itself emits no 'data'; bytes emitted by anyone else (tests feed the parser
-    // chosen chunks this way) are parsed all the same.
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: Error) => this.onSocketError(err));
     socket.on('close', () => this.emitClose());

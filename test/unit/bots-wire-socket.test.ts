@@ -542,11 +542,12 @@ describe('WireSocket against raw servers', () => {
           const s = new WireSocket(srv.url);
           const rec = record(s);
           await rec.opened;
-          // Feed the client's parser exactly these chunks: TCP would regroup real writes.
-          const sock = (s as unknown as { socket: Socket }).socket;
+          // Feed the client's parser exactly these chunks (as reads would deliver them): TCP
+          // would regroup real writes.
+          const parser = s as unknown as { onData(chunk: Buffer): void };
           for (let off = 0, k = 0; off < stream.byteLength; k++) {
             const n = chunkSizes[k % chunkSizes.length]!;
-            sock.emit('data', stream.subarray(off, off + n));
+            parser.onData(Buffer.from(stream.subarray(off, off + n)));
             off += n;
           }
           const info = await rec.closed;
