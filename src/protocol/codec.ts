@@ -369,7 +369,7 @@ export class Writer {
 /** Bounds-checked little-endian reader over bytes[offset, end). Every failure is a ProtocolError. */
 export class Reader {
   private readonly buf: Uint8Array;
-  /** Made on the first fixed-width read: varint-only payloads (FRAME) never pay for one. */
+  /** Made on the first float read: most messages have none and never pay for one. */
   private dvCache: DataView | undefined;
   private pos: number;
   private readonly end: number;
@@ -412,12 +412,18 @@ export class Reader {
     return this.buf[p]! | (this.buf[p + 1]! << 8);
   }
 
+  // u32 and i32 are read byte by byte: every message header has some, and a DataView made for
+  // them would be one more object per message on the server's input path and the client's.
   u32(): number {
-    return this.dv.getUint32(this.need(4), true);
+    const p = this.need(4);
+    const b = this.buf;
+    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
   }
 
   i32(): number {
-    return this.dv.getInt32(this.need(4), true);
+    const p = this.need(4);
+    const b = this.buf;
+    return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
   }
 
   f32(): number {

@@ -71,7 +71,7 @@ export interface WireInput {
   eastCms: number; // svarint, cm/s
   northCms: number; // svarint, cm/s
   upCms: number; // svarint, cm/s
-  actions: number[]; // action ids, at most 4
+  actions: readonly number[]; // action ids, at most 4
 }
 
 export interface InputMessage {
