@@ -56,6 +56,8 @@ Options:
   --bots-nice N      sockets, aoi-off: run the bots processes at this nice value (0..19, default 0),
                      so that on a machine shared with the server the load generator yields the CPU
                      to the server it measures; the server's own work is unchanged
+  --repeat N         sockets: run each client count N times (1..9, default 1); a count is held
+                     when more than half of its runs held, and the medians are printed
   --server-args=".." extra flags for every server started, e.g. --server-args="--zone-threads 1"
   --players N        saves: players per batch; save-tick: saves per batch (default 10,000; saves --quick: 2,000)
   --live N           save-tick: live players in the zones (default 1,000)
@@ -72,6 +74,8 @@ interface BenchArgs {
   counts: number[] | undefined;
   botProcs: number;
   botsNice: number;
+  /** sockets: runs per client count. */
+  repeat: number;
   serverArgs: string[];
   players: number | undefined;
   live: number | undefined;
@@ -100,6 +104,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         counts: { type: 'string' },
         'bot-procs': { type: 'string' },
         'bots-nice': { type: 'string' },
+        repeat: { type: 'string' },
         'server-args': { type: 'string' },
         players: { type: 'string' },
         live: { type: 'string' },
@@ -138,6 +143,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   const serverArgs = (values['server-args'] ?? '').split(/\s+/).filter((a) => a.length > 0);
   const players = intOption('players', values.players, 1, 1_000_000);
   const live = intOption('live', values.live, 1, 100_000);
+  const repeat = intOption('repeat', values.repeat, 1, 9) ?? 1;
   let seconds: number | undefined;
   if (values.seconds !== undefined) {
     seconds = Number(values.seconds);
@@ -152,6 +158,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     counts,
     botProcs,
     botsNice,
+    repeat,
     serverArgs,
     players,
     live,
@@ -216,6 +223,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     signal: abort.signal,
     botProcs: args.botProcs,
     botsNice: args.botsNice,
+    repeat: args.repeat,
     counts: args.counts,
     serverArgs: args.serverArgs,
   };

@@ -61,4 +61,7 @@ test('bench refuses a bad --bots-nice and --bot-procs with code 2, naming the fl
   const b = run(['bench', 'sockets', '--bot-procs', 'two']);
   assert.equal(await b.exited, 2);
   assert.match(b.err(), /--bot-procs/);
+  const c = run(['bench', 'sockets', '--repeat', '0']);
+  assert.equal(await c.exited, 2);
+  assert.match(c.err(), /--repeat must be an integer 1\.\.9, got '0'/);
 });
