@@ -593,7 +593,7 @@ export function formatSockets(r: SocketsResult): string {
   }
   const nice = r.steps[0]?.botsNice ?? 0;
   if (nice > 0) out += `bots processes ran at nice ${nice} (--bots-nice): the server had first call on the CPU\n`;
-  if (r.skipped.length > 0) out += `skipped (two failed steps in a row, time budget, or interrupted): ${r.skipped.join(', ')}\n`;
+  if (r.skipped.length > 0) out += `skipped (two failed counts in a row, time budget, or interrupted): ${r.skipped.join(', ')}\n`;
   for (const d of r.dense) {
     out += `${d.label}: ${d.bytesPerClientPerSecond} B/client/s with ${d.visibleEntitiesAvg} visible entities (target <= 3072)\n`;
   }
