@@ -14,6 +14,7 @@ export interface ZoneThreadInit {
   settings: ZoneSettings;
   gatewayId: string;
   logLevel: string;
+  tickPhases: number;
 }
 
 export type NpcSpawn = { count: number; center: { lat: number; lon: number }; radiusM: number; seed: number; firstId: EntityId };
@@ -57,7 +58,7 @@ const { characters } = bridgeZoneThread({
     await bus.close();
   },
 });
-const host = new ZoneHost({ bus, metrics, logger, settings: init.settings, now, characters }, bus);
+const host = new ZoneHost({ bus, metrics, logger, settings: init.settings, now, characters }, bus, { tickPhases: init.tickPhases });
 late.host = host;
 host.start();
 port.postMessage({ t: 'ready' });
