@@ -214,7 +214,7 @@ const SETTINGS = {
     'tick-phases',
     String(DEFAULT_TICK_PHASES),
     int(1, 50),
-    'Evenly spaced moments of the tick period the zones are spread over, so a host never ticks every zone in one burst; 1 ticks all zones at once.',
+    'Evenly spaced moments of the tick period the zones are spread over (e.g. 10: a tenth of the zones every 5 ms at 20 Hz) for a steadier, lower input-to-update latency at a few % more CPU; 1 ticks every zone at once.',
   ),
   dataDir: setting('data', './data', dirKind, 'Folder for anything kept on disk.'),
   zoneResolution: setting('zone-resolution', '8', int(5, 10), 'H3 resolution of zone cells.'),

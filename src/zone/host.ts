@@ -242,20 +242,28 @@ export class ZoneHost {
     this.timer = setTimeout(this.runPhase, delay);
   }
 
-  /** The timer: tick the zones of the phase that is due, then schedule the next phase with zones. */
+  /**
+   * The timer: tick the zones of the phase that is due, then schedule the next phase with zones.
+   * Phases already due run at once, in this callback: a timer cannot fire sooner than 1 ms after
+   * it is set, so a host that fell behind would otherwise lose a millisecond or more per phase
+   * and never catch up.
+   */
   private readonly runPhase = (): void => {
-    const start = this.ctx.now();
-    // Stamped with the grid time even when the timer fires a little early (timers have whole-ms
-    // resolution): frames stay exactly one period apart.
-    this.tickZones(this.phases.members(this.phase), start, this.phaseDueAt);
-    const steps = this.phases.stepsToNext(this.phase);
-    // Moving past the last phase ends the step (period) these phases belonged to.
-    if (this.phase + steps >= this.phases.count) this.endStep();
-    this.phase = (this.phase + steps) % this.phases.count;
-    this.phaseDueAt += steps * this.phaseMs;
-    const end = this.ctx.now();
-    // Fell far behind (machine stalled): skip missed phases instead of bursting to catch up.
-    if (end - this.phaseDueAt > this.periodMs * 5) this.phaseDueAt = end + this.phaseMs;
+    for (let run = 0; run < this.phases.count; run++) {
+      const start = this.ctx.now();
+      if (run > 0 && start < this.phaseDueAt) break;
+      // Stamped with the grid time even when the timer fires a little early (timers have
+      // whole-ms resolution): frames stay exactly one period apart.
+      this.tickZones(this.phases.members(this.phase), start, this.phaseDueAt);
+      const steps = this.phases.stepsToNext(this.phase);
+      // Moving past the last phase ends the step (period) these phases belonged to.
+      if (this.phase + steps >= this.phases.count) this.endStep();
+      this.phase = (this.phase + steps) % this.phases.count;
+      this.phaseDueAt += steps * this.phaseMs;
+      const end = this.ctx.now();
+      // Fell far behind (machine stalled): skip missed phases instead of bursting to catch up.
+      if (end - this.phaseDueAt > this.periodMs * 5) this.phaseDueAt = end + this.phaseMs;
+    }
     this.schedule();
   };
 

@@ -1,17 +1,21 @@
 // Tick phases: the zones of one host spread over evenly spaced moments of the tick period.
 //
-// Why: when every zone ticks at the same moment, a host's whole tick (simulation, encoding,
-// one socket write per player) runs as one burst each period, and every client's frame is woken
-// at once. On a machine whose cores are also busy with something else (other processes, the
-// load generator in a benchmark), that burst is where the tick runs late. Spread over P phases,
-// each moment carries about 1/P of the zones: the same work per period, in small pieces, and
-// frames leave the host evenly through the period. Each zone still ticks exactly once per period
-// on its own fixed grid, so nothing about a zone's own timing changes.
+// Why: when every zone ticks at the same moment, a host's whole tick (simulation, encoding, one
+// socket write per player) runs as one burst each period: a player whose zone comes late in the
+// burst, or whose input arrives just after it, waits for it. Spread over P phases, each moment
+// carries about 1/P of the zones: the same work per period in small pieces, frames leaving the
+// host evenly through the period, and a lower, steadier input-to-update latency. The price is
+// more, smaller wake-ups at both ends of every socket (a few % of CPU), which is why one phase
+// stays the default. Each zone still ticks exactly once per period on its own fixed grid.
 //
 // Pure: membership and the grid arithmetic; the host (host.ts) owns the timer and the zones.
 
-/** Phases per period unless configured (--tick-phases): 5 ms apart at 20 Hz. */
-export const DEFAULT_TICK_PHASES = 10;
+/**
+ * Phases per period unless configured (--tick-phases): one, every zone at once. Spreading costs
+ * the host a few % of CPU (more, smaller wake-ups on both ends of every socket) for a lower and
+ * steadier input-to-update latency; docs/benchmarks.md ("Tick phases") has the figures.
+ */
+export const DEFAULT_TICK_PHASES = 1;
 
 /** Members (zones) assigned to phases 0..count-1, kept balanced by count as they come and go. */
 export class TickPhases<T> {
