@@ -77,7 +77,7 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger 
   const sink = persistence.characterSink((playerId) => late.gateway?.departed(playerId));
   let zones: Zones;
   try {
-    zones = config.zoneThreads === 0 ? await zonesHere(settings, config, metrics, logger, sink) : await zonesInThread(settings, config, logger, sink);
+    zones = config.zoneThreads === 0 ? await zonesHere(settings, metrics, logger, sink) : await zonesInThread(settings, config, logger, sink);
   } catch (err) {
     await persistence.close();
     throw err;
@@ -230,10 +230,10 @@ interface Zones {
 
 
 /** Zones on this thread, on an in-memory bus shared with the gateway. */
-async function zonesHere(settings: ZoneSettings, config: ServerConfig, metrics: Metrics, logger: Logger, characters: CharacterSink): Promise<Zones> {
+async function zonesHere(settings: ZoneSettings, metrics: Metrics, logger: Logger, characters: CharacterSink): Promise<Zones> {
   const bus = new MemoryBus();
   bus.onHandlerError = (err) => logger.error({ err }, 'bus handler failed');
-  const host = new ZoneHost({ bus, metrics, logger, settings, now: serverNow, characters }, bus, { tickPhases: config.tickPhases });
+  const host = new ZoneHost({ bus, metrics, logger, settings, now: serverNow, characters }, bus);
   host.start();
   return {
     bus,
@@ -257,7 +257,7 @@ async function zonesHere(settings: ZoneSettings, config: ServerConfig, metrics: 
 
 /** Zones in a worker thread: the network thread only moves bytes. */
 async function zonesInThread(settings: ZoneSettings, config: ServerConfig, logger: Logger, characters: CharacterSink): Promise<Zones> {
-  const init: ZoneThreadInit = { settings, gatewayId: GATEWAY_ID, logLevel: config.logLevel, tickPhases: config.tickPhases };
+  const init: ZoneThreadInit = { settings, gatewayId: GATEWAY_ID, logLevel: config.logLevel };
   const worker = startTsWorker(new URL('../zone/thread.ts', import.meta.url), init);
   const bus = new ThreadZoneBus(worker);
   bus.characters = characters;

@@ -5,7 +5,6 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_TICK_PHASES } from '../zone/phases.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,8 +16,6 @@ export interface ServerConfig {
   tickRate: number;
   /** 0: zones tick on the network thread; 1: in one worker thread beside it. */
   zoneThreads: number;
-  /** Moments of the tick period a zone host spreads its zones over (1: all at once). */
-  tickPhases: number;
   /** Absolute path of the folder for anything kept on disk. */
   dataDir: string;
   logLevel: LogLevel;
@@ -209,12 +206,6 @@ const SETTINGS = {
     '0',
     int(0, 1),
     'Worker threads running the zones: 0 runs them on the network thread, 1 in a thread of their own.',
-  ),
-  tickPhases: setting(
-    'tick-phases',
-    String(DEFAULT_TICK_PHASES),
-    int(1, 50),
-    'Evenly spaced moments of the tick period the zones are spread over (e.g. 10: a tenth of the zones every 5 ms at 20 Hz) for a steadier, lower input-to-update latency at a few % more CPU; 1 ticks every zone at once.',
   ),
   dataDir: setting('data', './data', dirKind, 'Folder for anything kept on disk.'),
   zoneResolution: setting('zone-resolution', '8', int(5, 10), 'H3 resolution of zone cells.'),
@@ -476,7 +467,6 @@ function assemble(v: Flat): ServerConfig {
     port: v.port,
     tickRate: v.tickRate,
     zoneThreads: v.zoneThreads,
-    tickPhases: v.tickPhases,
     dataDir: v.dataDir,
     logLevel: v.logLevel,
     world: {

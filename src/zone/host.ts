@@ -1,7 +1,6 @@
 // A zone host runs the tick loops of the zones it owns. In the embedded server it also places
 // every zone that an entity is offered to; with a networked bus the coordinator decides
-// placement instead. Its zones are spread over the tick phases (phases.ts): each zone ticks once
-// per period at its own phase, so the host's work arrives in small pieces through the period.
+// placement instead.
 import type { Bus, Subscription } from '../cluster/bus.ts';
 import { z } from 'zod';
 import type { EntityTransfer } from '../cluster/messages.ts';
@@ -12,7 +11,6 @@ import { Rng } from '../world/rng.ts';
 import type { EntityId, ZoneId } from '../world/types.ts';
 import { EntityKind } from '../world/types.ts';
 import { isValidZone, zoneOfPose } from '../world/zoning.ts';
-import { DEFAULT_TICK_PHASES, TickPhases } from './phases.ts';
 import type { ZoneContext } from './zone.ts';
 import { Zone } from './zone.ts';
 
@@ -28,10 +26,7 @@ export interface ZoneHostStats {
   ticks: number;
 }
 
-/**
- * Exact percentiles over the most recent steps (prometheus histograms only estimate them). A step
- * is one tick period of the host: every awake zone ticked once, at its own phase.
- */
+/** Exact percentiles over the most recent steps (prometheus histograms only estimate them). */
 export interface StepTimings {
   samples: number;
   /** Sum of the zone ticks of one step: simulation, AOI and encoding, without socket writes. */
@@ -42,15 +37,7 @@ export interface StepTimings {
   stepP99Ms: number;
   stepMaxMs: number;
   zoneTickP99Ms: number;
-  /** How late the step's latest phase started. */
   lagP99Ms: number;
-  /** Phases the period is split into (--tick-phases). */
-  phases: number;
-}
-
-export interface ZoneHostOptions {
-  /** Moments of the tick period the zones are spread over; 1 ticks every zone at once. */
-  tickPhases?: number;
 }
 
 const TIMING_WINDOW = 1200; // one minute at 20 Hz
@@ -59,19 +46,10 @@ export class ZoneHost {
   private readonly zones = new Map<ZoneId, Zone>();
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private nextStepAt = 0;
   private running = false;
   private ticks = 0;
   private readonly periodMs: number;
-  private readonly phaseMs: number;
-  private readonly phases: TickPhases<Zone>;
-  /** The phase the timer runs next, and the grid time it is due at. */
-  private phase = 0;
-  private phaseDueAt = 0;
-  /** The step (tick period) being run, phase by phase. */
-  private periodSimMs = 0;
-  private periodStepMs = 0;
-  private periodLagMs = 0;
-  private periodAwake = 0;
   private readonly stepMs = new Float64Array(TIMING_WINDOW);
   private readonly simMs = new Float64Array(TIMING_WINDOW);
   private readonly zoneMs = new Float64Array(TIMING_WINDOW * 4);
@@ -83,11 +61,8 @@ export class ZoneHost {
   constructor(
     private readonly ctx: ZoneContext,
     private readonly bus: Bus,
-    opts: ZoneHostOptions = {},
   ) {
     this.periodMs = 1000 / ctx.settings.tickRate;
-    this.phases = new TickPhases<Zone>(opts.tickPhases ?? DEFAULT_TICK_PHASES);
-    this.phaseMs = this.periodMs / this.phases.count;
   }
 
   /**
@@ -96,8 +71,7 @@ export class ZoneHost {
    */
   start(opts: { autoTick?: boolean } = {}): void {
     this.subs.push(this.bus.onUnclaimedZone((zone) => this.claim(zone)));
-    this.phase = 0;
-    this.phaseDueAt = this.ctx.now() + this.periodMs;
+    this.nextStepAt = this.ctx.now() + this.periodMs;
     if (opts.autoTick === false) return;
     this.running = true;
     this.schedule();
@@ -141,7 +115,6 @@ export class ZoneHost {
       stepMaxMs: steps.length > 0 ? steps[steps.length - 1]! : 0,
       zoneTickP99Ms: pct(zones, 0.99),
       lagP99Ms: pct(lags, 0.99),
-      phases: this.phases.count,
     };
     if (opts.reset) {
       this.stepCount = 0;
@@ -190,14 +163,11 @@ export class ZoneHost {
     if (!isValidZone(zoneId)) return false;
     const zone = new Zone(zoneId, this.ctx);
     this.zones.set(zoneId, zone);
-    this.phases.add(zone);
     this.claims.set(zoneId, this.bus.claimZone(zoneId, zone));
     return true;
   }
 
   private drop(zoneId: ZoneId): void {
-    const zone = this.zones.get(zoneId);
-    if (zone) this.phases.remove(zone);
     this.claims.get(zoneId)?.unsubscribe();
     this.claims.delete(zoneId);
     this.zones.delete(zoneId);
@@ -238,66 +208,43 @@ export class ZoneHost {
 
   private schedule(): void {
     if (!this.running) return;
-    const delay = Math.max(0, this.phaseDueAt - this.ctx.now());
-    this.timer = setTimeout(this.runPhase, delay);
+    const delay = Math.max(0, this.nextStepAt - this.ctx.now());
+    this.timer = setTimeout(this.onTimer, delay);
   }
 
   /**
-   * The timer: tick the zones of the phase that is due, then schedule the next phase with zones.
-   * Phases already due run at once, in this callback: a timer cannot fire sooner than 1 ms after
-   * it is set, so a host that fell behind would otherwise lose a millisecond or more per phase
-   * and never catch up.
+   * The timer's step is stamped with the grid time it was due at, even when the timer fires a
+   * little early (timers have whole-ms resolution): frames stay exactly one period apart.
    */
-  private readonly runPhase = (): void => {
-    for (let run = 0; run < this.phases.count; run++) {
-      const start = this.ctx.now();
-      if (run > 0 && start < this.phaseDueAt) break;
-      // Stamped with the grid time even when the timer fires a little early (timers have
-      // whole-ms resolution): frames stay exactly one period apart.
-      this.tickZones(this.phases.members(this.phase), start, this.phaseDueAt);
-      const steps = this.phases.stepsToNext(this.phase);
-      // Moving past the last phase ends the step (period) these phases belonged to.
-      if (this.phase + steps >= this.phases.count) this.endStep();
-      this.phase = (this.phase + steps) % this.phases.count;
-      this.phaseDueAt += steps * this.phaseMs;
-      const end = this.ctx.now();
-      // Fell far behind (machine stalled): skip missed phases instead of bursting to catch up.
-      if (end - this.phaseDueAt > this.periodMs * 5) this.phaseDueAt = end + this.phaseMs;
-    }
-    this.schedule();
-  };
+  private readonly onTimer = (): void => this.runStep(this.nextStepAt);
 
-  /**
-   * One whole step at once: every zone, whatever its phase, then the step's bookkeeping. For tests
-   * and benchmarks driving the world by hand (start({ autoTick: false })).
-   */
-  readonly step = (): void => {
-    const start = this.ctx.now();
-    // A step run early (tests stepping by hand) is stamped now.
-    const nominal = Math.min(this.phaseDueAt, start);
-    for (let p = 0; p < this.phases.count; p++) this.tickZones(this.phases.members(p), start, nominal);
-    this.endStep();
-    this.phaseDueAt += this.periodMs;
-  };
+  /** One step now, for tests driving the world by hand; a step run early is stamped now. */
+  readonly step = (): void => this.runStep(Math.min(this.nextStepAt, this.ctx.now()));
 
-  /** Ticks `zones` (one phase's) and sends each one's frames; adds to the current step's figures. */
-  private tickZones(zones: readonly Zone[], start: number, nominal: number): void {
+  /** One scheduler step: tick every awake zone once, then schedule the next on a fixed grid. */
+  private runStep(nominal: number): void {
     const m = this.ctx.metrics;
+    const start = this.ctx.now();
     const lag = Math.max(0, start - nominal);
     m.tickLag.observe(lag / 1000);
-    if (lag > this.periodLagMs) this.periodLagMs = lag;
-    let dropped: ZoneId[] | undefined;
-    for (const zone of zones) {
+    this.lagMs[this.stepCount % TIMING_WINDOW] = lag;
+    let awake = 0;
+    let simMs = 0;
+    let players = 0;
+    let entities = 0;
+    for (const zone of this.zones.values()) {
+      players += zone.playerCount;
+      entities += zone.entityCount;
       if (!zone.isAwake(start)) {
         // Empty sleeping zones cost memory only; they come back when an entity is offered.
         // The grace period keeps a zone placed moments ago (its adoption still queued).
         if (!zone.isIdle) this.idleSince.delete(zone.id);
         else if (!this.idleSince.has(zone.id)) this.idleSince.set(zone.id, start);
-        else if (start - this.idleSince.get(zone.id)! > IDLE_ZONE_DROP_MS) (dropped ??= []).push(zone.id);
+        else if (start - this.idleSince.get(zone.id)! > IDLE_ZONE_DROP_MS) this.drop(zone.id);
         continue;
       }
       this.idleSince.delete(zone.id);
-      this.periodAwake++;
+      awake++;
       const t0 = this.ctx.now();
       try {
         zone.tick(t0, nominal);
@@ -307,40 +254,34 @@ export class ZoneHost {
         m.busMessages.inc({ kind: 'zone_tick_error' });
       }
       const zoneMs = this.ctx.now() - t0;
-      this.periodSimMs += zoneMs;
+      simMs += zoneMs;
       m.tickDuration.observe(zoneMs / 1000);
       this.zoneMs[this.zoneTickCount++ % this.zoneMs.length] = zoneMs;
-      // Send this zone's frames now rather than after its phase: a player's update leaves as soon
-      // as its own zone is done.
+      // Send this zone's frames now rather than after every zone has ticked: a player's update
+      // leaves as soon as its own zone is done.
       zone.flush();
     }
-    // Dropped after the loop: `zones` is the phase's own list.
-    if (dropped) for (const id of dropped) this.drop(id);
-    this.periodStepMs += this.ctx.now() - start;
-  }
-
-  /** Closes the step (tick period) whose phases have all run: its timings and the world's counts. */
-  private endStep(): void {
-    const m = this.ctx.metrics;
     this.ticks++;
-    m.stepDuration.observe(this.periodStepMs / 1000);
-    const i = this.stepCount++ % TIMING_WINDOW;
-    this.simMs[i] = this.periodSimMs;
-    this.stepMs[i] = this.periodStepMs;
-    this.lagMs[i] = this.periodLagMs;
-    let players = 0;
-    let entities = 0;
-    for (const zone of this.zones.values()) {
-      players += zone.playerCount;
-      entities += zone.entityCount;
-    }
-    const awake = Math.min(this.periodAwake, this.zones.size);
+    const end = this.ctx.now();
+    m.stepDuration.observe((end - start) / 1000);
+    this.simMs[this.stepCount % TIMING_WINDOW] = simMs;
+    this.stepMs[this.stepCount++ % TIMING_WINDOW] = end - start;
     m.zonesActive.set(awake);
     m.entities.set({ kind: 'player' }, players);
     m.entities.set({ kind: 'npc' }, entities - players);
     m.zonesSleeping.set(this.zones.size - awake);
-    this.lastStats = { zones: this.zones.size, awake, sleeping: this.zones.size - awake, players, entities, ticks: this.ticks };
-    this.periodSimMs = this.periodStepMs = this.periodLagMs = this.periodAwake = 0;
+    this.lastStats = {
+      zones: this.zones.size,
+      awake,
+      sleeping: this.zones.size - awake,
+      players,
+      entities,
+      ticks: this.ticks,
+    };
+    this.nextStepAt += this.periodMs;
+    // Fell far behind (machine stalled): skip missed steps instead of bursting to catch up.
+    if (end - this.nextStepAt > this.periodMs * 5) this.nextStepAt = end + this.periodMs;
+    this.schedule();
   }
 }
 

@@ -14,7 +14,6 @@ export interface ZoneThreadInit {
   settings: ZoneSettings;
   gatewayId: string;
   logLevel: string;
-  tickPhases: number;
 }
 
 export type NpcSpawn = { count: number; center: { lat: number; lon: number }; radiusM: number; seed: number; firstId: EntityId };
@@ -58,7 +57,7 @@ const { characters } = bridgeZoneThread({
     await bus.close();
   },
 });
-const host = new ZoneHost({ bus, metrics, logger, settings: init.settings, now, characters }, bus, { tickPhases: init.tickPhases });
+const host = new ZoneHost({ bus, metrics, logger, settings: init.settings, now, characters }, bus);
 late.host = host;
 host.start();
 port.postMessage({ t: 'ready' });
