@@ -109,100 +109,119 @@ export class PlaybackClock {
   }
 }
 
-/** Samples kept per entity (power of two). */
-const RING = 8;
-const RMASK = RING - 1;
-const F = 5; // t, latE6, lonE6, altDm, heading8
-const LON_E6_SPAN = 360e6;
-const LON_E6_HALF = 180e6;
-// Snapshot row layout as plain module constants: read in the hot loops, where an imported
-// binding may cost a getter call per access (module interop).
-const STRIDE: number = SNAPSHOT_STRIDE;
-const COL_ID: number = SnapshotField.id;
-const COL_KIND: number = SnapshotField.kind;
-const COL_LAT: number = SnapshotField.latE6;
-const COL_LON: number = SnapshotField.lonE6;
-const COL_ALT: number = SnapshotField.altDm;
-const COL_HEADING: number = SnapshotField.heading8;
-const COL_ACTION: number = SnapshotField.action;
-const COL_ACTION_SEQ: number = SnapshotField.actionSeq;
-
-// One entity's numbers, in an EntityPool slot, in two parts:
-// - hot (HOT_BYTES, seen as int32s from slot * I_HOT and doubles from slot * H_HOT): what every
-//   frame reads: the latest row as received (the snapshot layout, so a frame row compares with
-//   it column by column), the sample ring's bookkeeping and two times. A client's hot parts are
-//   contiguous, so a frame's walk over its entities reads a few adjacent cache lines;
-// - cold (COLD doubles from slot * COLD): the drawn pose, the render state (V_*) and the sample
-//   ring from R0, which a frame only writes to (a store does not wait for its line to arrive).
-const HOT_BYTES = 64;
-const I_HOT = HOT_BYTES / 4;
-const H_HOT = HOT_BYTES / 8;
-/** Int32 slots after the row: samples stored (<= RING), index of the newest, FLAG_* bits. */
-const I_N = STRIDE;
-const I_HEAD = STRIDE + 1;
-const I_FLAGS = STRIDE + 2;
-/** The client's list of its entities in ascending id order: the next one's slot, or -1. */
-const I_NEXT = STRIDE + 3;
-/** Double slots of the hot part (over int32s 12-15): the newest sample's time, the last frame's. */
-const H_NEWEST_T = 6;
-const H_LAST_FRAME_T = 7;
-/** Has been drawn once. */
-const FLAG_DRAWN = 1;
-/** Samples arrived since the last render. */
-const FLAG_NEW = 2;
-/** The last render extrapolated (along V_EX_* up to V_EX_CAP). */
-const FLAG_EX = 4;
-/** Client bookkeeping: the entity was not in the latest frame. */
-const FLAG_MISSING = 8;
-// Slots of the cold part.
-const V_LAT = 0;
-const V_LON = 1;
-const V_ALT = 2;
-const V_HEADING = 3;
-const V_O_LAT = 4;
-const V_O_LON = 5;
-const V_O_ALT = 6;
-const V_P_LAT = 7;
-const V_P_LON = 8;
-const V_P_ALT = 9;
-const V_LAST_T = 10;
-const V_EX_T = 11;
-const V_EX_CAP = 12;
-const V_EX_V_LAT = 13;
-const V_EX_V_LON = 14;
-const V_EX_V_ALT = 15;
-const V_LAST_EX_T = 16;
-const V_LAST_EX_CAP = 17;
-const V_LAST_V_LAT = 18;
-const V_LAST_V_LON = 19;
-const V_LAST_V_ALT = 20;
-/** First slot of the sample ring. */
-const R0 = 21;
-const COLD = R0 + RING * F;
-/** A correction offset above this (E6 degrees + dm, about 10 m) is dropped instead of worked off. */
-const MAX_OFFSET = 100;
-/** A correction offset fades with this time constant while the entity stands still (ms). */
-const OFFSET_FADE_MS = 150;
-/** Share of each render's own movement that may go to working off the offset (per axis). */
-const WORK_OFF = 0.5;
+// The pool's layout (and the constants its per-entity code reads) as one const enum: esbuild
+// (tsx, the web bundle) writes a member into the code as a literal, where a module-level const
+// is a load from the module context, an untag and a Smi check at every use (TurboFan's code for
+// pushRow), and these functions index typed arrays with them dozens of times per entity.
+/* eslint-disable @typescript-eslint/no-duplicate-enum-values -- offsets and constants, not distinct choices */
+const enum Layout {
+  /** Samples kept per entity (power of two). */
+  RING = 8,
+  RMASK = RING - 1,
+  F = 5, // t, latE6, lonE6, altDm, heading8
+  LON_E6_SPAN = 360e6,
+  LON_E6_HALF = 180e6,
+  // Snapshot row layout (SnapshotField and SNAPSHOT_STRIDE: checked below).
+  STRIDE = 8,
+  COL_ID = 0,
+  COL_KIND = 1,
+  COL_LAT = 2,
+  COL_LON = 3,
+  COL_ALT = 4,
+  COL_HEADING = 5,
+  COL_ACTION = 6,
+  COL_ACTION_SEQ = 7,
+  // One entity's numbers, in an EntityPool slot, in two parts:
+  // - hot (HOT_BYTES, seen as int32s from slot * I_HOT and doubles from slot * H_HOT): what every
+  //   frame reads: the latest row as received (the snapshot layout, so a frame row compares with
+  //   it column by column), the sample ring's bookkeeping and two times. A client's hot parts are
+  //   contiguous, so a frame's walk over its entities reads a few adjacent cache lines;
+  // - cold (COLD doubles from slot * COLD): the drawn pose, the render state (V_*) and the sample
+  //   ring from R0, which a frame only writes to (a store does not wait for its line to arrive).
+  HOT_BYTES = 64,
+  I_HOT = HOT_BYTES / 4,
+  H_HOT = HOT_BYTES / 8,
+  /** Int32 slots after the row: samples stored (<= RING), index of the newest, FLAG_* bits. */
+  I_N = STRIDE,
+  I_HEAD = STRIDE + 1,
+  I_FLAGS = STRIDE + 2,
+  /** The client's list of its entities in ascending id order: the next one's slot, or -1. */
+  I_NEXT = STRIDE + 3,
+  /** Double slots of the hot part (over int32s 12-15): the newest sample's time, the last frame's. */
+  H_NEWEST_T = 6,
+  H_LAST_FRAME_T = 7,
+  /** Has been drawn once. */
+  FLAG_DRAWN = 1,
+  /** Samples arrived since the last render. */
+  FLAG_NEW = 2,
+  /** The last render extrapolated (along V_EX_* up to V_EX_CAP). */
+  FLAG_EX = 4,
+  /** Client bookkeeping: the entity was not in the latest frame. */
+  FLAG_MISSING = 8,
+  // Slots of the cold part.
+  V_LAT = 0,
+  V_LON = 1,
+  V_ALT = 2,
+  V_HEADING = 3,
+  V_O_LAT = 4,
+  V_O_LON = 5,
+  V_O_ALT = 6,
+  V_P_LAT = 7,
+  V_P_LON = 8,
+  V_P_ALT = 9,
+  V_LAST_T = 10,
+  V_EX_T = 11,
+  V_EX_CAP = 12,
+  V_EX_V_LAT = 13,
+  V_EX_V_LON = 14,
+  V_EX_V_ALT = 15,
+  V_LAST_EX_T = 16,
+  V_LAST_EX_CAP = 17,
+  V_LAST_V_LAT = 18,
+  V_LAST_V_LON = 19,
+  V_LAST_V_ALT = 20,
+  /** First slot of the sample ring. */
+  R0 = 21,
+  COLD = R0 + RING * F,
+  /** A correction offset above this (E6 degrees + dm, about 10 m) is dropped instead of worked off. */
+  MAX_OFFSET = 100,
+  /** A correction offset fades with this time constant while the entity stands still (ms). */
+  OFFSET_FADE_MS = 150,
+  /** Share of each render's own movement that may go to working off the offset (per axis). */
+  WORK_OFF = 0.5,
+  /** Slots of rawPose. */
+  RAW_LAT = 0,
+  RAW_LON = 1,
+  RAW_ALT = 2,
+  RAW_H = 3,
+}
+/* eslint-enable @typescript-eslint/no-duplicate-enum-values */
+// The row layout above is the protocol's: tsc fails here if SnapshotField or SNAPSHOT_STRIDE change.
+const _rowLayout: { readonly [K in keyof typeof SnapshotField]: (typeof SnapshotField)[K] } & { stride: typeof SNAPSHOT_STRIDE } = {
+  id: Layout.COL_ID,
+  kind: Layout.COL_KIND,
+  latE6: Layout.COL_LAT,
+  lonE6: Layout.COL_LON,
+  altDm: Layout.COL_ALT,
+  heading8: Layout.COL_HEADING,
+  action: Layout.COL_ACTION,
+  actionSeq: Layout.COL_ACTION_SEQ,
+  stride: Layout.STRIDE,
+};
 
 function wrapLonE6(d: number): number {
-  return d >= LON_E6_HALF ? d - LON_E6_SPAN : d < -LON_E6_HALF ? d + LON_E6_SPAN : d;
+  return d >= Layout.LON_E6_HALF ? d - Layout.LON_E6_SPAN : d < -Layout.LON_E6_HALF ? d + Layout.LON_E6_SPAN : d;
 }
 
 // The raw pose raw() computes for finish() within one sample() (E6 degrees, dm, 1/256 turn):
 // module scratch rather than slots of the entity, whose cold part a render then reads less of.
 // A typed array: a double stored in a module-level variable is boxed (a heap number per store).
 const rawPose = new Float64Array(4);
-const RAW_LAT = 0;
-const RAW_LON = 1;
-const RAW_ALT = 2;
-const RAW_H = 3;
 
 /** Offset `o` after a render that moved the raw pose by `step` on this axis. */
 function workOff(o: number, step: number, fade: number): number {
   if (o === 0) return 0;
-  const budget = WORK_OFF * Math.abs(step);
+  const budget = Layout.WORK_OFF * Math.abs(step);
   let r: number;
   if (budget > 0) r = o > 0 ? (o > budget ? o - budget : 0) : o < -budget ? o + budget : 0;
   else r = o * fade;
@@ -239,10 +258,10 @@ export class EntityPool {
 
   constructor(capacity = 16) {
     this.capacity = Math.max(1, capacity);
-    const hot = new ArrayBuffer(this.capacity * HOT_BYTES);
+    const hot = new ArrayBuffer(this.capacity * Layout.HOT_BYTES);
     this.i = new Int32Array(hot);
     this.h = new Float64Array(hot);
-    this.f = new Float64Array(this.capacity * COLD);
+    this.f = new Float64Array(this.capacity * Layout.COLD);
     this.free = new Int32Array(this.capacity);
   }
 
@@ -251,8 +270,8 @@ export class EntityPool {
     let s: number;
     if (this.freeCount > 0) {
       s = this.free[--this.freeCount]!;
-      this.h.fill(0, s * H_HOT, (s + 1) * H_HOT);
-      this.f.fill(0, s * COLD, (s + 1) * COLD);
+      this.h.fill(0, s * Layout.H_HOT, (s + 1) * Layout.H_HOT);
+      this.f.fill(0, s * Layout.COLD, (s + 1) * Layout.COLD);
     } else {
       if (this.top === this.capacity) this.grow();
       s = this.top++;
@@ -266,11 +285,11 @@ export class EntityPool {
 
   private grow(): void {
     const cap = this.capacity * 2;
-    const h = new Float64Array(cap * H_HOT);
+    const h = new Float64Array(cap * Layout.H_HOT);
     h.set(this.h);
     this.h = h;
     this.i = new Int32Array(h.buffer);
-    const f = new Float64Array(cap * COLD);
+    const f = new Float64Array(cap * Layout.COLD);
     f.set(this.f);
     this.f = f;
     const free = new Int32Array(cap);
@@ -281,51 +300,51 @@ export class EntityPool {
 
   /** Copies slot `s` of `from` into slot `to` of this pool. */
   copyFrom(from: EntityPool, s: number, to: number): void {
-    this.h.set(from.h.subarray(s * H_HOT, (s + 1) * H_HOT), to * H_HOT);
-    this.f.set(from.f.subarray(s * COLD, (s + 1) * COLD), to * COLD);
+    this.h.set(from.h.subarray(s * Layout.H_HOT, (s + 1) * Layout.H_HOT), to * Layout.H_HOT);
+    this.f.set(from.f.subarray(s * Layout.COLD, (s + 1) * Layout.COLD), to * Layout.COLD);
   }
 
   /** Entity id of slot `s` (as set by setId). */
   id(s: number): number {
-    return this.i[s * I_HOT + COL_ID]!;
+    return this.i[s * Layout.I_HOT + Layout.COL_ID]!;
   }
 
   setId(s: number, id: number): void {
-    this.i[s * I_HOT + COL_ID] = id;
+    this.i[s * Layout.I_HOT + Layout.COL_ID] = id;
   }
 
   /** The client's entity list (ascending ids) runs through the slots: the one after `s`, or -1. */
   next(s: number): number {
-    return this.i[s * I_HOT + I_NEXT]!;
+    return this.i[s * Layout.I_HOT + Layout.I_NEXT]!;
   }
 
   setNext(s: number, next: number): void {
-    this.i[s * I_HOT + I_NEXT] = next;
+    this.i[s * Layout.I_HOT + Layout.I_NEXT] = next;
   }
 
   missing(s: number): boolean {
-    return (this.i[s * I_HOT + I_FLAGS]! & FLAG_MISSING) !== 0;
+    return (this.i[s * Layout.I_HOT + Layout.I_FLAGS]! & Layout.FLAG_MISSING) !== 0;
   }
 
   setMissing(s: number, missing: boolean): void {
-    const k = s * I_HOT + I_FLAGS;
-    this.i[k] = missing ? this.i[k]! | FLAG_MISSING : this.i[k]! & ~FLAG_MISSING;
+    const k = s * Layout.I_HOT + Layout.I_FLAGS;
+    this.i[k] = missing ? this.i[k]! | Layout.FLAG_MISSING : this.i[k]! & ~Layout.FLAG_MISSING;
   }
 
   lastFrameTime(s: number): number {
-    return this.h[s * H_HOT + H_LAST_FRAME_T]!;
+    return this.h[s * Layout.H_HOT + Layout.H_LAST_FRAME_T]!;
   }
 
   setLastFrameTime(s: number, t: number): void {
-    this.h[s * H_HOT + H_LAST_FRAME_T] = t;
+    this.h[s * Layout.H_HOT + Layout.H_LAST_FRAME_T] = t;
   }
 
   /** True when row `k` of `data` has the values slot `s` last received (id aside). */
   sameRow(s: number, data: Int32Array, k: number): boolean {
     const a = this.i;
-    const r = s * I_HOT;
-    const o = k * STRIDE;
-    for (let c = 1; c < STRIDE; c++) if (data[o + c] !== a[r + c]) return false;
+    const r = s * Layout.I_HOT;
+    const o = k * Layout.STRIDE;
+    for (let c = 1; c < Layout.STRIDE; c++) if (data[o + c] !== a[r + c]) return false;
     return true;
   }
 
@@ -355,36 +374,36 @@ export class EntityPool {
   pushRow(s: number, data: Int32Array, k: number, ownPrev: boolean): boolean {
     const t = this.pushT;
     const holdGapMs = this.pushHoldMs;
-    const prevFrameT = ownPrev ? this.h[s * H_HOT + H_LAST_FRAME_T]! : this.pushPrevT;
+    const prevFrameT = ownPrev ? this.h[s * Layout.H_HOT + Layout.H_LAST_FRAME_T]! : this.pushPrevT;
     const a = this.i;
-    const r = s * I_HOT;
-    const o = k * STRIDE;
-    const latE6 = data[o + COL_LAT]!;
-    const lonE6 = data[o + COL_LON]!;
-    const altDm = data[o + COL_ALT]!;
-    const heading8 = data[o + COL_HEADING]!;
-    const kind = data[o + COL_KIND]!;
-    const action = data[o + COL_ACTION]!;
-    const actionSeq = data[o + COL_ACTION_SEQ]!;
-    this.h[s * H_HOT + H_LAST_FRAME_T] = t;
-    const first = a[r + I_N] === 0;
-    const moved = first || latE6 !== a[r + COL_LAT] || lonE6 !== a[r + COL_LON] || altDm !== a[r + COL_ALT] || heading8 !== a[r + COL_HEADING];
-    const changed = moved || kind !== a[r + COL_KIND] || action !== a[r + COL_ACTION] || actionSeq !== a[r + COL_ACTION_SEQ];
-    a[r + COL_KIND] = kind;
-    a[r + COL_ACTION] = action;
-    a[r + COL_ACTION_SEQ] = actionSeq;
+    const r = s * Layout.I_HOT;
+    const o = k * Layout.STRIDE;
+    const latE6 = data[o + Layout.COL_LAT]!;
+    const lonE6 = data[o + Layout.COL_LON]!;
+    const altDm = data[o + Layout.COL_ALT]!;
+    const heading8 = data[o + Layout.COL_HEADING]!;
+    const kind = data[o + Layout.COL_KIND]!;
+    const action = data[o + Layout.COL_ACTION]!;
+    const actionSeq = data[o + Layout.COL_ACTION_SEQ]!;
+    this.h[s * Layout.H_HOT + Layout.H_LAST_FRAME_T] = t;
+    const first = a[r + Layout.I_N] === 0;
+    const moved = first || latE6 !== a[r + Layout.COL_LAT] || lonE6 !== a[r + Layout.COL_LON] || altDm !== a[r + Layout.COL_ALT] || heading8 !== a[r + Layout.COL_HEADING];
+    const changed = moved || kind !== a[r + Layout.COL_KIND] || action !== a[r + Layout.COL_ACTION] || actionSeq !== a[r + Layout.COL_ACTION_SEQ];
+    a[r + Layout.COL_KIND] = kind;
+    a[r + Layout.COL_ACTION] = action;
+    a[r + Layout.COL_ACTION_SEQ] = actionSeq;
     if (!changed) return false;
     if (!moved) return true;
     if (!first) {
-      const lastT = this.h[s * H_HOT + H_NEWEST_T]!;
+      const lastT = this.h[s * Layout.H_HOT + Layout.H_NEWEST_T]!;
       if (t - lastT > holdGapMs && prevFrameT > lastT && prevFrameT < t) {
-        this.add(s, prevFrameT, a[r + COL_LAT]!, a[r + COL_LON]!, a[r + COL_ALT]!, a[r + COL_HEADING]!);
+        this.add(s, prevFrameT, a[r + Layout.COL_LAT]!, a[r + Layout.COL_LON]!, a[r + Layout.COL_ALT]!, a[r + Layout.COL_HEADING]!);
       }
     }
-    a[r + COL_LAT] = latE6;
-    a[r + COL_LON] = lonE6;
-    a[r + COL_ALT] = altDm;
-    a[r + COL_HEADING] = heading8;
+    a[r + Layout.COL_LAT] = latE6;
+    a[r + Layout.COL_LON] = lonE6;
+    a[r + Layout.COL_ALT] = altDm;
+    a[r + Layout.COL_HEADING] = heading8;
     this.add(s, t, latE6, lonE6, altDm, heading8);
     if (first) this.sample(s, t, 0, 0, NaN);
     return true;
@@ -407,8 +426,8 @@ export class EntityPool {
     this.sampleT = t;
     this.sampleExMs = extrapolateMs;
     this.sampleSpanMs = maxSpanMs;
-    for (let s = first; s >= 0; s = this.i[s * I_HOT + I_NEXT]!) {
-      this.sampleSeenAt = (this.i[s * I_HOT + I_FLAGS]! & FLAG_MISSING) !== 0 ? NaN : frameT;
+    for (let s = first; s >= 0; s = this.i[s * Layout.I_HOT + Layout.I_NEXT]!) {
+      this.sampleSeenAt = (this.i[s * Layout.I_HOT + Layout.I_FLAGS]! & Layout.FLAG_MISSING) !== 0 ? NaN : frameT;
       this.sampleSlot(s);
     }
   }
@@ -420,24 +439,24 @@ export class EntityPool {
     const maxSpanMs = this.sampleSpanMs;
     const seenAt = this.sampleSeenAt;
     const a = this.i;
-    const r = s * I_HOT;
-    const n = a[r + I_N]!;
+    const r = s * Layout.I_HOT;
+    const n = a[r + Layout.I_N]!;
     if (n === 0) return;
     const v = this.f;
-    const b = s * COLD;
-    const flags = a[r + I_FLAGS]!;
-    const wasExtrapolating = (flags & FLAG_EX) !== 0;
-    a[r + I_FLAGS] = flags & ~FLAG_EX;
-    const own = this.h[s * H_HOT + H_LAST_FRAME_T]!;
+    const b = s * Layout.COLD;
+    const flags = a[r + Layout.I_FLAGS]!;
+    const wasExtrapolating = (flags & Layout.FLAG_EX) !== 0;
+    a[r + Layout.I_FLAGS] = flags & ~Layout.FLAG_EX;
+    const own = this.h[s * Layout.H_HOT + Layout.H_LAST_FRAME_T]!;
     const lastFrameT = seenAt > own ? seenAt : own;
-    const head = a[r + I_HEAD]!;
-    const ring = b + R0;
+    const head = a[r + Layout.I_HEAD]!;
+    const ring = b + Layout.R0;
     let hi = head;
     // Newest sample at or before t (walk back from the newest).
     let found = -1;
     for (let j = 0; j < n; j++) {
-      const idx = (head - j + RING) & RMASK;
-      if (v[ring + idx * F]! <= t) {
+      const idx = (head - j + Layout.RING) & Layout.RMASK;
+      if (v[ring + idx * Layout.F]! <= t) {
         found = idx;
         break;
       }
@@ -446,12 +465,12 @@ export class EntityPool {
     if (found < 0) {
       this.raw(b, hi, hi, 0); // before the oldest sample: hold it
     } else if (found === head) {
-      const fo = ring + found * F;
+      const fo = ring + found * Layout.F;
       const th = v[fo]!;
       let held = true;
       if (extrapolateMs > 0 && n >= 2) {
-        const prev = (found - 1 + RING) & RMASK;
-        const po = ring + prev * F;
+        const prev = (found - 1 + Layout.RING) & Layout.RMASK;
+        const po = ring + prev * Layout.F;
         const tp = v[po]!;
         const limit = th - tp + extrapolateMs;
         if (th > tp && th - tp <= maxSpanMs && lastFrameT < th + limit) {
@@ -461,18 +480,18 @@ export class EntityPool {
           held = false;
           // Remember the line being followed, to compare with what the next samples say.
           const k = 1 / (th - tp);
-          v[b + V_EX_V_LAT] = (v[fo + 1]! - v[po + 1]!) * k;
-          v[b + V_EX_V_LON] = wrapLonE6(v[fo + 2]! - v[po + 2]!) * k;
-          v[b + V_EX_V_ALT] = (v[fo + 3]! - v[po + 3]!) * k;
-          v[b + V_EX_T] = t;
-          v[b + V_EX_CAP] = cap;
-          a[r + I_FLAGS]! |= FLAG_EX;
+          v[b + Layout.V_EX_V_LAT] = (v[fo + 1]! - v[po + 1]!) * k;
+          v[b + Layout.V_EX_V_LON] = wrapLonE6(v[fo + 2]! - v[po + 2]!) * k;
+          v[b + Layout.V_EX_V_ALT] = (v[fo + 3]! - v[po + 3]!) * k;
+          v[b + Layout.V_EX_T] = t;
+          v[b + Layout.V_EX_CAP] = cap;
+          a[r + Layout.I_FLAGS]! |= Layout.FLAG_EX;
         }
       }
       if (held) this.raw(b, found, found, 0); // past the newest: hold
     } else {
-      const ta = v[ring + found * F]!;
-      const tb = v[ring + hi * F]!;
+      const ta = v[ring + found * Layout.F]!;
+      const tb = v[ring + hi * Layout.F]!;
       this.raw(b, found, hi, tb > ta ? (t - ta) / (tb - ta) : 1);
     }
     this.finish(r, b, wasExtrapolating);
@@ -481,19 +500,19 @@ export class EntityPool {
   /** Pose of samples a..b at fraction f, into rawPose. */
   private raw(base: number, a: number, b: number, f: number): void {
     const s = this.f;
-    const ia = base + R0 + a * F;
-    const ib = base + R0 + b * F;
+    const ia = base + Layout.R0 + a * Layout.F;
+    const ib = base + Layout.R0 + b * Layout.F;
     const out = rawPose;
-    out[RAW_LAT] = s[ia + 1]! + (s[ib + 1]! - s[ia + 1]!) * f;
-    out[RAW_LON] = s[ia + 2]! + wrapLonE6(s[ib + 2]! - s[ia + 2]!) * f;
-    out[RAW_ALT] = s[ia + 3]! + (s[ib + 3]! - s[ia + 3]!) * f;
+    out[Layout.RAW_LAT] = s[ia + 1]! + (s[ib + 1]! - s[ia + 1]!) * f;
+    out[Layout.RAW_LON] = s[ia + 2]! + wrapLonE6(s[ib + 2]! - s[ia + 2]!) * f;
+    out[Layout.RAW_ALT] = s[ia + 3]! + (s[ib + 3]! - s[ia + 3]!) * f;
     let dH = s[ib + 4]! - s[ia + 4]!;
     if (dH > 128) dH -= 256;
     else if (dH < -128) dH += 256;
     let h = s[ia + 4]! + dH * f;
     if (h < 0) h += 256;
     else if (h >= 256) h -= 256;
-    out[RAW_H] = h;
+    out[Layout.RAW_H] = h;
   }
 
   /** Applies and works off the correction offset, then sets the drawn pose (at sampleT). */
@@ -501,69 +520,73 @@ export class EntityPool {
     const t = this.sampleT;
     const v = this.f;
     const a = this.i;
-    const flags = a[r + I_FLAGS]!;
-    const haveDrawn = (flags & FLAG_DRAWN) !== 0;
-    const rLat = rawPose[RAW_LAT]!;
-    const rLon = rawPose[RAW_LON]!;
-    const rAlt = rawPose[RAW_ALT]!;
-    const lastT = v[b + V_LAST_T]!;
+    const flags = a[r + Layout.I_FLAGS]!;
+    const haveDrawn = (flags & Layout.FLAG_DRAWN) !== 0;
+    const rLat = rawPose[Layout.RAW_LAT]!;
+    const rLon = rawPose[Layout.RAW_LON]!;
+    const rAlt = rawPose[Layout.RAW_ALT]!;
+    const lastT = v[b + Layout.V_LAST_T]!;
     const dt = lastT > 0 && t > lastT ? t - lastT : 0;
-    if ((flags & FLAG_NEW) !== 0 && wasExtrapolating && haveDrawn) {
+    if ((flags & Layout.FLAG_NEW) !== 0 && wasExtrapolating && haveDrawn) {
       // Fresh samples after an extrapolation: where the old line would put the entity now,
       // minus where the samples do, becomes part of the offset.
-      const te = t < v[b + V_LAST_EX_CAP]! ? t : v[b + V_LAST_EX_CAP]!;
-      const d = te > v[b + V_LAST_EX_T]! ? te - v[b + V_LAST_EX_T]! : 0;
-      const jLat = v[b + V_P_LAT]! + v[b + V_LAST_V_LAT]! * d - rLat;
-      const jLon = wrapLonE6(v[b + V_P_LON]! + v[b + V_LAST_V_LON]! * d - rLon);
-      const jAlt = v[b + V_P_ALT]! + v[b + V_LAST_V_ALT]! * d - rAlt;
-      v[b + V_O_LAT] = v[b + V_O_LAT]! + jLat;
-      v[b + V_O_LON] = v[b + V_O_LON]! + jLon;
-      v[b + V_O_ALT] = v[b + V_O_ALT]! + jAlt;
+      const te = t < v[b + Layout.V_LAST_EX_CAP]! ? t : v[b + Layout.V_LAST_EX_CAP]!;
+      const d = te > v[b + Layout.V_LAST_EX_T]! ? te - v[b + Layout.V_LAST_EX_T]! : 0;
+      const jLat = v[b + Layout.V_P_LAT]! + v[b + Layout.V_LAST_V_LAT]! * d - rLat;
+      const jLon = wrapLonE6(v[b + Layout.V_P_LON]! + v[b + Layout.V_LAST_V_LON]! * d - rLon);
+      const jAlt = v[b + Layout.V_P_ALT]! + v[b + Layout.V_LAST_V_ALT]! * d - rAlt;
+      v[b + Layout.V_O_LAT] = v[b + Layout.V_O_LAT]! + jLat;
+      v[b + Layout.V_O_LON] = v[b + Layout.V_O_LON]! + jLon;
+      v[b + Layout.V_O_ALT] = v[b + Layout.V_O_ALT]! + jAlt;
       // This render's own movement is the one along the old line.
-      v[b + V_P_LAT] = v[b + V_P_LAT]! - jLat;
-      v[b + V_P_LON] = v[b + V_P_LON]! - jLon;
-      v[b + V_P_ALT] = v[b + V_P_ALT]! - jAlt;
-      if (Math.abs(v[b + V_O_LAT]!) + Math.abs(v[b + V_O_LON]!) + Math.abs(v[b + V_O_ALT]!) > MAX_OFFSET) {
-        v[b + V_O_LAT] = v[b + V_O_LON] = v[b + V_O_ALT] = 0;
+      v[b + Layout.V_P_LAT] = v[b + Layout.V_P_LAT]! - jLat;
+      v[b + Layout.V_P_LON] = v[b + Layout.V_P_LON]! - jLon;
+      v[b + Layout.V_P_ALT] = v[b + Layout.V_P_ALT]! - jAlt;
+      if (Math.abs(v[b + Layout.V_O_LAT]!) + Math.abs(v[b + Layout.V_O_LON]!) + Math.abs(v[b + Layout.V_O_ALT]!) > Layout.MAX_OFFSET) {
+        v[b + Layout.V_O_LAT] = v[b + Layout.V_O_LON] = v[b + Layout.V_O_ALT] = 0;
       }
     }
-    if (haveDrawn && (v[b + V_O_LAT]! !== 0 || v[b + V_O_LON]! !== 0 || v[b + V_O_ALT]! !== 0)) {
-      const fade = Math.exp(-dt / OFFSET_FADE_MS);
-      v[b + V_O_LAT] = workOff(v[b + V_O_LAT]!, rLat - v[b + V_P_LAT]!, fade);
-      v[b + V_O_LON] = workOff(v[b + V_O_LON]!, wrapLonE6(rLon - v[b + V_P_LON]!), fade);
-      v[b + V_O_ALT] = workOff(v[b + V_O_ALT]!, rAlt - v[b + V_P_ALT]!, fade);
+    if (haveDrawn && (v[b + Layout.V_O_LAT]! !== 0 || v[b + Layout.V_O_LON]! !== 0 || v[b + Layout.V_O_ALT]! !== 0)) {
+      const fade = Math.exp(-dt / Layout.OFFSET_FADE_MS);
+      v[b + Layout.V_O_LAT] = workOff(v[b + Layout.V_O_LAT]!, rLat - v[b + Layout.V_P_LAT]!, fade);
+      v[b + Layout.V_O_LON] = workOff(v[b + Layout.V_O_LON]!, wrapLonE6(rLon - v[b + Layout.V_P_LON]!), fade);
+      v[b + Layout.V_O_ALT] = workOff(v[b + Layout.V_O_ALT]!, rAlt - v[b + Layout.V_P_ALT]!, fade);
     }
     // The raw pose and the line it follows, for the next render.
-    v[b + V_P_LAT] = rLat;
-    v[b + V_P_LON] = rLon;
-    v[b + V_P_ALT] = rAlt;
-    v[b + V_LAST_T] = t;
-    a[r + I_FLAGS] = (a[r + I_FLAGS]! & ~FLAG_NEW) | FLAG_DRAWN;
-    v[b + V_LAST_EX_T] = v[b + V_EX_T]!;
-    v[b + V_LAST_EX_CAP] = v[b + V_EX_CAP]!;
-    v[b + V_LAST_V_LAT] = v[b + V_EX_V_LAT]!;
-    v[b + V_LAST_V_LON] = v[b + V_EX_V_LON]!;
-    v[b + V_LAST_V_ALT] = v[b + V_EX_V_ALT]!;
-    let lon = rLon + v[b + V_O_LON]!;
-    if (lon >= LON_E6_HALF) lon -= LON_E6_SPAN;
-    else if (lon < -LON_E6_HALF) lon += LON_E6_SPAN;
-    v[b + V_LAT] = (rLat + v[b + V_O_LAT]!) / 1e6;
-    v[b + V_LON] = lon / 1e6;
-    v[b + V_ALT] = (rAlt + v[b + V_O_ALT]!) / 10;
-    v[b + V_HEADING] = (rawPose[RAW_H]! * 360) / 256;
+    v[b + Layout.V_P_LAT] = rLat;
+    v[b + Layout.V_P_LON] = rLon;
+    v[b + Layout.V_P_ALT] = rAlt;
+    v[b + Layout.V_LAST_T] = t;
+    a[r + Layout.I_FLAGS] = (a[r + Layout.I_FLAGS]! & ~Layout.FLAG_NEW) | Layout.FLAG_DRAWN;
+    if ((flags & Layout.FLAG_EX) !== 0) {
+      // V_EX_* change only in a render that extrapolates (which sets FLAG_EX), so otherwise the
+      // V_LAST_* copies taken by an earlier render still hold them.
+      v[b + Layout.V_LAST_EX_T] = v[b + Layout.V_EX_T]!;
+      v[b + Layout.V_LAST_EX_CAP] = v[b + Layout.V_EX_CAP]!;
+      v[b + Layout.V_LAST_V_LAT] = v[b + Layout.V_EX_V_LAT]!;
+      v[b + Layout.V_LAST_V_LON] = v[b + Layout.V_EX_V_LON]!;
+      v[b + Layout.V_LAST_V_ALT] = v[b + Layout.V_EX_V_ALT]!;
+    }
+    let lon = rLon + v[b + Layout.V_O_LON]!;
+    if (lon >= Layout.LON_E6_HALF) lon -= Layout.LON_E6_SPAN;
+    else if (lon < -Layout.LON_E6_HALF) lon += Layout.LON_E6_SPAN;
+    v[b + Layout.V_LAT] = (rLat + v[b + Layout.V_O_LAT]!) / 1e6;
+    v[b + Layout.V_LON] = lon / 1e6;
+    v[b + Layout.V_ALT] = (rAlt + v[b + Layout.V_O_ALT]!) / 10;
+    v[b + Layout.V_HEADING] = (rawPose[Layout.RAW_H]! * 360) / 256;
   }
 
   private add(s: number, t: number, latE6: number, lonE6: number, altDm: number, heading8: number): void {
     const a = this.i;
-    const r = s * I_HOT;
-    const n = a[r + I_N]!;
-    const i = n === 0 ? 0 : (a[r + I_HEAD]! + 1) & RMASK;
-    a[r + I_HEAD] = i;
-    if (n < RING) a[r + I_N] = n + 1;
-    a[r + I_FLAGS]! |= FLAG_NEW;
-    this.h[s * H_HOT + H_NEWEST_T] = t;
+    const r = s * Layout.I_HOT;
+    const n = a[r + Layout.I_N]!;
+    const i = n === 0 ? 0 : (a[r + Layout.I_HEAD]! + 1) & Layout.RMASK;
+    a[r + Layout.I_HEAD] = i;
+    if (n < Layout.RING) a[r + Layout.I_N] = n + 1;
+    a[r + Layout.I_FLAGS]! |= Layout.FLAG_NEW;
+    this.h[s * Layout.H_HOT + Layout.H_NEWEST_T] = t;
     const v = this.f;
-    const k = s * COLD + R0 + i * F;
+    const k = s * Layout.COLD + Layout.R0 + i * Layout.F;
     v[k] = t;
     v[k + 1] = latE6;
     v[k + 2] = lonE6;
@@ -587,53 +610,53 @@ export class RemoteEntity {
     this.id = id;
     this.pool = pool ?? new EntityPool(1);
     this.slot = this.pool.alloc();
-    this.pool.i[this.slot * I_HOT + COL_KIND] = kind;
+    this.pool.i[this.slot * Layout.I_HOT + Layout.COL_KIND] = kind;
   }
 
   get kind(): number {
-    return this.pool.i[this.slot * I_HOT + COL_KIND]!;
+    return this.pool.i[this.slot * Layout.I_HOT + Layout.COL_KIND]!;
   }
   set kind(k: number) {
-    this.pool.i[this.slot * I_HOT + COL_KIND] = k;
+    this.pool.i[this.slot * Layout.I_HOT + Layout.COL_KIND] = k;
   }
   get action(): number {
-    return this.pool.i[this.slot * I_HOT + COL_ACTION]!;
+    return this.pool.i[this.slot * Layout.I_HOT + Layout.COL_ACTION]!;
   }
   set action(a: number) {
-    this.pool.i[this.slot * I_HOT + COL_ACTION] = a;
+    this.pool.i[this.slot * Layout.I_HOT + Layout.COL_ACTION] = a;
   }
   get actionSeq(): number {
-    return this.pool.i[this.slot * I_HOT + COL_ACTION_SEQ]!;
+    return this.pool.i[this.slot * Layout.I_HOT + Layout.COL_ACTION_SEQ]!;
   }
   set actionSeq(a: number) {
-    this.pool.i[this.slot * I_HOT + COL_ACTION_SEQ] = a;
+    this.pool.i[this.slot * Layout.I_HOT + Layout.COL_ACTION_SEQ] = a;
   }
 
   /** Interpolated position for rendering: degrees, metres, heading degrees clockwise from north. */
   get lat(): number {
-    return this.pool.f[this.slot * COLD + V_LAT]!;
+    return this.pool.f[this.slot * Layout.COLD + Layout.V_LAT]!;
   }
   get lon(): number {
-    return this.pool.f[this.slot * COLD + V_LON]!;
+    return this.pool.f[this.slot * Layout.COLD + Layout.V_LON]!;
   }
   get alt(): number {
-    return this.pool.f[this.slot * COLD + V_ALT]!;
+    return this.pool.f[this.slot * Layout.COLD + Layout.V_ALT]!;
   }
   get heading(): number {
-    return this.pool.f[this.slot * COLD + V_HEADING]!;
+    return this.pool.f[this.slot * Layout.COLD + Layout.V_HEADING]!;
   }
   /** Latest authoritative (quantised) values, as received. */
   get latE6(): number {
-    return this.pool.i[this.slot * I_HOT + COL_LAT]!;
+    return this.pool.i[this.slot * Layout.I_HOT + Layout.COL_LAT]!;
   }
   get lonE6(): number {
-    return this.pool.i[this.slot * I_HOT + COL_LON]!;
+    return this.pool.i[this.slot * Layout.I_HOT + Layout.COL_LON]!;
   }
   get altDm(): number {
-    return this.pool.i[this.slot * I_HOT + COL_ALT]!;
+    return this.pool.i[this.slot * Layout.I_HOT + Layout.COL_ALT]!;
   }
   get heading8(): number {
-    return this.pool.i[this.slot * I_HOT + COL_HEADING]!;
+    return this.pool.i[this.slot * Layout.I_HOT + Layout.COL_HEADING]!;
   }
 
   /**

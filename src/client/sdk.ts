@@ -204,11 +204,19 @@ const MOVEMENT_REJECTS: ReadonlySet<number> = new Set([
 ]);
 
 const DEG_TO_M = (EARTH_RADIUS_M * Math.PI) / 180;
-// Snapshot row layout as plain module constants for the per-row loop (an imported binding may
-// cost a getter call per access under module interop).
-const STRIDE: number = SNAPSHOT_STRIDE;
-const COL_ID: number = SnapshotField.id;
-const COL_KIND: number = SnapshotField.kind;
+// Snapshot row layout for the per-row loop as a const enum: esbuild writes its members into the
+// code as literals (a module-level const costs a context load and a Smi check at every use).
+const enum Row {
+  STRIDE = 8,
+  COL_ID = 0,
+  COL_KIND = 1,
+}
+// tsc fails here if the protocol's layout (SNAPSHOT_STRIDE, SnapshotField) no longer matches Row.
+const _rowLayout: { stride: typeof SNAPSHOT_STRIDE; id: typeof SnapshotField.id; kind: typeof SnapshotField.kind } = {
+  stride: Row.STRIDE,
+  id: Row.COL_ID,
+  kind: Row.COL_KIND,
+};
 const MAX_ACTIONS = 4;
 
 function defaultNow(): number {
@@ -794,7 +802,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> imple
     let last = -1; // slot of the last entity kept in the list so far
     let cur = this.firstSlot; // next entity of the list not yet paired with a row
     for (let k = 0; k < count; k++) {
-      const id = data[k * STRIDE + COL_ID]!;
+      const id = data[k * Row.STRIDE + Row.COL_ID]!;
       if (id === selfId) continue;
       // Ours that sort before this row are missing from the frame.
       while (cur >= 0 && pool.id(cur) < id) {
@@ -815,7 +823,7 @@ export class BlueMarbleClient extends TypedEmitter<BlueMarbleClientEvents> imple
         last = slot;
         cur = pool.next(slot);
       } else {
-        const e = new RemoteEntity(id, data[k * STRIDE + COL_KIND]!, pool);
+        const e = new RemoteEntity(id, data[k * Row.STRIDE + Row.COL_KIND]!, pool);
         const slot = e.poolSlot;
         // RemoteEntity.push(data, k, st, hold): its first row (no previous frame to know of).
         pool.pushRow(slot, data, k, false);

@@ -433,24 +433,75 @@ function readOwnInto(mask: number, ref: OwnState, dst: OwnState): void {
   dst.actionSeq = actionSeq;
 }
 
+// What the per-row decode reads, as a const enum: esbuild (tsx, the web bundle) writes its members
+// into the code as literals, where a module-level const is a load from the module context, an
+// untag and a Smi check at every use, and the kept rows' loop uses these for every entity.
+/* eslint-disable @typescript-eslint/no-duplicate-enum-values -- offsets and constants, not distinct choices */
+const enum Kept {
+  STRIDE = 8,
+  KIND = 1,
+  LAT = 2,
+  LON = 3,
+  ALT = 4,
+  HEAD = 5,
+  ACT = 6,
+  ASEQ = 7,
+  LAT_E6_MAX = 90_000_000,
+  LON_E6_HALF = 180_000_000,
+  UNCHANGED = 0,
+  SMALL_MOVE = 1,
+  MOVE = 2,
+}
+/* eslint-enable @typescript-eslint/no-duplicate-enum-values */
+// tsc fails here if Kept no longer matches the protocol's own constants.
+const _keptMatches: {
+  stride: typeof SNAPSHOT_STRIDE;
+  kind: typeof SnapshotField.kind;
+  lat: typeof SnapshotField.latE6;
+  lon: typeof SnapshotField.lonE6;
+  alt: typeof SnapshotField.altDm;
+  head: typeof SnapshotField.heading8;
+  act: typeof SnapshotField.action;
+  aseq: typeof SnapshotField.actionSeq;
+  latMax: typeof LAT_E6_MAX;
+  lonHalf: typeof LON_E6_HALF;
+  unchanged: typeof UpdateCode.Unchanged;
+  smallMove: typeof UpdateCode.SmallMove;
+  move: typeof UpdateCode.Move;
+} = {
+  stride: Kept.STRIDE,
+  kind: Kept.KIND,
+  lat: Kept.LAT,
+  lon: Kept.LON,
+  alt: Kept.ALT,
+  head: Kept.HEAD,
+  act: Kept.ACT,
+  aseq: Kept.ASEQ,
+  latMax: Kept.LAT_E6_MAX,
+  lonHalf: Kept.LON_E6_HALF,
+  unchanged: Kept.UNCHANGED,
+  smallMove: Kept.SMALL_MOVE,
+  move: Kept.MOVE,
+};
+
 /** Applies a position delta to out[o]; the wire longitude delta must already be wrapped. */
 function applyMove(out: Int32Array, o: number, dLat: number, dLon: number): void {
-  const lat = out[o + LAT]! + dLat;
-  if (lat < -LAT_E6_MAX || lat > LAT_E6_MAX) throw bad(`latE6 ${lat}`);
-  if (dLon < -LON_E6_HALF || dLon >= LON_E6_HALF) throw bad(`dLonE6 ${dLon}`);
-  out[o + LAT] = lat;
-  const lon = out[o + LON]! + dLon;
+  const lat = out[o + Kept.LAT]! + dLat;
+  if (lat < -Kept.LAT_E6_MAX || lat > Kept.LAT_E6_MAX) throw bad(`latE6 ${lat}`);
+  if (dLon < -Kept.LON_E6_HALF || dLon >= Kept.LON_E6_HALF) throw bad(`dLonE6 ${dLon}`);
+  out[o + Kept.LAT] = lat;
+  const lon = out[o + Kept.LON]! + dLon;
   // wrapDelta only when the sum left the range (it is the identity inside): the float modulo
   // it uses is slow next to the rest of this loop.
-  out[o + LON] = lon >= -LON_E6_HALF && lon < LON_E6_HALF ? lon : wrapDelta(lon, LON_E6_PERIOD);
+  out[o + Kept.LON] = lon >= -Kept.LON_E6_HALF && lon < Kept.LON_E6_HALF ? lon : wrapDelta(lon, LON_E6_PERIOD);
 }
 
 function readUpdate(code: number, out: Int32Array, o: number): void {
-  if (code === UpdateCode.SmallMove) {
+  if (code === Kept.SMALL_MOVE) {
     const b = readU8();
     // Sign-extend each 4-bit two's-complement nibble.
     applyMove(out, o, ((b & 0xf) ^ 8) - 8, ((b >> 4) ^ 8) - 8);
-  } else if (code === UpdateCode.Move) {
+  } else if (code === Kept.MOVE) {
     const dLat = readSvarint();
     applyMove(out, o, dLat, readSvarint());
   } else {
@@ -460,14 +511,56 @@ function readUpdate(code: number, out: Int32Array, o: number): void {
       const dLat = readSvarint();
       applyMove(out, o, dLat, readSvarint());
     }
-    if (mask & UpdateMask.Altitude) out[o + ALT] = checkI32(out[o + ALT]! + readSvarint(), 'altDm');
-    if (mask & UpdateMask.Heading) out[o + HEAD] = readU8();
+    if (mask & UpdateMask.Altitude) out[o + Kept.ALT] = checkI32(out[o + Kept.ALT]! + readSvarint(), 'altDm');
+    if (mask & UpdateMask.Heading) out[o + Kept.HEAD] = readU8();
     if (mask & UpdateMask.Action) {
-      out[o + ACT] = readU8();
-      out[o + ASEQ] = readU8();
+      out[o + Kept.ACT] = readU8();
+      out[o + Kept.ASEQ] = readU8();
     }
-    if (mask & UpdateMask.Kind) out[o + KIND] = readU8();
+    if (mask & UpdateMask.Kind) out[o + Kept.KIND] = readU8();
   }
+}
+
+/** Baseline rows bd[0, bn) except those at removedIdx[0, removedCount) (ascending), to od[0..]. */
+function copyKeptRows(bd: Int32Array, bn: number, removedIdx: Int32Array, removedCount: number, od: Int32Array): void {
+  let from = 0;
+  let o = 0;
+  for (let q = 0; q <= removedCount; q++) {
+    const to = q < removedCount ? removedIdx[q]! : bn;
+    if (to > from) {
+      od.set(bd.subarray(from * S, to * S), o);
+      o += (to - from) * S;
+    }
+    from = to + 1;
+  }
+}
+
+/**
+ * The kept rows' updates, read from the payload at rp, applied to od's rows 0..kept-1: the
+ * 2-bit codes are in payload[bitmapAt..], whose unused high bits are already checked to be 0.
+ * A byte of four unchanged rows is skipped at once.
+ */
+function applyKeptUpdates(payload: Uint8Array, bitmapAt: number, kept: number, od: Int32Array): void {
+  const bytes = (kept + 3) >> 2;
+  // The read position in a local (rp is a module variable), put back around readUpdate.
+  let p = rp;
+  for (let i = 0; i < bytes; i++) {
+    let codes = payload[bitmapAt + i]!;
+    for (let o = i * 4 * Kept.STRIDE; codes !== 0; codes >>= 2, o += Kept.STRIDE) {
+      const code = codes & 3;
+      if (code === Kept.SMALL_MOVE) {
+        // readUpdate's most common case, here: a walking entity's small step.
+        if (p >= re) throw truncated();
+        const m = payload[p++]!;
+        applyMove(od, o, ((m & 0xf) ^ 8) - 8, ((m >> 4) ^ 8) - 8);
+      } else if (code !== Kept.UNCHANGED) {
+        rp = p;
+        readUpdate(code, od, o);
+        p = rp;
+      }
+    }
+  }
+  rp = p;
 }
 
 /**
@@ -635,34 +728,44 @@ export function decodeFrameInto(
   let ri = 0;
   let ai = 0;
   let k = 0;
-  while (true) {
-    while (ri < removedCount && removedIdx[ri] === bi) {
-      bi++;
-      ri++;
+  if (addedCount === 0) {
+    // The usual frame (nobody entered view): the rows are the baseline's minus the removed ones,
+    // in order, so they are copied in runs (a memcpy each) and the updates applied in place
+    // after: copying cannot fail, so the first error is the one a row-by-row walk would throw.
+    copyKeptRows(bd, bn, removedIdx, removedCount, od);
+    applyKeptUpdates(payload, bitmapAt, kept, od);
+    n = kept;
+  } else {
+    // Someone entered view: merge the kept rows with the added ones by id.
+    while (true) {
+      while (ri < removedCount && removedIdx[ri] === bi) {
+        bi++;
+        ri++;
+      }
+      const keptId = bi < bn ? bd[bi * S + ID]! : END;
+      const addId = ai < addedCount ? ad[ai * S + ID]! : END;
+      if (keptId === END && addId === END) break;
+      if (keptId === addId) throw bad(`added id ${addId} is already in view`);
+      const o = n * S;
+      if (addId < keptId) {
+        const a = ai * S;
+        for (let f = 0; f < S; f++) od[o + f] = ad[a + f]!;
+        ai++;
+      } else {
+        const b = bi * S;
+        for (let f = 0; f < S; f++) od[o + f] = bd[b + f]!;
+        const code = (payload[bitmapAt + (k >> 2)]! >> ((k & 3) * 2)) & 3;
+        if (code === UpdateCode.SmallMove) {
+          // readUpdate's most common case, here: a walking entity's small step.
+          if (rp >= re) throw truncated();
+          const m = rb[rp++]!;
+          applyMove(od, o, ((m & 0xf) ^ 8) - 8, ((m >> 4) ^ 8) - 8);
+        } else if (code !== UpdateCode.Unchanged) readUpdate(code, od, o);
+        k++;
+        bi++;
+      }
+      n++;
     }
-    const keptId = bi < bn ? bd[bi * S + ID]! : END;
-    const addId = ai < addedCount ? ad[ai * S + ID]! : END;
-    if (keptId === END && addId === END) break;
-    if (keptId === addId) throw bad(`added id ${addId} is already in view`);
-    const o = n * S;
-    if (addId < keptId) {
-      const a = ai * S;
-      for (let f = 0; f < S; f++) od[o + f] = ad[a + f]!;
-      ai++;
-    } else {
-      const b = bi * S;
-      for (let f = 0; f < S; f++) od[o + f] = bd[b + f]!;
-      const code = (payload[bitmapAt + (k >> 2)]! >> ((k & 3) * 2)) & 3;
-      if (code === UpdateCode.SmallMove) {
-        // readUpdate's most common case, here: a walking entity's small step.
-        if (rp >= re) throw truncated();
-        const m = rb[rp++]!;
-        applyMove(od, o, ((m & 0xf) ^ 8) - 8, ((m >> 4) ^ 8) - 8);
-      } else if (code !== UpdateCode.Unchanged) readUpdate(code, od, o);
-      k++;
-      bi++;
-    }
-    n++;
   }
   if (rp !== re) throw new ProtocolError(ProtocolErrorCode.BadLength, `${re - rp} unread bytes`);
   rb = EMPTY_BYTES; // keep no reference to the caller's buffer
