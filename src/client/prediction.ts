@@ -145,7 +145,11 @@ export class Predictor {
     r.errorM = 0;
     r.corrected = false;
     if (lastInputSeq < this.ackSeq) return r; // older than what we know: nothing to learn
-    if (lastInputSeq > this.lastSeq || this.lastSeq - lastInputSeq >= PREDICTION_RING) {
+    // A server cannot have processed an input that was never sent: a frame claiming so (a bug or
+    // a tampered frame) is taken as the state after our newest input, and the numbering of the
+    // inputs still to be sent stays ours.
+    if (lastInputSeq > this.lastSeq) lastInputSeq = this.lastSeq;
+    if (this.lastSeq - lastInputSeq >= PREDICTION_RING) {
       // Beyond what we remember: take the server's pose as it is.
       r.matched = false;
       r.errorM = poseGapM(server, this.pose);
@@ -155,7 +159,6 @@ export class Predictor {
       if (r.corrected) copyPose(this.beforeCorrection, this.pose);
       copyPose(this.pose, server);
       copyPose(this.previous, server);
-      if (lastInputSeq > this.lastSeq) this.lastSeq = lastInputSeq;
       this.ackSeq = lastInputSeq;
       this.store(lastInputSeq, server);
       return r;

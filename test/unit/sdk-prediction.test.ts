@@ -156,3 +156,23 @@ test('frame timestamps unwrap across 2^32', () => {
   const b = clock.unwrapFrameTime(0x20, 50);
   assert.equal(b - a, 0x30);
 });
+
+test('a frame acknowledging an input never sent takes its pose but keeps the input numbering', () => {
+  const p = new Predictor(rules);
+  p.reset(start, 5);
+  p.predict(5, 50, 300, 0, 0);
+  p.predict(6, 50, 300, 0, 0);
+  const server: Pose = { ...start, latE7: start.latE7 + 1000 };
+  // The server claims input 1,000; only 5 and 6 were sent.
+  const r = p.reconcile(1000, server);
+  assert.equal(r.matched, false);
+  assert.equal(r.corrected, true);
+  assert.deepEqual({ ...p.pose }, server);
+  assert.equal(p.lastSeq, 6);
+  // The next input is still 7, and predicting it does not throw.
+  assert.doesNotThrow(() => p.predict(7, 50, 0, 300, 0));
+  assert.equal(p.lastSeq, 7);
+  // Later frames reconcile as usual.
+  const after = p.reconcile(7, { ...p.pose });
+  assert.equal(after.matched, true);
+});
