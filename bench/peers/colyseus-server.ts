@@ -9,7 +9,7 @@
 //
 // Prints `listening http://127.0.0.1:PORT` once up. GET /stats (like BlueMarble's): clients,
 // steps, tick p50/p99 (simulation callback + the patch that follows it: encode and send),
-// sim and patch p99 separately, lag p99 (how late a simulation step started); `?reset=1` starts
+// sim and patch p99 separately, gap p99 (how much more than one period after the previous step a simulation step started); `?reset=1` starts
 // a new window, as the runner's sampler does once a second.
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -81,7 +81,7 @@ interface Walker {
 }
 
 // ---- timings for /stats ----
-const win = { sim: [] as number[], patch: [] as number[], tick: [] as number[], lag: [] as number[] };
+const win = { sim: [] as number[], patch: [] as number[], tick: [] as number[], gap: [] as number[] };
 let pendingSim: number | undefined;
 
 function pct(v: number[], p: number): number | null {
@@ -139,7 +139,7 @@ export class WorldRoom extends Room<WorldState> {
   /** One simulation step: apply inputs (speed clamped), then recompute every client's view. */
   private step(): void {
     const t0 = performance.now();
-    if (this.lastStepAt > 0) win.lag.push(Math.max(0, t0 - this.lastStepAt - TICK_MS));
+    if (this.lastStepAt > 0) win.gap.push(Math.max(0, t0 - this.lastStepAt - TICK_MS));
     this.lastStepAt = t0;
     const dt = TICK_MS / 1000;
     for (const w of this.walkers.values()) {
@@ -228,7 +228,7 @@ function stats(reset: boolean): Record<string, number | null> {
     tickP99Ms: pct(win.tick, 99),
     simP99Ms: pct(win.sim, 99),
     patchP99Ms: pct(win.patch, 99),
-    lagP99Ms: pct(win.lag, 99),
+    gapP99Ms: pct(win.gap, 99),
   };
   if (reset) for (const k of Object.keys(win) as (keyof typeof win)[]) win[k] = [];
   return out;

@@ -1,7 +1,7 @@
 // One measured run of the Colyseus peer: its server (colyseus-server.ts) and its bots processes
 // (colyseus-bots.ts) as child processes, with the same method as `bluemarble loadtest`
 // (src/loadtest/runner.ts): ramp, 5 s of warm-up, a measured window; once a second during the
-// window the server's GET /stats?reset=1 (tick, lag); server CPU from /proc over the window;
+// window the server's GET /stats?reset=1 (tick, gap); server CPU from /proc over the window;
 // the bots' sums merged over processes.
 import { fileURLToPath } from 'node:url';
 import { LatencyHistogram } from '../../src/client/connection.ts';
@@ -43,12 +43,12 @@ export interface PeerRunResult {
   visibleAvg: number | null;
   updateP50Ms: number | null;
   updateP99Ms: number | null;
-  /** Medians of the per-second p99s: step (sim callback + patch incl. sends), sim, patch; lag. */
+  /** Medians of the per-second p99s: step (sim callback + patch incl. sends), sim, patch; the gap after the previous step. */
   tickP50Ms: number | null;
   tickP99Ms: number | null;
   simP99Ms: number | null;
   patchP99Ms: number | null;
-  lagP99Ms: number | null;
+  gapP99Ms: number | null;
   serverCpuPct: number | null;
   botsCpuPct: number | null;
   connectFailures: number;
@@ -149,7 +149,7 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
         const last = bots[0]!.stdoutLines.filter((l) => l.startsWith('{"type":"progress"')).at(-1);
         const p = last ? (JSON.parse(last) as { connected: number; patchesPerClientPerSecond: number; bytesInPerClientPerSecond: number }) : undefined;
         say(
-          `colyseus ${spec.clients}: clients ${s.clients} | tick p99 ${r(s.tickP99Ms, 1)} ms (sim ${r(s.simP99Ms, 1)}, patch ${r(s.patchP99Ms, 1)}) | lag p99 ${r(s.lagP99Ms, 1)} ms` +
+          `colyseus ${spec.clients}: clients ${s.clients} | tick p99 ${r(s.tickP99Ms, 1)} ms (sim ${r(s.simP99Ms, 1)}, patch ${r(s.patchP99Ms, 1)}) | gap p99 ${r(s.gapP99Ms, 1)} ms` +
             (p ? ` | ${p.patchesPerClientPerSecond} patches/s | ${(p.bytesInPerClientPerSecond / 1024).toFixed(2)} KB/s in` : ''),
         );
       }
@@ -187,7 +187,7 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
       tickP99Ms: r(med('tickP99Ms')),
       simP99Ms: r(med('simP99Ms')),
       patchP99Ms: r(med('patchP99Ms')),
-      lagP99Ms: r(med('lagP99Ms')),
+      gapP99Ms: r(med('gapP99Ms')),
       serverCpuPct: cpu0 !== undefined && cpuEnd !== undefined && dt > 0 ? r((100 * (cpuEnd - cpu0)) / dt, 0) : null,
       botsCpuPct: dt > 0 ? r((100 * (bcpuEnd - bcpu0)) / dt, 0) : null,
       connectFailures: sum((x) => x.connectFailures),

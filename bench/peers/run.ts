@@ -20,8 +20,12 @@ type Scenario = (typeof SCENARIOS)[number];
 const TARGETS = ['bluemarble', 'colyseus'] as const;
 type TargetName = (typeof TARGETS)[number];
 const DEFAULT_COUNTS = [100, 200, 400, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000];
-/** Held at 20 Hz: the brief's criterion, the same for both (see docs/benchmarks.md). */
-const HELD = { fps: 19, lagP99Ms: 50, connectedShare: 0.98 };
+/**
+ * Held at 20 Hz: the brief's criterion, measured the same way on both (see docs/benchmarks.md).
+ * The lateness condition is on the gap between neighbouring steps, the one measure an interval
+ * timer (Colyseus's setSimulationInterval) and a fixed-grid loop (BlueMarble's) share.
+ */
+const HELD = { fps: 19, gapP99Ms: 50, connectedShare: 0.98 };
 
 export interface Level {
   target: TargetName;
@@ -40,6 +44,13 @@ export interface Level {
   tickP99Ms: number | null;
   /** BlueMarble only: the simulation step without the sockets (the loadtest's tick p99). */
   simP99Ms: number | null;
+  /** How much more than one period after the previous step a step started (p99): the held condition, alike on both. */
+  gapP99Ms: number | null;
+  /**
+   * BlueMarble only: how late a step started against its fixed grid (p99), which also counts
+   * lateness carried over from earlier steps: the stricter condition of its own `bench sockets`
+   * and `loadtest`. An interval timer has no grid to measure this against.
+   */
   lagP99Ms: number | null;
   updateP50Ms: number | null;
   updateP99Ms: number | null;
@@ -58,7 +69,7 @@ function verdict(l: Omit<Level, 'held' | 'why'>): { held: boolean; why: string }
   const why: string[] = [];
   if (l.connected < l.clients * HELD.connectedShare) why.push(`${l.connected}/${l.clients} connected`);
   if (l.framesPerClientPerS === null || l.framesPerClientPerS < HELD.fps) why.push(`${l.framesPerClientPerS ?? '-'} updates/s`);
-  if (l.lagP99Ms === null || l.lagP99Ms > HELD.lagP99Ms) why.push(`lag p99 ${l.lagP99Ms ?? '-'} ms`);
+  if (l.gapP99Ms === null || l.gapP99Ms > HELD.gapP99Ms) why.push(`gap p99 ${l.gapP99Ms ?? '-'} ms`);
   return { held: why.length === 0, why: why.join(', ') };
 }
 
@@ -135,6 +146,7 @@ async function runBluemarble(
     serverCpuPct: s.serverCpuPct,
     tickP99Ms: r(med((x) => x.stepP99Ms)),
     simP99Ms: s.tickP99Ms,
+    gapP99Ms: s.gapP99Ms,
     lagP99Ms: s.lagP99Ms,
     updateP50Ms: s.updateP50Ms,
     updateP99Ms: s.updateP99Ms,
@@ -163,7 +175,8 @@ async function runPeer(
     serverCpuPct: res.serverCpuPct,
     tickP99Ms: res.tickP99Ms,
     simP99Ms: res.simP99Ms,
-    lagP99Ms: res.lagP99Ms,
+    gapP99Ms: res.gapP99Ms,
+    lagP99Ms: null,
     updateP50Ms: res.updateP50Ms,
     updateP99Ms: res.updateP99Ms,
     botsCpuPct: res.botsCpuPct,
@@ -239,6 +252,7 @@ function levelRows(levels: Level[]): string[][] {
     fmt(l.serverCpuPct, 0),
     fmt(l.cpuPerClientPct, 3),
     fmt(l.tickP99Ms),
+    fmt(l.gapP99Ms),
     fmt(l.lagP99Ms),
     fmt(l.updateP99Ms, 0),
     fmt(l.botsCpuPct, 0),
@@ -246,7 +260,7 @@ function levelRows(levels: Level[]): string[][] {
   ]);
 }
 
-const LEVEL_HEADER = ['target', 'clients', 'conn', 'upd/s', 'B/s in', 'in view', 'B/ent-upd', 'srv CPU %', 'CPU %/client', 'tick p99', 'lag p99', 'upd p99', 'bots CPU %', 'held'];
+const LEVEL_HEADER = ['target', 'clients', 'conn', 'upd/s', 'B/s in', 'in view', 'B/ent-upd', 'srv CPU %', 'CPU %/client', 'tick p99', 'gap p99', 'grid lag p99', 'upd p99', 'bots CPU %', 'held'];
 
 function comparisonTable(c: Comparison): string {
   const b = c.at.bluemarble;

@@ -30,6 +30,8 @@ export interface Sample {
   stepMaxMs: number | null;
   /** How late steps started (p99); above one tick period the tick rate is not held. */
   lagP99Ms: number | null;
+  /** How much more than one period after the previous step each step started (p99); null from servers without it. */
+  gapP99Ms: number | null;
   // --- server: GET /metrics, counters differenced over the second ---
   serverBytesOutPerS: number | null;
   serverRejectsPerS: number | null;
@@ -73,6 +75,7 @@ export interface Summary {
   tickP99Ms: number | null;
   tickP99WorstMs: number | null;
   lagP99Ms: number | null;
+  gapP99Ms: number | null;
   serverCpuPct: number | null;
   serverRssMaxMB: number | null;
   botsCpuPct: number | null;

@@ -38,6 +38,12 @@ export interface StepTimings {
   stepMaxMs: number;
   zoneTickP99Ms: number;
   lagP99Ms: number;
+  /**
+   * How much more than one period after the previous step each step started (p99): lateness
+   * between neighbouring steps only, without the grid's catching up. An interval timer (a
+   * setInterval loop) can only be measured this way; bench:peers compares engines with it.
+   */
+  gapP99Ms: number;
 }
 
 const TIMING_WINDOW = 1200; // one minute at 20 Hz
@@ -54,6 +60,9 @@ export class ZoneHost {
   private readonly simMs = new Float64Array(TIMING_WINDOW);
   private readonly zoneMs = new Float64Array(TIMING_WINDOW * 4);
   private readonly lagMs = new Float64Array(TIMING_WINDOW);
+  private readonly gapMs = new Float64Array(TIMING_WINDOW);
+  /** When the previous step started (-1: none yet in this window). */
+  private prevStepStart = -1;
   private stepCount = 0;
   private zoneTickCount = 0;
   private lastStats: ZoneHostStats = { zones: 0, awake: 0, sleeping: 0, players: 0, entities: 0, ticks: 0 };
@@ -105,6 +114,7 @@ export class ZoneHost {
     const steps = Array.from(this.stepMs.subarray(0, n)).sort((a, b) => a - b);
     const zones = Array.from(this.zoneMs.subarray(0, zn)).sort((a, b) => a - b);
     const lags = Array.from(this.lagMs.subarray(0, n)).sort((a, b) => a - b);
+    const gaps = Array.from(this.gapMs.subarray(0, n)).sort((a, b) => a - b);
     const sims = Array.from(this.simMs.subarray(0, n)).sort((a, b) => a - b);
     const t: StepTimings = {
       samples: n,
@@ -115,6 +125,7 @@ export class ZoneHost {
       stepMaxMs: steps.length > 0 ? steps[steps.length - 1]! : 0,
       zoneTickP99Ms: pct(zones, 0.99),
       lagP99Ms: pct(lags, 0.99),
+      gapP99Ms: pct(gaps, 0.99),
     };
     if (opts.reset) {
       this.stepCount = 0;
@@ -228,6 +239,8 @@ export class ZoneHost {
     const lag = Math.max(0, start - nominal);
     m.tickLag.observe(lag / 1000);
     this.lagMs[this.stepCount % TIMING_WINDOW] = lag;
+    this.gapMs[this.stepCount % TIMING_WINDOW] = this.prevStepStart < 0 ? 0 : Math.max(0, start - this.prevStepStart - this.periodMs);
+    this.prevStepStart = start;
     let awake = 0;
     let simMs = 0;
     let players = 0;

@@ -86,3 +86,32 @@ test('ZoneHost ticks every zone once per period on one grid, and frames carry th
   assert.equal(stats.players, 3);
   assert.equal(stats.awake, 3);
 });
+
+test('ZoneHost timings: gap is lateness after the previous step only, lag is lateness against the grid', () => {
+  const bus = new MemoryBus();
+  let now = 10_000;
+  const settings = {
+    tickRate: 20,
+    aoiRadius: 200,
+    aoiHysteresis: 0.1,
+    frameBudget: 1200,
+    rules: DEFAULT_MOVEMENT_RULES,
+    maxInputsPerSecond: 40,
+    zoneResolution: 8,
+    inputGapTimeoutMs: 250,
+    moveClockSlackMs: 1000,
+  };
+  const host = new ZoneHost({ bus, metrics: new Metrics(), logger: createLogger({ level: 'silent' }), settings, now: () => now }, bus);
+  host.start({ autoTick: false }); // the grid: 10,050, 10,100, 10,150, ...
+  // Each step starts 80 ms after the one before (30 ms more than a period): the gap stays 30 ms
+  // while the lateness against the grid adds up: 0, 30, 60, 90 ms.
+  for (const t of [10_050, 10_130, 10_210, 10_290]) {
+    now = t;
+    host.step();
+  }
+  const timings = host.timings();
+  assert.equal(timings.samples, 4);
+  assert.equal(timings.gapP99Ms, 30);
+  assert.equal(timings.lagP99Ms, 90);
+  void bus.close();
+});
