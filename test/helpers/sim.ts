@@ -18,6 +18,22 @@ import type { CharacterSink, ZoneSettings } from '../../src/zone/zone.ts';
 
 export const GATEWAY = 'gw-test';
 
+/** The zone settings of the tests' worlds: the server's defaults at 20 Hz. */
+export function testZoneSettings(overrides: Partial<ZoneSettings> = {}): ZoneSettings {
+  return {
+    tickRate: 20,
+    aoiRadius: 200,
+    aoiHysteresis: 0.1,
+    frameBudget: 1200,
+    rules: DEFAULT_MOVEMENT_RULES,
+    maxInputsPerSecond: 40,
+    zoneResolution: 8,
+    inputGapTimeoutMs: 250,
+    moveClockSlackMs: 1000,
+    ...overrides,
+  };
+}
+
 export interface SimPlayer {
   id: EntityId;
   zone: ZoneId;
@@ -45,18 +61,7 @@ export class Sim {
   private lastId = 0;
 
   constructor(overrides: Partial<ZoneSettings> = {}, characters?: CharacterSink) {
-    this.settings = {
-      tickRate: 20,
-      aoiRadius: 200,
-      aoiHysteresis: 0.1,
-      frameBudget: 1200,
-      rules: DEFAULT_MOVEMENT_RULES,
-      maxInputsPerSecond: 40,
-      zoneResolution: 8,
-      inputGapTimeoutMs: 250,
-      moveClockSlackMs: 1000,
-      ...overrides,
-    };
+    this.settings = testZoneSettings(overrides);
     this.bus.onHandlerError = (err) => {
       throw err;
     };

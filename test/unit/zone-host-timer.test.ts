@@ -10,9 +10,9 @@ import { decodeMessage } from '../../src/protocol/messages.ts';
 import { MessageType } from '../../src/protocol/types.ts';
 import { poseFromDegrees } from '../../src/world/geo.ts';
 import type { ZoneId } from '../../src/world/types.ts';
-import { DEFAULT_MOVEMENT_RULES } from '../../src/world/types.ts';
 import { zoneOfPose } from '../../src/world/zoning.ts';
 import { ZoneHost } from '../../src/zone/host.ts';
+import { testZoneSettings } from '../helpers/sim.ts';
 
 /** A host on the real clock with one player in each of `zones` zones; frames' serverTimes per zone. */
 async function runHost(zones: number, runMs: number) {
@@ -21,17 +21,7 @@ async function runHost(zones: number, runMs: number) {
     throw err;
   };
   const now = (): number => performance.timeOrigin + performance.now();
-  const settings = {
-    tickRate: 20,
-    aoiRadius: 200,
-    aoiHysteresis: 0.1,
-    frameBudget: 1200,
-    rules: DEFAULT_MOVEMENT_RULES,
-    maxInputsPerSecond: 40,
-    zoneResolution: 8,
-    inputGapTimeoutMs: 250,
-    moveClockSlackMs: 1000,
-  };
+  const settings = testZoneSettings();
   const host = new ZoneHost({ bus, metrics: new Metrics(), logger: createLogger({ level: 'silent' }), settings, now }, bus);
   const times = new Map<ZoneId, number[]>();
   bus.serveGateway('gw', (b: GatewayBatch) => {
@@ -90,17 +80,7 @@ test('ZoneHost ticks every zone once per period on one grid, and frames carry th
 test('ZoneHost timings: gap is lateness after the previous step only, lag is lateness against the grid', () => {
   const bus = new MemoryBus();
   let now = 10_000;
-  const settings = {
-    tickRate: 20,
-    aoiRadius: 200,
-    aoiHysteresis: 0.1,
-    frameBudget: 1200,
-    rules: DEFAULT_MOVEMENT_RULES,
-    maxInputsPerSecond: 40,
-    zoneResolution: 8,
-    inputGapTimeoutMs: 250,
-    moveClockSlackMs: 1000,
-  };
+  const settings = testZoneSettings();
   const host = new ZoneHost({ bus, metrics: new Metrics(), logger: createLogger({ level: 'silent' }), settings, now: () => now }, bus);
   host.start({ autoTick: false }); // the grid: 10,050, 10,100, 10,150, ...
   // Each step starts 80 ms after the one before (30 ms more than a period): the gap stays 30 ms
