@@ -1,7 +1,7 @@
 // FRAME: per-client world state as a delta against a frame the client acknowledged.
 // encodeFrame is the server's hottest path: one merge walk over two sorted Int32Arrays, no
 // per-entity objects or closures, all output through reused Writers.
-import { MAX_UVARINT, MAX_UVARINT_BYTES, ProtocolError, Writer } from './codec.ts';
+import { MAX_UVARINT, MAX_UVARINT_BYTES, ProtocolError, Writer, checkU8, putSvarint, putUvarint } from './codec.ts';
 import { LAT_E7_MAX, LON_E7_HALF, beginMessage, finishMessage, takeMessage } from './messages.ts';
 import { LON_E6_PERIOD, LON_E7_PERIOD, wrapDelta } from './quantize.ts';
 import { MessageType, PROTOCOL_VERSION, ProtocolErrorCode, SNAPSHOT_STRIDE, SnapshotField } from './types.ts';
@@ -89,26 +89,130 @@ export interface FlatFrame {
 /** encodeFrameFlat's input: FrameEncodeInput without the states, which come as FlatFrames. */
 export type FrameEncodeFlatInput = Omit<FrameEncodeInput, 'baseline' | 'current'>;
 
-// Scratch sections, filled in one merge pass and then appended in wire order. Module-level is
-// safe: encoding is synchronous and each worker/isolate has its own module instance.
-const removedW = new Writer(256);
-const addedW = new Writer(1024);
-const bitmapW = new Writer(256);
-const keptW = new Writer(1024);
+// What the per-row encode and decode read, as a const enum: esbuild (tsx, the web bundle) writes
+// its members into the code as literals, where a module-level const is a load from the module
+// context, an untag and a Smi check at every use, and the rows' loops use these for every entity.
+/* eslint-disable @typescript-eslint/no-duplicate-enum-values -- offsets and constants, not distinct choices */
+const enum Kept {
+  STRIDE = 8,
+  ID = 0,
+  KIND = 1,
+  LAT = 2,
+  LON = 3,
+  ALT = 4,
+  HEAD = 5,
+  ACT = 6,
+  ASEQ = 7,
+  LAT_E6_MAX = 90_000_000,
+  LON_E6_HALF = 180_000_000,
+  UNCHANGED = 0,
+  SMALL_MOVE = 1,
+  MOVE = 2,
+  GENERAL = 3,
+}
+/* eslint-enable @typescript-eslint/no-duplicate-enum-values */
+// tsc fails here if Kept no longer matches the protocol's own constants.
+const _keptMatches: {
+  stride: typeof SNAPSHOT_STRIDE;
+  id: typeof SnapshotField.id;
+  kind: typeof SnapshotField.kind;
+  lat: typeof SnapshotField.latE6;
+  lon: typeof SnapshotField.lonE6;
+  alt: typeof SnapshotField.altDm;
+  head: typeof SnapshotField.heading8;
+  act: typeof SnapshotField.action;
+  aseq: typeof SnapshotField.actionSeq;
+  latMax: typeof LAT_E6_MAX;
+  lonHalf: typeof LON_E6_HALF;
+  unchanged: typeof UpdateCode.Unchanged;
+  smallMove: typeof UpdateCode.SmallMove;
+  move: typeof UpdateCode.Move;
+  general: typeof UpdateCode.General;
+} = {
+  stride: Kept.STRIDE,
+  id: Kept.ID,
+  kind: Kept.KIND,
+  lat: Kept.LAT,
+  lon: Kept.LON,
+  alt: Kept.ALT,
+  head: Kept.HEAD,
+  act: Kept.ACT,
+  aseq: Kept.ASEQ,
+  latMax: Kept.LAT_E6_MAX,
+  lonHalf: Kept.LON_E6_HALF,
+  unchanged: Kept.UNCHANGED,
+  smallMove: Kept.SMALL_MOVE,
+  move: Kept.MOVE,
+  general: Kept.GENERAL,
+};
 
+// Scratch sections, filled in one merge pass and then appended in wire order: raw bytes written
+// through local cursors with the put* primitives after one size check per frame, not a Writer
+// call (field loads, a room check and a store of the length) per byte. Module-level is safe:
+// encoding is synchronous and each worker/isolate has its own module instance.
+let removedB: Uint8Array = new Uint8Array(256);
+let addedB: Uint8Array = new Uint8Array(1024);
+let bitmapB: Uint8Array = new Uint8Array(256);
+let keptB: Uint8Array = new Uint8Array(1024);
+
+/** Most bytes a section entry can take: a removed index gap (< 2^31), an added entity, a kept update. */
+/* eslint-disable @typescript-eslint/no-duplicate-enum-values -- sizes, not distinct choices */
+const enum Room {
+  REMOVED = 5,
+  /** idGap 5, kind 1, three svarints of int32s 5 each, heading, action, actionSeq 1 each. */
+  ADDED = 24,
+  /** mask 1, dLat and dLon 5 each, dAlt 5 (a difference of int32s), four u8 fields. */
+  KEPT = 20,
+  /** A count's uvarint (< 2^31). */
+  COUNT = 5,
+  /** Sections this short are copied byte by byte; a longer one with set(subarray). */
+  COPY_LOOP_MAX = 64,
+}
+/* eslint-enable @typescript-eslint/no-duplicate-enum-values */
+
+/** A new array of max(n, 2 * a.length) bytes (a's contents are not needed). */
+function grownBytes(a: Uint8Array, n: number): Uint8Array {
+  return new Uint8Array(Math.max(n, 2 * a.length));
+}
+
+/** src[0, n) into dst[at..]; returns the end. */
+function copySection(src: Uint8Array, n: number, dst: Uint8Array, at: number): number {
+  if (n <= Room.COPY_LOOP_MAX) {
+    for (let k = 0; k < n; k++) dst[at + k] = src[k]!;
+  } else {
+    dst.set(src.subarray(0, n), at);
+  }
+  return at + n;
+}
+
+// The encoder's RangeErrors are built out of line: a template literal with a number in a hot
+// function costs a NumberToString on every call in V8 (measured: one per entity encoded), even
+// when nothing is thrown.
 function checkEntity(d: Int32Array, o: number, prevId: number): void {
-  const id = d[o + ID]!;
-  if (id <= prevId) throw new RangeError(`entity ids must be ascending and >= 1: ${id} after ${prevId}`);
-  const lat = d[o + LAT]!;
-  const lon = d[o + LON]!;
-  if (lat < -LAT_E6_MAX || lat > LAT_E6_MAX) throw new RangeError(`entity ${id} latE6 out of range: ${lat}`);
-  if (lon < -LON_E6_HALF || lon >= LON_E6_HALF) throw new RangeError(`entity ${id} lonE6 out of range: ${lon}`);
+  const id = d[o + Kept.ID]!;
+  if (id <= prevId) idOrderError(id, prevId);
+  const lat = d[o + Kept.LAT]!;
+  const lon = d[o + Kept.LON]!;
+  if (lat < -Kept.LAT_E6_MAX || lat > Kept.LAT_E6_MAX) fieldError(id, 'latE6', lat);
+  if (lon < -Kept.LON_E6_HALF || lon >= Kept.LON_E6_HALF) fieldError(id, 'lonE6', lon);
+}
+
+function idOrderError(id: number, prevId: number): never {
+  throw new RangeError(`entity ids must be ascending and >= 1: ${id} after ${prevId}`);
+}
+
+function fieldError(id: number, field: string, v: number): never {
+  throw new RangeError(`entity ${id} ${field} out of range: ${v}`);
+}
+
+function ownError(what: string, v: number): never {
+  throw new RangeError(`${what}: ${v}`);
 }
 
 // wrapDelta is the identity inside the range, and its float modulo costs more than the rest of
 // an entity's encoding: only call it for a delta that crosses the antimeridian.
 function wrapLonE6(d: number): number {
-  return d >= -LON_E6_HALF && d < LON_E6_HALF ? d : wrapDelta(d, LON_E6_PERIOD);
+  return d >= -Kept.LON_E6_HALF && d < Kept.LON_E6_HALF ? d : wrapDelta(d, LON_E6_PERIOD);
 }
 
 function wrapLonE7(d: number): number {
@@ -138,9 +242,9 @@ function ownMask(): number {
   const latE7 = curOwn[0]!;
   const lonE7 = curOwn[1]!;
   const altCm = curOwn[2]!;
-  if (latE7 < -LAT_E7_MAX || latE7 > LAT_E7_MAX) throw new RangeError(`own latE7 out of range: ${latE7}`);
-  if (lonE7 < -LON_E7_HALF || lonE7 >= LON_E7_HALF) throw new RangeError(`own lonE7 out of range: ${lonE7}`);
-  if ((altCm | 0) !== altCm) throw new RangeError(`own altCm out of i32: ${altCm}`);
+  if (latE7 < -LAT_E7_MAX || latE7 > LAT_E7_MAX) ownError('own latE7 out of range', latE7);
+  if (lonE7 < -LON_E7_HALF || lonE7 >= LON_E7_HALF) ownError('own lonE7 out of range', lonE7);
+  if ((altCm | 0) !== altCm) ownError('own altCm out of i32', altCm);
   let mask = 0;
   if (latE7 !== refOwn[0] || lonE7 !== refOwn[1]) mask |= OwnMask.Position;
   if (altCm !== refOwn[2]) mask |= OwnMask.Altitude;
@@ -163,17 +267,21 @@ function writeOwnFields(w: Writer, mask: number): void {
   }
 }
 
+function baselineOrderError(baselineSeq: number, seq: number): never {
+  throw new RangeError(`baselineSeq must precede the frame: ${baselineSeq} vs ${seq}`);
+}
+
 /**
  * The checks of both entry points; returns the baseline seq to send (0: full snapshot). The
  * lastInputSeqs are the current frame's and the baseline's (0 without one).
  */
 function checkSeqs(f: FrameEncodeFlatInput, hasBaseline: boolean, lastInputSeq: number, baseInputSeq: number): number {
-  if (f.seq < 1 || f.seq >>> 0 !== f.seq) throw new RangeError(`frame seq must be 1..2^32-1: ${f.seq}`);
-  if (lastInputSeq >>> 0 !== lastInputSeq) throw new RangeError(`lastInputSeq out of u32: ${lastInputSeq}`);
-  if (baseInputSeq >>> 0 !== baseInputSeq) throw new RangeError(`baseline lastInputSeq out of u32: ${baseInputSeq}`);
+  if (f.seq < 1 || f.seq >>> 0 !== f.seq) ownError('frame seq must be 1..2^32-1', f.seq);
+  if (lastInputSeq >>> 0 !== lastInputSeq) ownError('lastInputSeq out of u32', lastInputSeq);
+  if (baseInputSeq >>> 0 !== baseInputSeq) ownError('baseline lastInputSeq out of u32', baseInputSeq);
   const baselineSeq = hasBaseline ? f.baselineSeq : 0;
   if (hasBaseline && (baselineSeq >>> 0 !== baselineSeq || baselineSeq < 1 || baselineSeq >= f.seq)) {
-    throw new RangeError(`baselineSeq must precede the frame: ${baselineSeq} vs ${f.seq}`);
+    baselineOrderError(baselineSeq, f.seq);
   }
   return baselineSeq;
 }
@@ -232,10 +340,21 @@ function encodeBody(
   cn: number,
 ): Uint8Array {
   const mask = ownMask();
-  removedW.reset();
-  addedW.reset();
-  bitmapW.reset();
-  keptW.reset();
+  // Room for the worst case of every section, so the loop below writes with no checks.
+  // (The checks are written out, the growing is not: four calls a frame were not inlined.)
+  const both = bn < cn ? bn : cn;
+  if (removedB.length < bn * Room.REMOVED) removedB = grownBytes(removedB, bn * Room.REMOVED);
+  if (addedB.length < cn * Room.ADDED) addedB = grownBytes(addedB, cn * Room.ADDED);
+  if (bitmapB.length < (both >> 2) + 1) bitmapB = grownBytes(bitmapB, (both >> 2) + 1);
+  if (keptB.length < both * Room.KEPT) keptB = grownBytes(keptB, both * Room.KEPT);
+  const removed = removedB;
+  const added = addedB;
+  const bitmap = bitmapB;
+  const keptOut = keptB;
+  let rp = 0;
+  let ap = 0;
+  let bp = 0;
+  let kp = 0;
   let removedCount = 0;
   let lastRemoved = -1;
   let addedCount = 0;
@@ -245,14 +364,18 @@ function encodeBody(
   let prevCur = 0;
   let i = 0;
   let j = 0;
-  while (i < bn || j < cn) {
-    const bo = bAt + i * S;
-    const co = cAt + j * S;
-    const bid = i < bn ? bd[bo + ID]! : END;
-    const cid = j < cn ? cd[co + ID]! : END;
+  // Every value written below comes from an Int32Array (or a difference of two), so the
+  // svarints need no range check; the u8 fields taken from the rows keep theirs (checkU8).
+  // Both lists are walked together while both have rows, then the rest of either is removed
+  // or added: no end-of-list sentinel, which (being above any int32) made the ids doubles.
+  while (i < bn && j < cn) {
+    const bo = bAt + i * Kept.STRIDE;
+    const co = cAt + j * Kept.STRIDE;
+    const bid = bd[bo + Kept.ID]!;
+    const cid = cd[co + Kept.ID]!;
     if (bid < cid) {
       // In the baseline, gone now.
-      removedW.uvarint(i - lastRemoved - 1);
+      rp = putUvarint(removed, rp, i - lastRemoved - 1);
       lastRemoved = i;
       removedCount++;
       i++;
@@ -261,87 +384,149 @@ function encodeBody(
     checkEntity(cd, co, prevCur);
     prevCur = cid;
     if (cid < bid) {
-      addedW.uvarint(cid - lastAdded);
-      addedW.u8(cd[co + KIND]!);
-      addedW.svarint(cd[co + LAT]!);
-      addedW.svarint(cd[co + LON]!);
-      addedW.svarint(cd[co + ALT]!);
-      addedW.u8(cd[co + HEAD]!);
-      addedW.u8(cd[co + ACT]!);
-      addedW.u8(cd[co + ASEQ]!);
+      ap = writeAdded(added, ap, cd, co, cid - lastAdded);
       lastAdded = cid;
       addedCount++;
       j++;
       continue;
     }
     // Kept: pick the smallest encoding of what changed.
-    const dLat = cd[co + LAT]! - bd[bo + LAT]!;
-    const dLon = wrapLonE6(cd[co + LON]! - bd[bo + LON]!);
-    const kindSame = cd[co + KIND] === bd[bo + KIND];
-    const altSame = cd[co + ALT] === bd[bo + ALT];
-    const headSame = cd[co + HEAD] === bd[bo + HEAD];
-    const actSame = cd[co + ACT] === bd[bo + ACT] && cd[co + ASEQ] === bd[bo + ASEQ];
+    const dLat = cd[co + Kept.LAT]! - bd[bo + Kept.LAT]!;
+    const dLon = wrapLonE6(cd[co + Kept.LON]! - bd[bo + Kept.LON]!);
+    const kindSame = cd[co + Kept.KIND] === bd[bo + Kept.KIND];
+    const altSame = cd[co + Kept.ALT] === bd[bo + Kept.ALT];
+    const headSame = cd[co + Kept.HEAD] === bd[bo + Kept.HEAD];
+    const actSame = cd[co + Kept.ACT] === bd[bo + Kept.ACT] && cd[co + Kept.ASEQ] === bd[bo + Kept.ASEQ];
     let code: number;
     if (kindSame && altSame && headSame && actSame) {
       if (dLat === 0 && dLon === 0) {
-        code = UpdateCode.Unchanged;
+        code = Kept.UNCHANGED;
       } else if (dLat >= -8 && dLat <= 7 && dLon >= -8 && dLon <= 7) {
-        code = UpdateCode.SmallMove;
-        keptW.u8((dLat & 0xf) | ((dLon & 0xf) << 4));
+        code = Kept.SMALL_MOVE;
+        keptOut[kp++] = (dLat & 0xf) | ((dLon & 0xf) << 4);
       } else {
-        code = UpdateCode.Move;
-        keptW.svarint(dLat);
-        keptW.svarint(dLon);
+        code = Kept.MOVE;
+        kp = putSvarint(keptOut, kp, dLat);
+        kp = putSvarint(keptOut, kp, dLon);
       }
     } else {
-      code = UpdateCode.General;
-      const posSame = dLat === 0 && dLon === 0;
-      keptW.u8(
-        (posSame ? 0 : UpdateMask.Position) |
-          (altSame ? 0 : UpdateMask.Altitude) |
-          (headSame ? 0 : UpdateMask.Heading) |
-          (actSame ? 0 : UpdateMask.Action) |
-          (kindSame ? 0 : UpdateMask.Kind),
-      );
-      if (!posSame) {
-        keptW.svarint(dLat);
-        keptW.svarint(dLon);
-      }
-      if (!altSame) keptW.svarint(cd[co + ALT]! - bd[bo + ALT]!);
-      if (!headSame) keptW.u8(cd[co + HEAD]!);
-      if (!actSame) {
-        keptW.u8(cd[co + ACT]!);
-        keptW.u8(cd[co + ASEQ]!);
-      }
-      if (!kindSame) keptW.u8(cd[co + KIND]!);
+      code = Kept.GENERAL;
+      kp = writeGeneral(keptOut, kp, cd, co, bd, bo, dLat, dLon, kindSame, altSame, headSame, actSame);
     }
     bits |= code << ((kept & 3) * 2);
     kept++;
     if ((kept & 3) === 0) {
-      bitmapW.u8(bits);
+      bitmap[bp++] = bits;
       bits = 0;
     }
     i++;
     j++;
   }
-  if ((kept & 3) !== 0) bitmapW.u8(bits);
+  for (; i < bn; i++) {
+    rp = putUvarint(removed, rp, i - lastRemoved - 1);
+    lastRemoved = i;
+    removedCount++;
+  }
+  for (; j < cn; j++) {
+    const co = cAt + j * Kept.STRIDE;
+    const cid = cd[co + Kept.ID]!;
+    checkEntity(cd, co, prevCur);
+    prevCur = cid;
+    ap = writeAdded(added, ap, cd, co, cid - lastAdded);
+    lastAdded = cid;
+    addedCount++;
+  }
+  if ((kept & 3) !== 0) bitmap[bp++] = bits;
 
   beginMessage(w, MessageType.Frame, PROTOCOL_VERSION, f.seq, f.serverTime, f.zone);
   w.uvarint(baselineSeq === 0 ? 0 : f.seq - baselineSeq); // baselineGap
   w.svarint(lastInputSeq - baseInputSeq); // lastInputDelta
   w.u8(mask | (removedCount > 0 ? FrameFlags.Removed : 0) | (addedCount > 0 ? FrameFlags.Added : 0));
   writeOwnFields(w, mask);
+  // The sections in wire order, after one room check.
+  const out = w.reserve(2 * Room.COUNT + rp + ap + bp + kp);
+  let p = w.cursor;
   if (removedCount > 0) {
-    w.uvarint(removedCount);
-    w.append(removedW);
+    p = putUvarint(out, p, removedCount);
+    p = copySection(removed, rp, out, p);
   }
   if (addedCount > 0) {
-    w.uvarint(addedCount);
-    w.append(addedW);
+    p = putUvarint(out, p, addedCount);
+    p = copySection(added, ap, out, p);
   }
-  w.append(bitmapW);
-  w.append(keptW);
+  p = copySection(bitmap, bp, out, p);
+  p = copySection(keptOut, kp, out, p);
+  w.commit(p);
   return f.take ? takeMessage(w, f.take) : finishMessage(w, f.alloc);
+}
+
+/** An ADDED entry (row cd[co..], id gap `gap` >= 1) at out[p..]; returns the end. */
+function writeAdded(out: Uint8Array, p: number, cd: Int32Array, co: number, gap: number): number {
+  const kind = cd[co + Kept.KIND]!;
+  const head = cd[co + Kept.HEAD]!;
+  const act = cd[co + Kept.ACT]!;
+  const aseq = cd[co + Kept.ASEQ]!;
+  checkU8(kind);
+  p = putUvarint(out, p, gap);
+  out[p++] = kind;
+  p = putSvarint(out, p, cd[co + Kept.LAT]!);
+  p = putSvarint(out, p, cd[co + Kept.LON]!);
+  p = putSvarint(out, p, cd[co + Kept.ALT]!);
+  checkU8(head);
+  checkU8(act);
+  checkU8(aseq);
+  out[p] = head;
+  out[p + 1] = act;
+  out[p + 2] = aseq;
+  return p + 3;
+}
+
+/** A kept entity's UpdateCode.General body at out[p..]; returns the end. */
+function writeGeneral(
+  out: Uint8Array,
+  p: number,
+  cd: Int32Array,
+  co: number,
+  bd: Int32Array,
+  bo: number,
+  dLat: number,
+  dLon: number,
+  kindSame: boolean,
+  altSame: boolean,
+  headSame: boolean,
+  actSame: boolean,
+): number {
+  const posSame = dLat === 0 && dLon === 0;
+  out[p++] =
+    (posSame ? 0 : UpdateMask.Position) |
+    (altSame ? 0 : UpdateMask.Altitude) |
+    (headSame ? 0 : UpdateMask.Heading) |
+    (actSame ? 0 : UpdateMask.Action) |
+    (kindSame ? 0 : UpdateMask.Kind);
+  if (!posSame) {
+    p = putSvarint(out, p, dLat);
+    p = putSvarint(out, p, dLon);
+  }
+  if (!altSame) p = putSvarint(out, p, cd[co + Kept.ALT]! - bd[bo + Kept.ALT]!);
+  if (!headSame) {
+    const head = cd[co + Kept.HEAD]!;
+    checkU8(head);
+    out[p++] = head;
+  }
+  if (!actSame) {
+    const act = cd[co + Kept.ACT]!;
+    checkU8(act);
+    out[p++] = act;
+    const aseq = cd[co + Kept.ASEQ]!;
+    checkU8(aseq);
+    out[p++] = aseq;
+  }
+  if (!kindSame) {
+    const kind = cd[co + Kept.KIND]!;
+    checkU8(kind);
+    out[p++] = kind;
+  }
+  return p;
 }
 
 function bad(message: string): ProtocolError {
@@ -432,57 +617,6 @@ function readOwnInto(mask: number, ref: OwnState, dst: OwnState): void {
   dst.action = action;
   dst.actionSeq = actionSeq;
 }
-
-// What the per-row decode reads, as a const enum: esbuild (tsx, the web bundle) writes its members
-// into the code as literals, where a module-level const is a load from the module context, an
-// untag and a Smi check at every use, and the kept rows' loop uses these for every entity.
-/* eslint-disable @typescript-eslint/no-duplicate-enum-values -- offsets and constants, not distinct choices */
-const enum Kept {
-  STRIDE = 8,
-  KIND = 1,
-  LAT = 2,
-  LON = 3,
-  ALT = 4,
-  HEAD = 5,
-  ACT = 6,
-  ASEQ = 7,
-  LAT_E6_MAX = 90_000_000,
-  LON_E6_HALF = 180_000_000,
-  UNCHANGED = 0,
-  SMALL_MOVE = 1,
-  MOVE = 2,
-}
-/* eslint-enable @typescript-eslint/no-duplicate-enum-values */
-// tsc fails here if Kept no longer matches the protocol's own constants.
-const _keptMatches: {
-  stride: typeof SNAPSHOT_STRIDE;
-  kind: typeof SnapshotField.kind;
-  lat: typeof SnapshotField.latE6;
-  lon: typeof SnapshotField.lonE6;
-  alt: typeof SnapshotField.altDm;
-  head: typeof SnapshotField.heading8;
-  act: typeof SnapshotField.action;
-  aseq: typeof SnapshotField.actionSeq;
-  latMax: typeof LAT_E6_MAX;
-  lonHalf: typeof LON_E6_HALF;
-  unchanged: typeof UpdateCode.Unchanged;
-  smallMove: typeof UpdateCode.SmallMove;
-  move: typeof UpdateCode.Move;
-} = {
-  stride: Kept.STRIDE,
-  kind: Kept.KIND,
-  lat: Kept.LAT,
-  lon: Kept.LON,
-  alt: Kept.ALT,
-  head: Kept.HEAD,
-  act: Kept.ACT,
-  aseq: Kept.ASEQ,
-  latMax: Kept.LAT_E6_MAX,
-  lonHalf: Kept.LON_E6_HALF,
-  unchanged: Kept.UNCHANGED,
-  smallMove: Kept.SMALL_MOVE,
-  move: Kept.MOVE,
-};
 
 /** Applies a position delta to out[o]; the wire longitude delta must already be wrapped. */
 function applyMove(out: Int32Array, o: number, dLat: number, dLon: number): void {

@@ -83,13 +83,13 @@ export class AoiGrid {
   /** Dense indices ordered by entity id (byId[0..count)): collectSorted's linear walk. */
   private byId = new Int32Array(64);
   /**
-   * Rank of each dense index in byId, and the positions in rank order (rankX[r] is entX[byId[r]]),
-   * so collectSorted's walk reads two arrays in order instead of gathering through byId.
+   * Rank of each dense index in byId, and the positions in rank order, interleaved (rankXY[2r] is
+   * entX[byId[r]], rankXY[2r + 1] its y: one array for the walk to check and bound, not two),
+   * so collectSorted's walk reads the positions in order instead of gathering through byId.
    * Rebuilt on demand after byId changed (entities come and go); kept in step by moves.
    */
   private entRank = new Int32Array(64);
-  private rankX = new Float64Array(64);
-  private rankY = new Float64Array(64);
+  private rankXY = new Float64Array(128);
   private ranksValid = true;
   /** collectByCells' scratch, by rank: a bit per entity and the squared distance of each hit. */
   private hitBits = new Int32Array(2);
@@ -148,7 +148,7 @@ export class AoiGrid {
 
   /** move() by dense index (from indexOf or insert), without the id lookup. */
   moveAt(index: number, x: number, y: number): void {
-    if (!(index >= 0 && index < this.count)) throw new RangeError(`no entity at index ${index}`);
+    if (!(index >= 0 && index < this.count)) noIndex(index);
     this.moveSlot(index, x, y);
   }
 
@@ -243,8 +243,8 @@ export class AoiGrid {
     this.entY[s] = y;
     if (this.ranksValid) {
       const r = this.entRank[s]!;
-      this.rankX[r] = x;
-      this.rankY[r] = y;
+      this.rankXY[2 * r] = x;
+      this.rankXY[2 * r + 1] = y;
     }
     if (cx === this.entCx[s] && cy === this.entCy[s]) return;
     this.removeFromBucket(s);
@@ -265,7 +265,7 @@ export class AoiGrid {
    * removes as it goes looks at `index` again.
    */
   removeAt(index: number): void {
-    if (!(index >= 0 && index < this.count)) throw new RangeError(`no entity at index ${index}`);
+    if (!(index >= 0 && index < this.count)) noIndex(index);
     const s = index;
     const id = this.entId[s]!;
     this.removeFromBucket(s);
@@ -412,13 +412,17 @@ export class AoiGrid {
     const dist2 = scratch.dist2;
     const hits = scratch.slots;
     const byId = this.byId;
-    const rankX = this.rankX;
-    const rankY = this.rankY;
+    const rankXY = this.rankXY;
     const entId = this.entId;
+    // Unboxed once, here: read in the loop, the parameters were checked (Smi or HeapNumber) and
+    // converted on every iteration (V8 keeps those checks at their use). x + 0 differs from x
+    // only for -0, where dx and dy differ only in sign, which squaring drops.
+    const px = x + 0;
+    const py = y + 0;
     let n = 0;
     for (let k = 0; k < count; k++) {
-      const dx = rankX[k]! - x;
-      const dy = rankY[k]! - y;
+      const dx = rankXY[2 * k]! - px;
+      const dy = rankXY[2 * k + 1]! - py;
       const d2 = dx * dx + dy * dy;
       if (d2 <= r2) {
         const s = byId[k]!;
@@ -435,15 +439,14 @@ export class AoiGrid {
   private rebuildRanks(): void {
     const byId = this.byId;
     const rank = this.entRank;
-    const rankX = this.rankX;
-    const rankY = this.rankY;
+    const rankXY = this.rankXY;
     const entX = this.entX;
     const entY = this.entY;
     for (let k = 0; k < this.count; k++) {
       const s = byId[k]!;
       rank[s] = k;
-      rankX[k] = entX[s]!;
-      rankY[k] = entY[s]!;
+      rankXY[2 * k] = entX[s]!;
+      rankXY[2 * k + 1] = entY[s]!;
     }
     this.ranksValid = true;
   }
@@ -593,7 +596,7 @@ export class AoiGrid {
   private cellOf(v: number): number {
     const c = Math.floor(v / this.cellSize);
     // Written so NaN fails too.
-    if (!(c >= -MAX_CELL_COORD && c <= MAX_CELL_COORD)) throw new RangeError(`coordinate ${v} outside the grid`);
+    if (!(c >= -MAX_CELL_COORD && c <= MAX_CELL_COORD)) outsideGrid(v);
     return c;
   }
 
@@ -719,8 +722,7 @@ export class AoiGrid {
     this.entPos = growInt32(this.entPos, min);
     this.byId = growInt32(this.byId, min);
     this.entRank = growInt32(this.entRank, min);
-    this.rankX = growFloat64(this.rankX, min);
-    this.rankY = growFloat64(this.rankY, min);
+    this.rankXY = growFloat64(this.rankXY, 2 * this.entId.length);
     this.entAux = growInt32(this.entAux, this.entId.length * AUX_STRIDE);
     if (this.rowStride > 0) {
       const rows = new Int32Array(this.entId.length * this.rowStride);
@@ -728,6 +730,16 @@ export class AoiGrid {
       this.entRow = rows;
     }
   }
+}
+
+// Errors of the per-entity paths are built out of line: a template literal with a number in a hot
+// function costs a NumberToString on every call in V8, thrown or not (measured).
+function noIndex(index: number): never {
+  throw new RangeError(`no entity at index ${index}`);
+}
+
+function outsideGrid(v: number): never {
+  throw new RangeError(`coordinate ${v} outside the grid`);
 }
 
 const NO_SLOTS = new Int32Array(0);
