@@ -61,7 +61,7 @@ export class ZoneHost {
   private readonly zoneMs = new Float64Array(TIMING_WINDOW * 4);
   private readonly lagMs = new Float64Array(TIMING_WINDOW);
   private readonly gapMs = new Float64Array(TIMING_WINDOW);
-  /** When the previous step started (-1: none yet in this window). */
+  /** When the previous step started (-1: none yet). */
   private prevStepStart = -1;
   private stepCount = 0;
   private zoneTickCount = 0;
