@@ -508,25 +508,20 @@ function writeGeneral(
     p = putSvarint(out, p, dLon);
   }
   if (!altSame) p = putSvarint(out, p, cd[co + Kept.ALT]! - bd[bo + Kept.ALT]!);
-  if (!headSame) {
-    const head = cd[co + Kept.HEAD]!;
-    checkU8(head);
-    out[p++] = head;
-  }
+  if (!headSame) p = putCheckedU8(out, p, cd[co + Kept.HEAD]!);
   if (!actSame) {
-    const act = cd[co + Kept.ACT]!;
-    checkU8(act);
-    out[p++] = act;
-    const aseq = cd[co + Kept.ASEQ]!;
-    checkU8(aseq);
-    out[p++] = aseq;
+    p = putCheckedU8(out, p, cd[co + Kept.ACT]!);
+    p = putCheckedU8(out, p, cd[co + Kept.ASEQ]!);
   }
-  if (!kindSame) {
-    const kind = cd[co + Kept.KIND]!;
-    checkU8(kind);
-    out[p++] = kind;
-  }
+  if (!kindSame) p = putCheckedU8(out, p, cd[co + Kept.KIND]!);
   return p;
+}
+
+/** A row's u8 field at out[p] (checked: rows are int32s); returns the end. */
+function putCheckedU8(out: Uint8Array, p: number, v: number): number {
+  checkU8(v);
+  out[p] = v;
+  return p + 1;
 }
 
 function bad(message: string): ProtocolError {
