@@ -126,10 +126,12 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
     // The window: /stats once a second (the first read opens the server's window), CPU from /proc.
     await getStats(http);
     const cpu0 = cpuSeconds(server.pid);
-    const bcpu0 = bots.map((b) => cpuSeconds(b.pid) ?? 0).reduce((a, b) => a + b, 0);
+    // Each bots process's last CPU reading: one that exits mid-window keeps its last one, so the
+    // sum never goes backwards (a process gone reads as undefined).
+    const bcpu0 = bots.map((b) => cpuSeconds(b.pid));
+    const bcpuLast = [...bcpu0];
     const t0 = performance.now();
     let cpuEnd = cpu0;
-    let bcpuEnd = bcpu0;
     let tEnd = t0;
     const seconds: Record<string, number | null>[] = [];
     let next = t0;
@@ -142,7 +144,10 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
       if (done) break;
       const s = await getStats(http);
       cpuEnd = cpuSeconds(server.pid);
-      bcpuEnd = bots.map((b) => cpuSeconds(b.pid) ?? 0).reduce((a, b) => a + b, 0);
+      bots.forEach((b, i) => {
+        const v = cpuSeconds(b.pid);
+        if (v !== undefined) bcpuLast[i] = v;
+      });
       tEnd = performance.now();
       if (s) {
         seconds.push(s);
@@ -189,7 +194,7 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
       patchP99Ms: r(med('patchP99Ms')),
       gapP99Ms: r(med('gapP99Ms')),
       serverCpuPct: cpu0 !== undefined && cpuEnd !== undefined && dt > 0 ? r((100 * (cpuEnd - cpu0)) / dt, 0) : null,
-      botsCpuPct: dt > 0 ? r((100 * (bcpuEnd - bcpu0)) / dt, 0) : null,
+      botsCpuPct: dt > 0 ? r((100 * bcpuLast.reduce<number>((n, v, i) => n + (v ?? 0) - (bcpu0[i] ?? v ?? 0), 0)) / dt, 0) : null,
       connectFailures: sum((x) => x.connectFailures),
       disconnects: sum((x) => x.disconnects),
       lateTicks: sum((x) => x.lateTicks),
