@@ -1,5 +1,5 @@
 // Small helpers shared by the benchmark scenarios: percentiles, tables, progress, CPU sampling.
-import { readFileSync } from 'node:fs';
+import { cpuSeconds } from '../src/loadtest/proc.ts';
 
 /** Exact percentile of already sorted samples (nearest rank); 0 for no samples. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -43,24 +43,6 @@ function fmtNum(v: number): string {
   if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
   return v.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
-}
-
-/**
- * CPU time (user + system, seconds) a process has used so far, from /proc; undefined where
- * /proc is missing (non-Linux), so CPU columns just show '-'.
- */
-export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    // USER_HZ is 100 on every Linux platform Node supports.
-    return Number.isFinite(utime + stime) ? (utime + stime) / 100 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** CPU use of a set of processes between two samples, as a percentage of one core. */

@@ -173,6 +173,11 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
     for (const x of results) lat.mergeData(histFromJson(x.updateLatency));
     const vs = sum((x) => x.visibleSamples);
     const dt = (tEnd - t0) / 1000;
+    // From each bots process's first reading to its last (none: it adds nothing).
+    const botsCpuS = bcpu0.reduce<number>((n, a, i) => {
+      const b = bcpuLast[i];
+      return a === undefined || b === undefined ? n : n + b - a;
+    }, 0);
     const col = (k: string): number[] => seconds.map((s) => s[k]).filter((v): v is number => typeof v === 'number');
     const med = (k: string): number | null => {
       const v = col(k);
@@ -194,7 +199,7 @@ export async function runColyseus(spec: PeerRunSpec): Promise<PeerRunResult> {
       patchP99Ms: r(med('patchP99Ms')),
       gapP99Ms: r(med('gapP99Ms')),
       serverCpuPct: cpu0 !== undefined && cpuEnd !== undefined && dt > 0 ? r((100 * (cpuEnd - cpu0)) / dt, 0) : null,
-      botsCpuPct: dt > 0 ? r((100 * bcpuLast.reduce<number>((n, v, i) => n + (v ?? 0) - (bcpu0[i] ?? v ?? 0), 0)) / dt, 0) : null,
+      botsCpuPct: dt > 0 ? r((100 * botsCpuS) / dt, 0) : null,
       connectFailures: sum((x) => x.connectFailures),
       disconnects: sum((x) => x.disconnects),
       lateTicks: sum((x) => x.lateTicks),
