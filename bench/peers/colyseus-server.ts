@@ -9,8 +9,9 @@
 //
 // Prints `listening http://127.0.0.1:PORT` once up. GET /stats (like BlueMarble's): clients,
 // steps, tick p50/p99 (simulation callback + the patch that follows it: encode and send),
-// sim and patch p99 separately, gap p99 (how much more than one period after the previous step a simulation step started); `?reset=1` starts
-// a new window, as the runner's sampler does once a second.
+// sim and patch p99 separately, gap p99 (how much more than one period after the previous step
+// a simulation step started); `?reset=1` starts a new window, as the runner's sampler does once
+// a second.
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';

@@ -92,6 +92,9 @@ export type FrameEncodeFlatInput = Omit<FrameEncodeInput, 'baseline' | 'current'
 // What the per-row encode and decode read, as a const enum: esbuild (tsx, the web bundle) writes
 // its members into the code as literals, where a module-level const is a load from the module
 // context, an untag and a Smi check at every use, and the rows' loops use these for every entity.
+// Each hot file keeps its own (sdk.ts Row, interpolation.ts Layout): under isolatedModules a
+// const enum is not inlined across modules, so one shared enum would be a property load again;
+// each copy is checked against the protocol's constants at compile time instead.
 /* eslint-disable @typescript-eslint/no-duplicate-enum-values -- offsets and constants, not distinct choices */
 const enum Kept {
   STRIDE = 8,
